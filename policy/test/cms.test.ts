@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTrustAnchors, opensslNameHash, signDetached, TrustError, verifyDetached } from '../src/index.js';
 import { createTestPki, type TestPki } from '../src/testing/index.js';
-import { opensslSign, opensslVerify, requireOpenssl, tempDir } from './helpers.js';
+import { flipByte, opensslSign, opensslVerify, requireOpenssl, tempDir } from './helpers.js';
 
 let pki: TestPki;
 let dir: string;
@@ -49,15 +49,13 @@ describe('detached CMS signatures', () => {
 
   it('rejects tampered bytes', () => {
     const sig = signDetached(content, pki.endorsers.alice);
-    const tampered = Buffer.from(content);
-    tampered[5] ^= 1;
+    const tampered = flipByte(content, 5);
     expect(codeOf(() => verifyDetached(tampered, sig, pki.anchors))).toBe('DIGEST_MISMATCH');
   });
 
   it('rejects a signature whose signature value was altered', () => {
     const sig = signDetached(content, pki.endorsers.alice);
-    const bad = Buffer.from(sig);
-    bad[bad.length - 10] ^= 0xff;
+    const bad = flipByte(sig, -10, 0xff);
     expect(codeOf(() => verifyDetached(content, bad, pki.anchors))).toBe('SIGNATURE_INVALID');
   });
 

@@ -78,3 +78,11 @@ export function opensslSign(
   execFileSync('openssl', args, { stdio: 'pipe' });
   return execFileSync('cat', [out]);
 }
+
+/** A copy of `bytes` with one byte changed. */
+export function flipByte(bytes: Uint8Array, index: number, mask = 0x01): Buffer {
+  const copy = Buffer.from(bytes);
+  const i = index < 0 ? copy.length + index : index;
+  copy.writeUInt8(copy.readUInt8(i) ^ mask, i);
+  return copy;
+}
