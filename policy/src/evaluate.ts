@@ -59,10 +59,10 @@ export function entryDigest(entry: CatalogEntry): string | undefined {
 function decideEntry(
   ref: ApprovalCatalogRef,
   approved: { id: string; sha256: string },
-  verified: VerifiedCatalog,
+  verified: VerifiedCatalog & { byId: Map<string, CatalogEntry> },
   threshold: number,
 ): EntryDecision {
-  const entry = verified.catalog.entries.find((e) => e.id === approved.id);
+  const entry = verified.byId.get(approved.id);
   const base = { catalogId: ref.id, catalogVersion: ref.version, entryId: approved.id, entry };
   if (!entry) {
     return {
@@ -148,7 +148,9 @@ export function evaluate(input: EvaluateInput): Evaluation {
       }
       continue;
     }
-    for (const approved of ref.entries) entries.push(decideEntry(ref, approved, verified, threshold));
+    const byId = new Map(verified.catalog.entries.map((e) => [e.id, e]));
+    for (const approved of ref.entries)
+      entries.push(decideEntry(ref, approved, { ...verified, byId }, threshold));
     const approvedIds = new Set(ref.entries.map((e) => e.id));
     for (const entry of verified.catalog.entries) {
       if (approvedIds.has(entry.id)) continue;
