@@ -3,7 +3,7 @@
 // is validly endorsed by enough distinct trusted endorsers whose scope covers the entry,
 // nothing was rolled back, and the entry's hash agrees in catalog and approval.
 
-import { sha256Hex } from './documents.js';
+import { DigestCache } from './digest-cache.js';
 import { type Reason, reasonsOf } from './errors.js';
 import { approvalKey, catalogKey, raiseHighWater } from './high-water.js';
 import type { ApprovalCatalogRef, CatalogEntry } from './schema.js';
@@ -125,9 +125,10 @@ function checkCatalog(
   }
 }
 
-export function evaluate(input: EvaluateInput): Evaluation {
+export function evaluate(callInput: EvaluateInput): Evaluation {
+  const input = { ...callInput, digests: new DigestCache() };
   const approval = verifyApproval(input.approval, input);
-  const docsBySha = new Map(input.catalogs.map((c) => [sha256Hex(c.bytes), c]));
+  const docsBySha = new Map(input.catalogs.map((c) => [input.digests.sha256Hex(c.bytes), c]));
   const catalogs: CatalogDecision[] = [];
   const entries: EntryDecision[] = [];
   const threshold = approval.approval.trust.threshold;

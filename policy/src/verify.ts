@@ -3,7 +3,8 @@
 
 import { type Identity, identityKeyFromText } from './certificate.js';
 import { type VerifiedSignature, verifyDetached } from './cms-verify.js';
-import { parseApproval, parseCatalog, sha256Hex } from './documents.js';
+import { DigestCache } from './digest-cache.js';
+import { parseApproval, parseCatalog } from './documents.js';
 import { type Reason, reasonsOf, TrustError } from './errors.js';
 import { requireFresh } from './freshness.js';
 import { approvalKey, catalogKey, type HighWaterStore, requireNotOlder } from './high-water.js';
@@ -18,6 +19,8 @@ export interface SignedDocument {
 
 export interface VerifyContext {
   anchors: TrustAnchors;
+  /** Digests computed during this call (internal; one is made when absent). */
+  digests?: DigestCache;
   now?: Date;
   highWater?: HighWaterStore;
   limits?: Partial<PolicyLimits>;
@@ -57,13 +60,14 @@ export function verifyCatalog(
 ): VerifiedCatalog {
   const now = ctx.now ?? new Date();
   const limits = withDefaults(ctx.limits);
+  const digests = ctx.digests ?? new DigestCache();
   const rulesByKey = indexRules(trust.endorsers);
   const signers = new Map<string, CatalogSigner>();
   const ignored: Reason[] = [];
   doc.signatures.forEach((sig, i) => {
     const label = `signature ${i + 1}`;
     try {
-      const verified = verifyDetached(doc.bytes, sig, ctx.anchors, { now });
+      const verified = verifyDetached(doc.bytes, sig, ctx.anchors, { now, digests });
       const rules = rulesByKey.get(verified.identity.key);
       if (!rules) {
         ignored.push({
@@ -100,7 +104,7 @@ export function verifyCatalog(
   }
   const catalog = parseCatalog(doc.bytes, { maxDocumentBytes: limits.maxDocumentBytes });
   requireFresh(catalog, now, limits.maxCatalogLifetimeSeconds, `catalog ${catalog.name} v${catalog.version}`);
-  const sha256 = sha256Hex(doc.bytes);
+  const sha256 = digests.sha256Hex(doc.bytes);
   requireNotOlder(
     ctx.highWater,
     catalogKey(catalog.id),
@@ -120,6 +124,7 @@ export function verifyApproval(
 ): VerifiedApproval {
   const now = ctx.now ?? new Date();
   const limits = withDefaults(ctx.limits);
+  const digests = ctx.digests ?? new DigestCache();
   if (ctx.siteSigners.length === 0) {
     throw new TrustError('NOT_AUTHORISED_SIGNER', 'no site signer is configured; refusing every approval', {
       document: 'approval.yaml',
@@ -127,7 +132,7 @@ export function verifyApproval(
   }
   let signer: VerifiedSignature;
   try {
-    signer = verifyDetached(doc.bytes, doc.signature, ctx.anchors, { now });
+    signer = verifyDetached(doc.bytes, doc.signature, ctx.anchors, { now, digests });
   } catch (err) {
     if (err instanceof TrustError)
       throw new TrustError(err.code, err.message, { document: 'approval.yaml.p7s' });
@@ -154,7 +159,7 @@ export function verifyApproval(
     limits.maxApprovalLifetimeSeconds,
     `approval of ${approval.site} v${approval.version}`,
   );
-  const sha256 = sha256Hex(doc.bytes);
+  const sha256 = digests.sha256Hex(doc.bytes);
   requireNotOlder(
     ctx.highWater,
     approvalKey(approval.site),
