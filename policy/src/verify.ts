@@ -4,12 +4,18 @@
 import { type Identity, identityKeyFromText } from './certificate.js';
 import { type VerifiedSignature, verifyDetached } from './cms-verify.js';
 import { DigestCache } from './digest-cache.js';
-import { parseApproval, parseCatalog } from './documents.js';
+import { parseApproval, parseCatalog, parseTrustList } from './documents.js';
 import { type Reason, reasonsOf, TrustError } from './errors.js';
 import { requireFresh } from './freshness.js';
-import { approvalKey, catalogKey, type HighWaterStore, requireNotOlder } from './high-water.js';
+import {
+  approvalKey,
+  catalogKey,
+  type HighWaterStore,
+  raiseHighWater,
+  requireNotOlder,
+} from './high-water.js';
 import { type PolicyLimits, withDefaults } from './limits.js';
-import type { Approval, Catalog, EndorserRule, SiteTrust } from './schema.js';
+import type { Approval, Catalog, EndorserRule, SiteTrust, TrustList } from './schema.js';
 import { indexRules } from './scope.js';
 import type { TrustAnchors } from './trust-anchors.js';
 
@@ -167,4 +173,51 @@ export function verifyApproval(
     `approval of ${approval.site}`,
   );
   return { approval, bytes: doc.bytes, sha256, signer };
+}
+
+export interface VerifiedTrustList {
+  trustList: TrustList;
+  bytes: Uint8Array;
+  sha256: string;
+  signer: VerifiedSignature;
+}
+
+/**
+ * A signed endorser list a site subscribes to (e.g. a federation's list): signature by one
+ * of the publishers the site pinned, fresh, and never older than the last one applied.
+ */
+export function verifyTrustList(
+  doc: SignedDocument & { signature: Uint8Array },
+  ctx: VerifyContext & { publishers: IdentityRule[]; maxLifetimeSeconds?: number },
+): VerifiedTrustList {
+  const now = ctx.now ?? new Date();
+  const limits = withDefaults(ctx.limits);
+  const digests = ctx.digests ?? new DigestCache();
+  if (ctx.publishers.length === 0) {
+    throw new TrustError('NOT_AUTHORISED_SIGNER', 'no trust-list publisher is configured', {
+      document: 'trust list',
+    });
+  }
+  const signer = verifyDetached(doc.bytes, doc.signature, ctx.anchors, { now, digests });
+  if (!identityMatches(signer.identity, ctx.publishers)) {
+    throw new TrustError(
+      'NOT_AUTHORISED_SIGNER',
+      `${signer.identity.subject} is not a configured trust-list publisher`,
+      {
+        document: 'trust list',
+      },
+    );
+  }
+  const trustList = parseTrustList(doc.bytes, { maxDocumentBytes: limits.maxDocumentBytes });
+  requireFresh(
+    trustList,
+    now,
+    ctx.maxLifetimeSeconds ?? limits.maxCatalogLifetimeSeconds,
+    `trust list ${trustList.name}`,
+  );
+  const sha256 = digests.sha256Hex(doc.bytes);
+  const key = `trustlist:${trustList.name}`;
+  requireNotOlder(ctx.highWater, key, { version: trustList.version, sha256 }, `trust list ${trustList.name}`);
+  raiseHighWater(ctx.highWater, key, { version: trustList.version, sha256 });
+  return { trustList, bytes: doc.bytes, sha256, signer };
 }
