@@ -119,8 +119,8 @@ function tarOf(
   const p = pack();
   for (const e of entries) {
     const { body, ...header } = e;
-    if (body !== undefined) p.entry(header, body);
-    else p.entry(header);
+    if (body !== undefined) p.entry(header as never, body);
+    else p.entry(header as never);
   }
   p.finalize();
   return p as unknown as Readable;

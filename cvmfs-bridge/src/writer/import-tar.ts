@@ -3,7 +3,7 @@
 // outside the archive and symlinks that resolve outside the target path are refused, and the
 // whole transaction then aborts, so nothing of a bad archive is ever published.
 import type { Readable } from 'node:stream';
-import { extract, type Headers } from 'tar-stream';
+import { extract, type Header } from 'tar-stream';
 import { BridgeError } from '../errors.js';
 import { normalizeRepoPath, resolveLinkTarget } from '../format/repo-path.js';
 import { type EntryMeta, makeDev, type Transaction } from './transaction.js';
@@ -26,7 +26,7 @@ export function safeMemberPath(dest: string, name: string): string {
   return normalizeRepoPath(`${dest}/${name}`);
 }
 
-function metaOf(h: Headers): EntryMeta {
+function metaOf(h: Header): EntryMeta {
   const xattrs = new Map<string, Buffer>();
   for (const [key, value] of Object.entries(h.pax ?? {})) {
     if (key.startsWith('SCHILY.xattr.'))
@@ -53,17 +53,18 @@ export async function importTar(
   const seen = new Set<string>();
   const archive = extract();
   input.on('error', (error) => archive.destroy(error));
-  input.pipe(archive);
+  input.pipe(archive as unknown as NodeJS.WritableStream);
   try {
     for await (const entry of archive) {
       const h = entry.header;
       stats.entries++;
       const path = safeMemberPath(dest, h.name);
       const meta = metaOf(h);
-      switch (h.type) {
+      switch (h.type as Header['type'] | 'pax-global-header') {
         case 'file':
         case 'contiguous-file':
-          await tx.addFile(path, entry, meta);
+          // tar-stream entries are streamx Readables, which node's stream pipeline accepts.
+          await tx.addFile(path, entry as unknown as Readable, meta);
           stats.files++;
           break;
         case 'directory':
