@@ -178,6 +178,16 @@ export class CatalogDb {
     return Number(row.g ?? 0n);
   }
 
+  /** Hex hashes of every content object this catalog references (files; chunks if any). */
+  fileHashes(): string[] {
+    const rows = this.db
+      .prepare(
+        'SELECT hash FROM catalog WHERE hash IS NOT NULL UNION SELECT hash FROM chunks WHERE hash IS NOT NULL',
+      )
+      .all() as { hash: Buffer }[];
+    return rows.map((r) => r.hash.toString('hex'));
+  }
+
   nested(): NestedRef[] {
     const rows = this.db.prepare('SELECT path, sha1, size FROM nested_catalogs ORDER BY path').all() as {
       path: string;

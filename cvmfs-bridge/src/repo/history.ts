@@ -1,7 +1,7 @@
 // The history database (upstream cvmfs/history_sql.cc, schema 1.0 revision 3): named tags
 // pointing at root catalogs. Stored as a zlib object with suffix H, referenced by manifest H.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BridgeError } from '../errors.js';
@@ -42,6 +42,7 @@ function openWorking(
   fqrn: string,
   hash?: string,
 ): { db: Database.Database; file: string } {
+  mkdirSync(workDir, { recursive: true });
   const file = join(workDir, `history.${randomBytes(6).toString('hex')}.sqlite`);
   if (hash) writeFileSync(file, store.read(hash, 'H'));
   const db = new Database(file);

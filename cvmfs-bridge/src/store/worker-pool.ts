@@ -63,7 +63,6 @@ export class WorkerPool {
         this.onMessage(worker, msg),
       );
       worker.on('error', (error) => this.onCrash(worker, error));
-      worker.unref();
       this.workers.push(worker);
       this.idle.push(worker);
     }
