@@ -18,6 +18,7 @@ const PLAIN_FIRST = /^[A-Za-z0-9_./+@()=^$-]/;
 const PLAIN_REST = /^[A-Za-z0-9_./+@()=^$, :-]*$/;
 const INT = /^(?:0|-?[1-9][0-9]{0,14})$/;
 // js-yaml refuses these anywhere in a stream; leave such input to it.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const NON_PRINTABLE = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\uFFFE\uFFFF\uD800-\uDFFF]/;
 // Core-schema forms this reader does not resolve itself: leave them to js-yaml.
 const CORE_SPECIAL =
