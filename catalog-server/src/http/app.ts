@@ -1,0 +1,46 @@
+// The fastify application: one plugin per concern, registered in a fixed order.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Services } from '../services.js';
+import { authPlugin } from './auth-plugin.js';
+import { docsPlugin } from './docs-plugin.js';
+import { errorsPlugin } from './errors-plugin.js';
+import { healthPlugin } from './health-plugin.js';
+import { metricsPlugin } from './metrics-plugin.js';
+import { usersRoutes } from './users-routes.js';
+import './types.js';
+
+export interface AppOptions {
+  logger?: FastifyBaseLogger | false;
+  /** The web UI (issue 9) plugs in here, mounted under /ui. */
+  ui?: FastifyPluginAsync;
+}
+
+const rawBody = (_request: unknown, body: Buffer, done: (err: Error | null, body?: Buffer) => void) =>
+  done(null, body);
+
+export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { config } = services;
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: config.server.bodyLimitBytes,
+    trustProxy: config.server.trustProxy,
+    return503OnClosing: true,
+  });
+  app.decorate('services', services);
+  for (const type of ['application/yaml', 'application/pkcs7-signature', 'application/x-bittorrent']) {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, rawBody);
+  }
+  // artifact chunks are streamed to disk by the upload route, never buffered
+  app.addContentTypeParser('application/offset+octet-stream', (_request, payload, done) =>
+    done(null, payload),
+  );
+
+  await app.register(errorsPlugin);
+  await app.register(docsPlugin);
+  await app.register(metricsPlugin);
+  await app.register(authPlugin);
+  await app.register(healthPlugin);
+  await app.register(usersRoutes);
+  if (options.ui) await app.register(options.ui, { prefix: '/ui' });
+  return app;
+}
