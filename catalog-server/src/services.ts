@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { createMetrics, type Metrics } from './http/metrics-plugin.js';
 import type { Db } from './storage/db.js';
 import { openDb } from './storage/open.js';
+import { Tracker } from './tracker/tracker.js';
 
 export interface Services {
   config: Readonly<Config>;
@@ -12,6 +13,7 @@ export interface Services {
   blobs: FsBlobStore;
   accounts: Accounts;
   metrics: Metrics;
+  tracker: Tracker;
   clock: () => Date;
 }
 
@@ -28,12 +30,14 @@ export async function createServices(
   const db = options.db ?? (await openDb(config.storage));
   const blobs = new FsBlobStore(config.blobs.directory);
   await blobs.init();
+  const metrics = createMetrics();
   return {
     config,
     db,
     blobs,
     accounts: new Accounts(db, config, clock),
-    metrics: createMetrics(),
+    metrics,
+    tracker: new Tracker(db, config, metrics),
     clock,
   };
 }

@@ -101,3 +101,9 @@ export async function userWithToken(
   const { user } = await services.accounts.createUser({ name, roles, ...extra }, 'test');
   return (await services.accounts.createToken(user, {}, 'test')).token;
 }
+
+/** The stable error code of a fetch Response carrying the API error body. */
+export async function errorCode(response: Response): Promise<string> {
+  const body = (await response.json()) as { error?: { code?: string } };
+  return body.error?.code ?? '(no error body)';
+}

@@ -6,6 +6,10 @@ import { docsPlugin } from './docs-plugin.js';
 import { errorsPlugin } from './errors-plugin.js';
 import { healthPlugin } from './health-plugin.js';
 import { metricsPlugin } from './metrics-plugin.js';
+import { originPlugin } from './origin-plugin.js';
+import { torrentRoutes } from './torrent-routes.js';
+import { trackerPlugin } from './tracker-plugin.js';
+import { uploadRoutes } from './upload-routes.js';
 import { usersRoutes } from './users-routes.js';
 import './types.js';
 
@@ -41,6 +45,10 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(authPlugin);
   await app.register(healthPlugin);
   await app.register(usersRoutes);
+  await app.register(uploadRoutes);
+  await app.register(torrentRoutes);
+  await app.register(originPlugin);
+  if (services.config.tracker.enabled) await app.register(trackerPlugin);
   if (options.ui) await app.register(options.ui, { prefix: '/ui' });
   return app;
 }
