@@ -1,4 +1,7 @@
 // Everything a running server holds, built once from the config and handed to the HTTP plugins.
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { loadTrustAnchors, type TrustAnchors } from '@trustswarm/policy';
 import { Accounts } from './auth/accounts.js';
 import { FsBlobStore } from './blobs/blob-store.js';
 import type { Config } from './config.js';
@@ -14,6 +17,10 @@ export interface Services {
   accounts: Accounts;
   metrics: Metrics;
   tracker: Tracker;
+  /** CAs endorser and site certificates chain to; undefined when none is configured. */
+  anchors: TrustAnchors | undefined;
+  /** 'catalog-changed' and 'site-changed' (site name): the approval signer listens. */
+  events: EventEmitter;
   clock: () => Date;
 }
 
@@ -31,6 +38,7 @@ export async function createServices(
   const blobs = new FsBlobStore(config.blobs.directory);
   await blobs.init();
   const metrics = createMetrics();
+  const anchors = loadAnchors(config.trust);
   return {
     config,
     db,
@@ -38,6 +46,16 @@ export async function createServices(
     accounts: new Accounts(db, config, clock),
     metrics,
     tracker: new Tracker(db, config, metrics),
+    anchors,
+    events: new EventEmitter(),
     clock,
   };
+}
+
+function loadAnchors(trust: Config['trust']): TrustAnchors | undefined {
+  if (!trust.caPath && !trust.bundleFile) return undefined;
+  return loadTrustAnchors({
+    ...(trust.caPath ? { caPath: trust.caPath } : {}),
+    ...(trust.bundleFile ? { bundlePem: readFileSync(trust.bundleFile) } : {}),
+  });
 }

@@ -107,3 +107,13 @@ export async function errorCode(response: Response): Promise<string> {
   const body = (await response.json()) as { error?: { code?: string } };
   return body.error?.code ?? '(no error body)';
 }
+
+/** multipart/form-data body of the publish endpoint. */
+export function publishForm(catalog: Uint8Array, signatures: Uint8Array[]): FormData {
+  const form = new FormData();
+  form.append('catalog', new Blob([catalog], { type: 'application/yaml' }), 'catalog.yaml');
+  for (const [i, s] of signatures.entries()) {
+    form.append('signature', new Blob([s], { type: 'application/pkcs7-signature' }), `${i}.p7s`);
+  }
+  return form;
+}

@@ -2,6 +2,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Services } from '../services.js';
 import { authPlugin } from './auth-plugin.js';
+import { catalogRoutes } from './catalog-routes.js';
 import { docsPlugin } from './docs-plugin.js';
 import { errorsPlugin } from './errors-plugin.js';
 import { healthPlugin } from './health-plugin.js';
@@ -45,6 +46,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(authPlugin);
   await app.register(healthPlugin);
   await app.register(usersRoutes);
+  await app.register(catalogRoutes);
   await app.register(uploadRoutes);
   await app.register(torrentRoutes);
   await app.register(originPlugin);
