@@ -1,8 +1,10 @@
 // Starts a full server: services, bootstrap admin, HTTP listener and background schedulers.
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { createServices, type ServiceOptions, type Services } from './services.js';
+import { startApprovalScheduler } from './sites/approval-signer.js';
+import { startUpstreamScheduler } from './sites/upstream.js';
 import { userByName } from './storage/users-repo.js';
 
 export interface RunningServer {
@@ -21,11 +23,12 @@ export async function ensureBootstrapAdmin(services: Services): Promise<void> {
 
 export async function startServer(
   config: Readonly<Config>,
-  options: ServiceOptions & { logger?: FastifyBaseLogger } = {},
+  options: ServiceOptions = {},
 ): Promise<RunningServer> {
   const services = await createServices(config, options);
   await ensureBootstrapAdmin(services);
   const app = await buildApp(services, { logger: options.logger ?? false });
+  const stopSchedulers = [startApprovalScheduler(services), startUpstreamScheduler(services)];
   await app.listen({ host: config.server.host, port: config.server.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
@@ -34,6 +37,7 @@ export async function startServer(
     services,
     url: `http://${config.server.host}:${port}`,
     async close() {
+      for (const stop of stopSchedulers) stop();
       await app.close();
       await services.db.close();
     },

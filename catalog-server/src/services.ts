@@ -2,10 +2,12 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { loadTrustAnchors, type TrustAnchors } from '@trustswarm/policy';
+import { type Logger, pino } from 'pino';
 import { Accounts } from './auth/accounts.js';
 import { FsBlobStore } from './blobs/blob-store.js';
 import type { Config } from './config.js';
 import { createMetrics, type Metrics } from './http/metrics-plugin.js';
+import { ApprovalCache } from './sites/approval-cache.js';
 import type { Db } from './storage/db.js';
 import { openDb } from './storage/open.js';
 import { Tracker } from './tracker/tracker.js';
@@ -21,11 +23,14 @@ export interface Services {
   anchors: TrustAnchors | undefined;
   /** 'catalog-changed' and 'site-changed' (site name): the approval signer listens. */
   events: EventEmitter;
+  approvalCache: ApprovalCache;
+  logger: Logger;
   clock: () => Date;
 }
 
 export interface ServiceOptions {
   db?: Db;
+  logger?: Logger;
   clock?: () => Date;
 }
 
@@ -48,6 +53,8 @@ export async function createServices(
     tracker: new Tracker(db, config, metrics),
     anchors,
     events: new EventEmitter(),
+    approvalCache: new ApprovalCache(db, config.approval.cacheSeconds * 1000),
+    logger: options.logger ?? pino({ enabled: false }),
     clock,
   };
 }

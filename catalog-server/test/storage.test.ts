@@ -17,9 +17,9 @@ describe.each(backends)('storage on %s', (backend) => {
   });
 
   it('migrations are idempotent', async () => {
-    await expect(migrate(t.db)).resolves.toBe(1);
+    await expect(migrate(t.db)).resolves.toBe(2);
     const rows = await t.db.all<{ version: number }>('SELECT version FROM schema_migrations');
-    expect(rows.map((r) => Number(r.version))).toEqual([1]);
+    expect(rows.map((r) => Number(r.version)).sort()).toEqual([1, 2]);
   });
 
   it('stores users and tokens', async () => {

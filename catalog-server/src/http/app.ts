@@ -8,6 +8,8 @@ import { errorsPlugin } from './errors-plugin.js';
 import { healthPlugin } from './health-plugin.js';
 import { metricsPlugin } from './metrics-plugin.js';
 import { originPlugin } from './origin-plugin.js';
+import { siteRoutes } from './site-routes.js';
+import { staticRoutes } from './static-routes.js';
 import { torrentRoutes } from './torrent-routes.js';
 import { trackerPlugin } from './tracker-plugin.js';
 import { uploadRoutes } from './upload-routes.js';
@@ -47,6 +49,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(healthPlugin);
   await app.register(usersRoutes);
   await app.register(catalogRoutes);
+  await app.register(siteRoutes);
+  await app.register(staticRoutes);
   await app.register(uploadRoutes);
   await app.register(torrentRoutes);
   await app.register(originPlugin);

@@ -164,6 +164,14 @@ CREATE TABLE subscriptions (
 );
 `,
   },
+  {
+    // upstream trust lists are accepted only from one pinned signer identity
+    version: 2,
+    sql: `
+ALTER TABLE subscriptions ADD COLUMN signer_issuer TEXT NOT NULL DEFAULT '';
+ALTER TABLE subscriptions ADD COLUMN signer_subject TEXT NOT NULL DEFAULT '';
+`,
+  },
 ];
 
 function dialectSql(db: Db, sql: string): string {

@@ -58,6 +58,9 @@ export interface ApprovalDocRecord {
 export interface SubscriptionRecord {
   site: string;
   url: string;
+  /** The only identity whose signature on the trust list is accepted (slash-form DNs). */
+  signerIssuer: string;
+  signerSubject: string;
   status: 'pending' | 'ok' | 'error';
   lastAttemptAt: number | null;
   lastSuccessAt: number | null;
@@ -330,6 +333,8 @@ export async function insertApprovalDoc(db: SqlExecutor, d: ApprovalDocRecord): 
 interface SubscriptionRow {
   site: string;
   url: string;
+  signer_issuer: string;
+  signer_subject: string;
   status: SubscriptionRecord['status'];
   last_attempt_at: number | null;
   last_success_at: number | null;
@@ -345,6 +350,8 @@ export async function subscriptionOf(db: SqlExecutor, site: string): Promise<Sub
     r && {
       site: r.site,
       url: r.url,
+      signerIssuer: r.signer_issuer,
+      signerSubject: r.signer_subject,
       status: r.status,
       lastAttemptAt: num(r.last_attempt_at),
       lastSuccessAt: num(r.last_success_at),
@@ -361,9 +368,27 @@ export async function allSubscriptions(db: SqlExecutor): Promise<string[]> {
 export async function saveSubscription(db: SqlExecutor, s: SubscriptionRecord): Promise<void> {
   await db.run('DELETE FROM subscriptions WHERE site = ?', [s.site]);
   await db.run(
-    'INSERT INTO subscriptions (site, url, status, last_attempt_at, last_success_at, last_error, last_version) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    [s.site, s.url, s.status, s.lastAttemptAt, s.lastSuccessAt, s.lastError, s.lastVersion],
+    'INSERT INTO subscriptions (site, url, signer_issuer, signer_subject, status, last_attempt_at, last_success_at, last_error, last_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    [
+      s.site,
+      s.url,
+      s.signerIssuer,
+      s.signerSubject,
+      s.status,
+      s.lastAttemptAt,
+      s.lastSuccessAt,
+      s.lastError,
+      s.lastVersion,
+    ],
   );
+}
+
+export async function pruneApprovalDocs(
+  db: SqlExecutor,
+  site: string,
+  keepFromVersion: number,
+): Promise<void> {
+  await db.run('DELETE FROM approval_docs WHERE site = ? AND version < ?', [site, keepFromVersion]);
 }
 
 export async function deleteSubscription(db: SqlExecutor, site: string): Promise<number> {
