@@ -72,6 +72,12 @@ export const configSchema = z.strictObject({
         .positive()
         .default(1024 * 1024 * MiB),
       maxCatalogsListed: z.number().int().positive().default(1000),
+      /** Largest site archive accepted by import (held in memory while it is checked). */
+      maxImportBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(256 * MiB),
     })
     .prefault({}),
   auth: z

@@ -186,6 +186,58 @@ describe('sites and approvals', () => {
     }
   });
 
+  it('exports a site and imports it into a server on PostgreSQL, re-verifying signatures', async () => {
+    const exported = await app.inject({ url: '/api/v1/sites/SITE-A/export', headers: bearer(siteAdmin) });
+    expect(exported.statusCode).toBe(200);
+    expect(exported.headers['content-type']).toBe('application/gzip');
+    const target = await openTestServices(
+      'postgres',
+      { trust: { caPath: pki.caPathDir } },
+      () => new Date(now),
+    );
+    const targetApp = await appFor(target);
+    try {
+      const targetAdmin = await userWithToken(target.services, 'admin', [{ role: 'admin' }]);
+      const imported = await targetApp.inject({
+        method: 'POST',
+        url: '/api/v1/sites/import',
+        headers: { ...bearer(targetAdmin), 'content-type': 'application/gzip' },
+        payload: exported.rawPayload,
+      });
+      expect(imported.statusCode).toBe(201);
+      expect(imported.json()).toMatchObject({
+        site: 'SITE-A',
+        catalogVersionsImported: 1,
+        catalogVersionsSkipped: [],
+      });
+      const again = await targetApp.inject({
+        method: 'POST',
+        url: '/api/v1/sites/import',
+        headers: { ...bearer(targetAdmin), 'content-type': 'application/gzip' },
+        payload: exported.rawPayload,
+      });
+      expect(again.statusCode).toBe(409);
+      const approvals = await targetApp.inject({
+        url: '/api/v1/sites/SITE-A/approvals',
+        headers: bearer(targetAdmin),
+      });
+      expect(
+        approvals.json().approved.flatMap((c: { entries: { id: string }[] }) => c.entries.map((e) => e.id)),
+      ).toEqual([vm.id]);
+      const garbage = await targetApp.inject({
+        method: 'POST',
+        url: '/api/v1/sites/import',
+        headers: { ...bearer(targetAdmin), 'content-type': 'application/gzip' },
+        payload: Buffer.from('not an archive'),
+      });
+      expect(garbage.statusCode).toBe(400);
+      expect(garbage.json().error.code).toBe('ARCHIVE_INVALID');
+    } finally {
+      await targetApp.close();
+      await target.cleanup();
+    }
+  });
+
   describe('upstream trust list', () => {
     let upstream: Server;
     let served: { bytes: Buffer; signature: Buffer };

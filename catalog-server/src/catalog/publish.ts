@@ -25,7 +25,7 @@ import {
   versionOf,
 } from '../storage/catalog-repo.js';
 import type { SqlExecutor } from '../storage/db.js';
-import { type AcceptedSignature, checkSignatures } from './signatures.js';
+import { type AcceptedSignature, checkSignatures, knownSigners } from './signatures.js';
 
 export interface SignatureSummary {
   signerCertSha256: string;
@@ -94,8 +94,7 @@ export async function publishCatalog(
   bytes: Buffer,
   signatures: Buffer[],
 ): Promise<PublishResult> {
-  const { db, clock } = services;
-  const check = await checkSignatures(services, principal, bytes, signatures);
+  const check = await checkSignatures(services, await knownSigners(services, principal), bytes, signatures);
   if (check.reasons.length > 0) {
     throw unprocessable(
       check.reasons[0]?.code ?? 'SIGNATURE_INVALID',
@@ -103,9 +102,33 @@ export async function publishCatalog(
       check.reasons,
     );
   }
+  return storeCatalogVersion(services, actorOf(principal), principal.user.name, bytes, check.accepted);
+}
+
+/** Stores a version whose signatures were already checked: parse, freshness, version rules, one transaction. */
+export async function storeCatalogVersion(
+  services: Services,
+  actor: string,
+  uploadedBy: string,
+  bytes: Buffer,
+  accepted: AcceptedSignature[],
+): Promise<PublishResult> {
+  const { db, clock } = services;
   const catalog = parseVerified(services, bytes);
   const sha256 = sha256Hex(bytes);
   const now = clock().getTime();
+  const audit = (tx: SqlExecutor, action: string) =>
+    appendAudit(
+      db,
+      tx,
+      {
+        actor,
+        action,
+        target: `catalog:${catalog.id}/${catalog.version}`,
+        detail: { sha256, signers: accepted.map((s) => s.verified.signerCertSha256) },
+      },
+      clock(),
+    );
   const created = await db.transaction(async (tx) => {
     const existing = await versionOf(tx, catalog.id, catalog.version);
     if (existing) {
@@ -114,7 +137,7 @@ export async function publishCatalog(
           'EQUIVOCATION',
           `catalog ${catalog.id} version ${catalog.version} exists with other bytes`,
         );
-      const added = await storeSignatures(tx, catalog.id, catalog.version, check.accepted, now);
+      const added = await storeSignatures(tx, catalog.id, catalog.version, accepted, now);
       if (added > 0) await audit(tx, 'catalog.sign');
       return false;
     }
@@ -137,10 +160,10 @@ export async function publishCatalog(
       bytes,
       issued: catalog.issued,
       expires: catalog.expires,
-      uploadedBy: principal.user.name,
+      uploadedBy,
       uploadedAt: now,
     });
-    await storeSignatures(tx, catalog.id, catalog.version, check.accepted, now);
+    await storeSignatures(tx, catalog.id, catalog.version, accepted, now);
     await insertEntries(
       tx,
       catalog.entries.map((e) => ({
@@ -166,20 +189,6 @@ export async function publishCatalog(
     sha256,
     signatures: await summaries(services, catalog.id, catalog.version),
   };
-
-  function audit(tx: SqlExecutor, action: string) {
-    return appendAudit(
-      db,
-      tx,
-      {
-        actor: actorOf(principal),
-        action,
-        target: `catalog:${catalog.id}/${catalog.version}`,
-        detail: { sha256, signers: check.accepted.map((s) => s.verified.signerCertSha256) },
-      },
-      clock(),
-    );
-  }
 }
 
 /** Adds one more endorser signature to a stored version (it must cover the stored bytes). */

@@ -34,7 +34,12 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     return503OnClosing: true,
   });
   app.decorate('services', services);
-  for (const type of ['application/yaml', 'application/pkcs7-signature', 'application/x-bittorrent']) {
+  for (const type of [
+    'application/yaml',
+    'application/pkcs7-signature',
+    'application/x-bittorrent',
+    'application/gzip',
+  ]) {
     app.addContentTypeParser(type, { parseAs: 'buffer' }, rawBody);
   }
   // artifact chunks are streamed to disk by the upload route, never buffered

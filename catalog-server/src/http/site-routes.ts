@@ -1,10 +1,11 @@
 // Site management API: sites, signer, trust list, approvals, auto-approve rules, upstream subscription.
 import type { FastifyInstance } from 'fastify';
 import type { Action } from '../auth/authorize.js';
-import { notFound } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
 import { buildApprovalContent } from '../sites/approval-builder.js';
 import { ensureApprovalSigned } from '../sites/approval-signer.js';
 import { SiteAdmin } from '../sites/site-admin.js';
+import { exportSite, importSite } from '../sites/site-archive.js';
 import { effectiveEndorsers } from '../sites/trust.js';
 import { syncSubscription } from '../sites/upstream.js';
 import {
@@ -291,4 +292,24 @@ export async function siteRoutes(app: FastifyInstance) {
     if (!result) throw notFound(`subscription of site ${request.params.site}`);
     return result;
   });
+
+  app.get<SiteParams>('/api/v1/sites/:site/export', { schema: { tags } }, async (request, reply) => {
+    const p = guard(request, 'site.export', request.params.site);
+    const archive = await exportSite(services, p, request.params.site);
+    return reply
+      .type('application/gzip')
+      .header('content-disposition', `attachment; filename="site-${request.params.site}.tar.gz"`)
+      .send(archive);
+  });
+
+  app.post(
+    '/api/v1/sites/import',
+    { bodyLimit: services.config.limits.maxImportBytes, schema: { tags, consumes: ['application/gzip'] } },
+    async (request, reply) => {
+      const p = requireAction(request, 'site.import');
+      if (!Buffer.isBuffer(request.body))
+        throw badRequest('BODY_INVALID', 'body must be a site export (application/gzip)');
+      return reply.status(201).send(await importSite(services, p, request.body));
+    },
+  );
 }
