@@ -13,7 +13,7 @@ function makeTorrent(content: Buffer): Promise<Buffer> {
     createTorrent(
       Object.assign(content, { name: 'artifact.img' }),
       { announceList: [['http://127.0.0.1:1/announce']], pieceLength: 16384, createdBy: 'test' },
-      (err: Error | null, torrent: Buffer) => (err ? reject(err) : resolve(torrent)),
+      (err: Error | null, torrent: Uint8Array) => (err ? reject(err) : resolve(Buffer.from(torrent))),
     ),
   );
 }

@@ -55,6 +55,6 @@ declare module 'create-torrent' {
   export default function createTorrent(
     input: Buffer | string | (Buffer | string)[],
     options: CreateTorrentOptions,
-    cb: (err: Error | null, torrent: Buffer) => void,
+    cb: (err: Error | null, torrent: Uint8Array) => void,
   ): void;
 }
