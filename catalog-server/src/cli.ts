@@ -5,7 +5,6 @@ import { pino } from 'pino';
 import { verifyAuditChain } from './audit/chain.js';
 import { type Config, describeConfig, loadConfig } from './config.js';
 import { ApiError } from './errors.js';
-import { startServer } from './server.js';
 import { createServices } from './services.js';
 import { type Role, type RoleBinding, userByName } from './storage/users-repo.js';
 
@@ -82,14 +81,17 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), env: process.env, flags });
   const [command, sub, arg] = positionals;
   if (values['print-config'] || command === 'print-config') {
-    for (const { key, env, value } of describeConfig(config)) {
-      const shown = /password/i.test(key) && value ? '(set)' : JSON.stringify(value);
-      process.stdout.write(`${key} = ${shown}    # ${env}\n`);
-    }
+    const lines = describeConfig(config).map(({ key, env, value }) => {
+      const shown = /password/i.test(key) && value ? '"(set)"' : JSON.stringify(value);
+      return `${key} = ${shown}    # ${env}\n`;
+    });
+    process.stdout.write(lines.join(''));
     return 0;
   }
   if (command === 'serve') {
     const logger = pino({ level: config.log.level });
+    // loaded only here: the management commands start faster without fastify and its plugins
+    const { startServer } = await import('./server.js');
     const server = await startServer(config, { logger });
     const stop = async () => {
       await server.close();
