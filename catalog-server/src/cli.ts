@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // tsw-catalog: run the server, manage users and tokens, verify the audit chain.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { verifyAuditChain } from './audit/chain.js';
@@ -14,7 +15,7 @@ commands:
   serve                          run the server
   print-config                   print the effective configuration (also: --print-config)
   user add NAME --role ROLE ...  create a user; ROLE is admin, endorser, reader or site-admin:SITE
-       [--password-env VAR] [--endorser-identity KEY] [--totp]
+       [--password-env VAR] [--endorser-cert PEMFILE | --endorser-identity KEY] [--totp]
   token create USER [--scope S ...] [--ttl-seconds N] [--label L]
                                  print a new API token for USER
   audit verify                   check the audit log hash chain (exit 1 when broken)
@@ -37,6 +38,14 @@ function splitConfigFlags(argv: string[]): { rest: string[]; flags: Record<strin
     else rest.push(arg);
   }
   return { rest, flags };
+}
+
+function readPem(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${(err as Error).message}`);
+  }
 }
 
 function parseRole(text: string): RoleBinding {
@@ -68,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
       role: { type: 'string', multiple: true },
       'password-env': { type: 'string' },
       'endorser-identity': { type: 'string' },
+      'endorser-cert': { type: 'string' },
       totp: { type: 'boolean' },
       scope: { type: 'string', multiple: true },
       'ttl-seconds': { type: 'string' },
@@ -113,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
           roles,
           ...(password !== undefined ? { password } : {}),
           ...(values['endorser-identity'] ? { endorserIdentity: values['endorser-identity'] } : {}),
+          ...(values['endorser-cert'] ? { endorserCertificatePem: readPem(values['endorser-cert']) } : {}),
           totp: values.totp ?? false,
         },
         'cli',

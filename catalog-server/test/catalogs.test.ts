@@ -172,6 +172,42 @@ describe('catalog publishing', () => {
     ).toBe(404);
   });
 
+  it('binds an endorser account to a certificate given as PEM', async () => {
+    const admin = await userWithToken(server.services, 'root', [{ role: 'admin' }]);
+    const created = await fetch(`${server.url}/api/v1/users`, {
+      method: 'POST',
+      headers: { ...bearer(admin), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'carol',
+        roles: [{ role: 'endorser' }],
+        endorserCertificatePem: pki.endorsers.carol.certificatePem,
+      }),
+    });
+    expect(created.status).toBe(201);
+    expect(((await created.json()) as { endorserIdentity: string }).endorserIdentity).toBe(
+      identityOf(pki.endorsers.carol.certificate).key,
+    );
+    const login = await fetch(`${server.url}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { ...bearer(admin), 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'carol', scopes: ['read', 'catalog:write'] }),
+    });
+    const carolToken = ((await login.json()) as { token: string }).token;
+    const bytes = serializeDocument(makeCatalog());
+    expect((await publish(carolToken, bytes, [signDetached(bytes, pki.endorsers.carol)])).status).toBe(201);
+    const badCert = await fetch(`${server.url}/api/v1/users`, {
+      method: 'POST',
+      headers: { ...bearer(admin), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'dave',
+        roles: [{ role: 'endorser' }],
+        endorserCertificatePem: 'not a certificate',
+      }),
+    });
+    expect(badCert.status).toBe(400);
+    expect(await errorCode(badCert)).toBe('CERTIFICATE_INVALID');
+  });
+
   it('refuses publishing by a reader', async () => {
     const bytes = serializeDocument(makeCatalog());
     expect((await publish(reader, bytes, [signDetached(bytes, pki.endorsers.alice)])).status).toBe(403);

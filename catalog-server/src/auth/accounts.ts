@@ -1,6 +1,7 @@
 // Local accounts and API tokens. Tokens are "tsw_<id>.<secret>"; only sha256(secret) is stored,
 // looked up by id and compared in constant time. Every change is audited in the same transaction.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { identityOf, loadCertificate } from '@trustswarm/policy';
 import { appendAudit } from '../audit/chain.js';
 import type { Config } from '../config.js';
 import { ApiError, badRequest, conflict, unauthorized } from '../errors.js';
@@ -28,11 +29,21 @@ export interface NewUser {
   name: string;
   password?: string;
   roles: RoleBinding[];
+  /** Identity key (canonical issuer|subject); or give the certificate and the key is derived. */
   endorserIdentity?: string;
+  endorserCertificatePem?: string;
   totp?: boolean;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+function identityFromCertificate(pem: string): string {
+  try {
+    return identityOf(loadCertificate(pem)).key;
+  } catch (err) {
+    throw badRequest('CERTIFICATE_INVALID', `endorser certificate: ${(err as Error).message}`);
+  }
+}
 
 export function validateRoles(bindings: RoleBinding[]): void {
   if (bindings.length === 0) throw badRequest('ROLES_INVALID', 'a user needs at least one role');
@@ -56,7 +67,12 @@ export class Accounts {
     if (!namePattern.test(input.name))
       throw badRequest('NAME_INVALID', 'user name must match [A-Za-z0-9._@-]{1,64}');
     validateRoles(input.roles);
-    if (input.roles.some((b) => b.role === 'endorser') && !input.endorserIdentity)
+    const endorserIdentity = input.endorserCertificatePem
+      ? identityFromCertificate(input.endorserCertificatePem)
+      : input.endorserIdentity;
+    if (endorserIdentity !== undefined && !/^[0-9a-f]+\|[0-9a-f]+$/.test(endorserIdentity))
+      throw badRequest('ENDORSER_IDENTITY_INVALID', 'endorser identity must be hex(issuer)|hex(subject)');
+    if (input.roles.some((b) => b.role === 'endorser') && !endorserIdentity)
       throw badRequest('ENDORSER_IDENTITY_REQUIRED', 'an endorser must be bound to a certificate identity');
     if (input.password !== undefined && input.password.length < 12)
       throw badRequest('PASSWORD_TOO_SHORT', 'passwords need at least 12 characters');
@@ -67,7 +83,7 @@ export class Accounts {
       passwordHash: input.password === undefined ? null : await hashPassword(input.password),
       totpSecret: totpSecret ?? null,
       roles: input.roles,
-      endorserIdentity: input.endorserIdentity ?? null,
+      endorserIdentity: endorserIdentity ?? null,
       createdAt: this.clock().getTime(),
       disabled: false,
     };

@@ -91,6 +91,7 @@ export async function usersRoutes(app: FastifyInstance) {
             password: { type: 'string', maxLength: 1024 },
             roles: { type: 'array', items: roleSchema, maxItems: 64 },
             endorserIdentity: { type: 'string', maxLength: 8192 },
+            endorserCertificatePem: { type: 'string', maxLength: 65536 },
             totp: { type: 'boolean' },
           },
         },

@@ -113,6 +113,7 @@ export function startApprovalScheduler(services: Services): () => void {
   };
   const timer = setInterval(() => void runAll(), services.config.approval.checkIntervalSeconds * 1000);
   timer.unref();
+  void runAll(); // at start: an approval may have expired while the server was down
   const onChange = () => void runAll();
   services.events.on('catalog-changed', onChange);
   services.events.on('site-changed', onChange);
