@@ -92,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, sub, arg] = positionals;
   if (values['print-config'] || command === 'print-config') {
     const lines = describeConfig(config).map(({ key, env, value }) => {
-      const shown = /password/i.test(key) && value ? '"(set)"' : JSON.stringify(value);
+      const shown = /password|secret/i.test(key) && value ? '"(set)"' : JSON.stringify(value);
       return `${key} = ${shown}    # ${env}\n`;
     });
     process.stdout.write(lines.join(''));

@@ -37,8 +37,18 @@ export const configSchema = z.strictObject({
     .prefault({}),
   blobs: z
     .strictObject({
-      backend: z.enum(['fs']).default('fs'),
+      backend: z.enum(['fs', 's3']).default('fs'),
+      /** Blob root for 'fs'; local staging of resumable uploads for both backends. */
       directory: z.string().default('./data/blobs'),
+      s3Endpoint: z.string().default(''),
+      s3Region: z.string().default('us-east-1'),
+      s3Bucket: z.string().default('trustswarm'),
+      /** Key prefix inside the bucket, e.g. "catalog/". */
+      s3Prefix: z.string().default(''),
+      s3ForcePathStyle: z.boolean().default(true),
+      /** Empty: the SDK's default credential chain (AWS_* env, profiles). */
+      s3AccessKeyId: z.string().default(''),
+      s3SecretAccessKey: z.string().default(''),
     })
     .prefault({}),
   trust: z

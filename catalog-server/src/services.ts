@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { loadTrustAnchors, type TrustAnchors } from '@trustswarm/policy';
 import { type Logger, pino } from 'pino';
 import { Accounts } from './auth/accounts.js';
-import { FsBlobStore } from './blobs/blob-store.js';
+import type { BlobStore } from './blobs/blob-store.js';
+import { FsBlobStore } from './blobs/fs-blob-store.js';
+import { S3BlobStore } from './blobs/s3-blob-store.js';
 import type { Config } from './config.js';
 import { createMetrics, type Metrics } from './http/metrics-plugin.js';
 import { ApprovalCache } from './sites/approval-cache.js';
@@ -15,7 +17,7 @@ import { Tracker } from './tracker/tracker.js';
 export interface Services {
   config: Readonly<Config>;
   db: Db;
-  blobs: FsBlobStore;
+  blobs: BlobStore;
   accounts: Accounts;
   metrics: Metrics;
   tracker: Tracker;
@@ -40,7 +42,8 @@ export async function createServices(
 ): Promise<Services> {
   const clock = options.clock ?? (() => new Date());
   const db = options.db ?? (await openDb(config.storage));
-  const blobs = new FsBlobStore(config.blobs.directory);
+  const blobs: BlobStore =
+    config.blobs.backend === 's3' ? new S3BlobStore(config.blobs) : new FsBlobStore(config.blobs.directory);
   await blobs.init();
   const metrics = createMetrics();
   const anchors = loadAnchors(config.trust);

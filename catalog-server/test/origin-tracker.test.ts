@@ -94,7 +94,7 @@ describe('origin, uploads, torrents and tracker', () => {
     const response = await patch(content, 0, endorser, wrongHash);
     expect(response.status).toBe(422);
     expect(await errorCode(response)).toBe('DIGEST_MISMATCH');
-    expect(await server.services.blobs.stagingSize(wrongHash)).toBe(0);
+    expect(await server.services.blobs.staging.size(wrongHash)).toBe(0);
     expect((await fetch(`${server.url}/artifacts/${wrongHash}`)).status).toBe(404);
   });
 

@@ -51,7 +51,13 @@ export const originPlugin = fp(async (app: FastifyInstance) => {
         release();
         return reply.type('application/octet-stream').send(Buffer.alloc(0));
       }
-      const file = blobs.read(`artifacts/${sha256}`, bounds);
+      let file: Readable;
+      try {
+        file = await blobs.openRead(`artifacts/${sha256}`, bounds);
+      } catch (err) {
+        release();
+        throw err;
+      }
       file.on('data', (chunk: Buffer) => metrics.originBytes.inc(chunk.length));
       const throttle = limiter.throttle(request.ip);
       const stream: Readable = throttle ? pipeline(file, throttle, () => undefined) : file;

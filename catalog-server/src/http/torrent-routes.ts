@@ -69,7 +69,9 @@ export async function torrentRoutes(app: FastifyInstance) {
       if (!torrent) throw notFound(`torrent ${match[1]}`);
       const cacheControl = `public, max-age=${config.static.immutableMaxAgeSeconds}, immutable`;
       if (answerNotModified(request, reply, quoteEtag(torrent.sha256), cacheControl)) return reply;
-      return reply.type('application/x-bittorrent').send(blobs.read(`torrents/${torrent.infoHash}`));
+      return reply
+        .type('application/x-bittorrent')
+        .send(await blobs.openRead(`torrents/${torrent.infoHash}`));
     },
   );
 }

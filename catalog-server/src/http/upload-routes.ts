@@ -33,7 +33,7 @@ export async function uploadRoutes(app: FastifyInstance) {
       const stored = await artifactBySha256(db, sha256);
       if (stored)
         return reply.header('upload-offset', String(stored.sizeBytes)).header('upload-complete', '?1').send();
-      return reply.header('upload-offset', String(await blobs.stagingSize(sha256))).send();
+      return reply.header('upload-offset', String(await blobs.staging.size(sha256))).send();
     },
   });
 
@@ -61,14 +61,14 @@ export async function uploadRoutes(app: FastifyInstance) {
       if (busy.has(sha256)) throw conflict('UPLOAD_BUSY', 'another upload of this artifact is in progress');
       busy.add(sha256);
       try {
-        const current = await blobs.stagingSize(sha256);
+        const current = await blobs.staging.size(sha256);
         if (offset !== current) {
           reply.header('upload-offset', String(current));
           throw conflict('OFFSET_MISMATCH', `upload offset is ${current}, not ${offset}`);
         }
         let size: number;
         try {
-          size = await blobs.appendStaging(sha256, request.body as Readable, totalBytes);
+          size = await blobs.staging.append(sha256, request.body as Readable, totalBytes);
         } catch (err) {
           if (err instanceof UploadTooLargeError)
             throw new ApiError(413, 'UPLOAD_TOO_LARGE', 'body goes past Upload-Length');
@@ -76,9 +76,9 @@ export async function uploadRoutes(app: FastifyInstance) {
         }
         reply.header('upload-offset', String(size));
         if (size < totalBytes) return reply.status(204).send();
-        const actual = await blobs.hashStaging(sha256);
+        const actual = await blobs.staging.sha256(sha256);
         if (actual !== sha256) {
-          await blobs.deleteStaging(sha256);
+          await blobs.staging.delete(sha256);
           throw new ApiError(422, 'DIGEST_MISMATCH', `uploaded bytes hash to ${actual}, not ${sha256}`);
         }
         await blobs.promoteStaging(sha256, `artifacts/${sha256}`);
