@@ -2,7 +2,6 @@
 // verified; write canonical YAML whose bytes are then signed as they are.
 
 import { createHash } from 'node:crypto';
-import { stringify } from 'yaml';
 import type { z } from 'zod';
 import { TrustError } from './errors.js';
 import {
@@ -14,7 +13,7 @@ import {
   type TrustList,
   trustListSchema,
 } from './schema.js';
-import { type ParseOptions, parseStrictYaml } from './strict-yaml.js';
+import { type ParseOptions, parseStrictYaml, stringifyYaml } from './strict-yaml.js';
 
 const MAX_REPORTED_ISSUES = 20;
 
@@ -91,8 +90,7 @@ export function serializeDocument(doc: Catalog | Approval | TrustList): Buffer {
     const where = issue ? `${formatPath(issue.path)}: ${issue.message}` : 'invalid';
     throw new TrustError('SCHEMA_INVALID', `refusing to write an invalid ${doc.kind}: ${where}`);
   }
-  const text = stringify(doc, { aliasDuplicateObjects: false, lineWidth: 0, defaultStringType: 'PLAIN' });
-  return Buffer.from(text, 'utf8');
+  return Buffer.from(stringifyYaml(checked.data), 'utf8');
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

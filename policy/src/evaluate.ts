@@ -3,7 +3,7 @@
 // is validly endorsed by enough distinct trusted endorsers whose scope covers the entry,
 // nothing was rolled back, and the entry's hash agrees in catalog and approval.
 
-import { sha256Hex } from './documents.js';
+import { DigestCache } from './digest-cache.js';
 import { type Reason, reasonsOf } from './errors.js';
 import { approvalKey, catalogKey, raiseHighWater } from './high-water.js';
 import type { ApprovalCatalogRef, CatalogEntry } from './schema.js';
@@ -59,10 +59,10 @@ export function entryDigest(entry: CatalogEntry): string | undefined {
 function decideEntry(
   ref: ApprovalCatalogRef,
   approved: { id: string; sha256: string },
-  verified: VerifiedCatalog,
+  verified: VerifiedCatalog & { byId: Map<string, CatalogEntry> },
   threshold: number,
 ): EntryDecision {
-  const entry = verified.catalog.entries.find((e) => e.id === approved.id);
+  const entry = verified.byId.get(approved.id);
   const base = { catalogId: ref.id, catalogVersion: ref.version, entryId: approved.id, entry };
   if (!entry) {
     return {
@@ -125,9 +125,10 @@ function checkCatalog(
   }
 }
 
-export function evaluate(input: EvaluateInput): Evaluation {
+export function evaluate(callInput: EvaluateInput): Evaluation {
+  const input = { ...callInput, digests: new DigestCache() };
   const approval = verifyApproval(input.approval, input);
-  const docsBySha = new Map(input.catalogs.map((c) => [sha256Hex(c.bytes), c]));
+  const docsBySha = new Map(input.catalogs.map((c) => [input.digests.sha256Hex(c.bytes), c]));
   const catalogs: CatalogDecision[] = [];
   const entries: EntryDecision[] = [];
   const threshold = approval.approval.trust.threshold;
@@ -148,7 +149,9 @@ export function evaluate(input: EvaluateInput): Evaluation {
       }
       continue;
     }
-    for (const approved of ref.entries) entries.push(decideEntry(ref, approved, verified, threshold));
+    const byId = new Map(verified.catalog.entries.map((e) => [e.id, e]));
+    for (const approved of ref.entries)
+      entries.push(decideEntry(ref, approved, { ...verified, byId }, threshold));
     const approvedIds = new Set(ref.entries.map((e) => e.id));
     for (const entry of verified.catalog.entries) {
       if (approvedIds.has(entry.id)) continue;

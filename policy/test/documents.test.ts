@@ -26,7 +26,7 @@ describe('strict YAML of signed documents', () => {
     const bytes = serializeDocument(catalog);
     expect(parseCatalog(bytes)).toEqual(catalog);
     // A numeric-looking version string stays a string.
-    expect(bytes.toString()).toContain('version: "1287689372"');
+    expect(bytes.toString()).toContain("version: '1287689372'");
   });
 
   it('rejects YAML anchors and aliases', () => {

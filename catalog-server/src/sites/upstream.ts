@@ -1,14 +1,7 @@
 // Upstream trust lists: a site subscribes to a signed TrustList at a URL (signature at URL + ".p7s",
 // from one pinned signer). A list is applied only when its signature, signer, schema, freshness and
 // version all check out; otherwise nothing changes and the error is recorded for the admin to see.
-import {
-  DEFAULT_LIMITS,
-  parseTrustList,
-  reasonsOf,
-  requireFresh,
-  type TrustList,
-  verifyDetached,
-} from '@trustswarm/policy';
+import { reasonsOf, type TrustList, verifyTrustList } from '@trustswarm/policy';
 import { appendAudit } from '../audit/chain.js';
 import type { Services } from '../services.js';
 import {
@@ -46,34 +39,34 @@ async function fetchBytes(url: string, timeoutMs: number, maxBytes: number): Pro
   return bytes;
 }
 
-function verifyTrustList(
+function checkTrustList(
   services: Services,
   sub: SubscriptionRecord,
   bytes: Buffer,
   signature: Buffer,
 ): TrustList {
   if (!services.anchors) throw new UpstreamError('TRUST_ANCHORS_MISSING', 'no trust anchors configured');
-  const now = services.clock();
+  let list: TrustList;
   try {
-    const verified = verifyDetached(bytes, signature, services.anchors, { now });
-    if (verified.identity.key !== keyOfDns(sub.signerIssuer, sub.signerSubject))
-      throw new UpstreamError(
-        'NOT_AUTHORISED_SIGNER',
-        `signed by ${verified.identity.subject}, not the pinned ${sub.signerSubject}`,
-      );
-    const list = parseTrustList(bytes, { maxDocumentBytes: services.config.trust.maxDocumentBytes });
-    requireFresh(list, now, DEFAULT_LIMITS.maxCatalogLifetimeSeconds, 'trust list');
-    if (sub.lastVersion !== null && list.version < sub.lastVersion)
-      throw new UpstreamError(
-        'ROLLBACK',
-        `trust list version ${list.version} is older than the applied ${sub.lastVersion}`,
-      );
-    return list;
+    list = verifyTrustList(
+      { bytes, signature },
+      {
+        anchors: services.anchors,
+        now: services.clock(),
+        publishers: [{ issuer: sub.signerIssuer, subject: sub.signerSubject }],
+        limits: { maxDocumentBytes: services.config.trust.maxDocumentBytes },
+      },
+    ).trustList;
   } catch (err) {
-    if (err instanceof UpstreamError) throw err;
     const reason = reasonsOf(err)[0];
     throw new UpstreamError(reason?.code ?? 'SIGNATURE_INVALID', reason?.message ?? String(err));
   }
+  if (sub.lastVersion !== null && list.version < sub.lastVersion)
+    throw new UpstreamError(
+      'ROLLBACK',
+      `trust list version ${list.version} is older than the applied ${sub.lastVersion}`,
+    );
+  return list;
 }
 
 /** One sync attempt; returns the updated subscription (status ok or error). Never throws for upstream faults. */
@@ -93,7 +86,7 @@ export async function syncSubscription(
       config.upstream.fetchTimeoutMs,
       config.trust.maxSignatureBytes,
     );
-    const list = verifyTrustList(services, sub, bytes, signature);
+    const list = checkTrustList(services, sub, bytes, signature);
     const endorsers = list.endorsers.map((rule) => ({
       site,
       identityKey: keyOfDns(rule.issuer, rule.subject),
