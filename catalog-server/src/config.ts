@@ -111,6 +111,14 @@ export const configSchema = z.strictObject({
       /** Created at start when no user of that name exists (password from TSW_AUTH_BOOTSTRAP_ADMIN_PASSWORD). */
       bootstrapAdminName: z.string().default(''),
       bootstrapAdminPassword: z.string().default(''),
+      /** OIDC login: the identity provider's issuer URL; empty disables OIDC. */
+      oidcIssuer: z.string().default(''),
+      /** JWKS of the issuer (its signing keys); default: <issuer>/.well-known/jwks.json. */
+      oidcJwksUrl: z.string().default(''),
+      /** The audience (client id) the ID token must carry. */
+      oidcAudience: z.string().default(''),
+      /** Claim naming the local account an ID token logs into. */
+      oidcUsernameClaim: z.string().default('preferred_username'),
     })
     .prefault({}),
   origin: z

@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import { appendAudit, verifyAuditChain } from '../audit/chain.js';
 import { validateRoles } from '../auth/accounts.js';
+import { OidcVerifier } from '../auth/oidc.js';
 import { totpUri } from '../auth/totp.js';
 import { notFound } from '../errors.js';
 import { auditPage } from '../storage/audit-repo.js';
@@ -58,6 +59,36 @@ export async function usersRoutes(app: FastifyInstance) {
       return { token, expiresAt: new Date(record.expiresAt).toISOString() };
     },
   );
+
+  if (config.auth.oidcIssuer) {
+    const oidc = new OidcVerifier(config.auth, db, clock);
+    app.post<{ Body: { idToken: string } }>(
+      '/api/v1/auth/oidc',
+      {
+        config: { rateLimit: { max: config.auth.loginAttemptsPerMinute * 4, timeWindow: 60_000 } },
+        schema: {
+          tags: ['auth'],
+          security: [],
+          body: {
+            type: 'object',
+            required: ['idToken'],
+            additionalProperties: false,
+            properties: { idToken: { type: 'string', maxLength: 16384 } },
+          },
+        },
+      },
+      async (request) => {
+        const user = await oidc.userFor(request.body.idToken);
+        const { token, record } = await accounts.createToken(
+          user,
+          { ttlSeconds: config.auth.sessionTtlSeconds, label: 'oidc session' },
+          `user:${user.name}`,
+          'auth.oidc',
+        );
+        return { token, expiresAt: new Date(record.expiresAt).toISOString() };
+      },
+    );
+  }
 
   app.get('/api/v1/me', { schema: { tags: ['auth'] } }, async (request) => {
     const p = requireAction(request, 'read');
