@@ -230,6 +230,8 @@ export class TransferEngine {
     if (!entry) return;
     this.active.delete(infoHash);
     await entry.stop();
+    // webtorrent never calls back when the torrent already destroyed itself (e.g. on ENOSPC).
+    if (entry.torrent.destroyed) return;
     await new Promise<void>((resolve) => entry.torrent.destroy({ destroyStore: false }, () => resolve()));
   }
 

@@ -51,9 +51,11 @@ export function banCorruptPeers(
   const strikes = new Map<Wire, number>();
 
   const ban = (wire: Wire, pieceIndex: number): void => {
+    if (bans.isBanned(wire)) return;
     bans.ban(wire);
     opts.onBan({ peerId: wire.peerId, address: wire.remoteAddress, pieceIndex });
-    wire.destroy();
+    // The same peer may hold a second connection (it dialled us and we dialled it).
+    for (const other of [...torrent.wires]) if (bans.isBanned(other)) other.destroy();
   };
 
   torrent.on('wire', (wire: Wire) => {
@@ -74,6 +76,8 @@ export function banCorruptPeers(
     const pieceIndex = Number(match[1]);
     const wires = [...(contributors.get(pieceIndex) ?? [])];
     contributors.delete(pieceIndex);
+    // A failure shared with an already banned peer is explained by it: no strike for the rest.
+    if (wires.some((w) => bans.isBanned(w))) return;
     for (const wire of wires) {
       const count = (strikes.get(wire) ?? 0) + 1;
       strikes.set(wire, count);
