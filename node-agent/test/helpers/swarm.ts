@@ -30,6 +30,17 @@ export async function startTracker(): Promise<Tracker> {
   };
 }
 
+async function writeRandom(path: string, sizeBytes: number): Promise<void> {
+  const out = createWriteStream(path);
+  for (let left = sizeBytes; left > 0; ) {
+    const n = Math.min(left, 1 << 20);
+    if (!out.write(randomBytes(n))) await once(out, 'drain');
+    left -= n;
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
 export interface Artifact {
   path: string;
   fileName: string;
@@ -48,18 +59,14 @@ export async function makeArtifact(
     announce: string[];
     pieceLengthBytes?: number;
     urlList?: string[];
+    /** reuse these bytes instead of random ones (to make a second .torrent of one file) */
+    copyFrom?: string;
   },
 ): Promise<Artifact> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, opts.fileName);
-  const out = createWriteStream(path);
-  for (let left = opts.sizeBytes; left > 0; ) {
-    const n = Math.min(left, 1 << 20);
-    if (!out.write(randomBytes(n))) await once(out, 'drain');
-    left -= n;
-  }
-  out.end();
-  await once(out, 'finish');
+  if (opts.copyFrom) await copyFile(opts.copyFrom, path);
+  else await writeRandom(path, opts.sizeBytes);
   const torrentFile = await new Promise<Uint8Array>((resolve, reject) =>
     createTorrent(
       path,
