@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // tsw-agent: run the node agent, show its status, change its rates, or fetch one artifact.
 
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -95,7 +95,9 @@ async function run(values: Values): Promise<void> {
   });
   const address = app.server.address();
   const listen = typeof address === 'string' ? `unix:${address}` : `127.0.0.1:${address?.port}`;
-  await writeFile(join(config.dataDir, 'api.address'), listen);
+  // temp + rename: scripts poll for this file and must never read it half-written
+  await writeFile(join(config.dataDir, 'api.address.tmp'), listen);
+  await rename(join(config.dataDir, 'api.address.tmp'), join(config.dataDir, 'api.address'));
   logger.info({ api: listen, torrentPort: engine.port }, 'agent started');
 
   const shutdown = async (signal: string) => {
@@ -133,7 +135,13 @@ async function rates(values: Values): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ options, allowPositionals: true });
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ options, allowPositionals: true });
+  } catch (err) {
+    throw new AgentError('CONFIG_INVALID', errorMessage(err).split('\n')[0] ?? 'bad arguments');
+  }
+  const { values, positionals } = parsed;
   const command = positionals[0];
   if (values.help || !command) {
     process.stdout.write(`${HELP}\n`);
