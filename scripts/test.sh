@@ -8,4 +8,12 @@ say "lint (biome)"
 say "typecheck"
 "$PNPM" run --silent typecheck || die "typecheck failed"
 say "tests (vitest)"
-exec "$PNPM" exec vitest run "$@"
+mkdir -p test-results
+status=0
+"$PNPM" exec vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@" || status=$?
+# A plain closing line that any CI reads: "N passed, N failed".
+node -e '
+  const r = JSON.parse(require("fs").readFileSync("test-results/vitest.json", "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
+' || true
+exit $status

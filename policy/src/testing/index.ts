@@ -1,0 +1,10 @@
+// Test helpers of the trust core, for this package's tests and every other package's.
+export { buildCrl, type CrlSpec } from './crl-builder.js';
+export { makeApproval, makeCatalog, makeEntry } from './documents.js';
+export {
+  createTestPki,
+  type IssueOptions,
+  type TestCa,
+  type TestIdentity,
+  type TestPki,
+} from './test-pki.js';
