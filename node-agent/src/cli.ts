@@ -13,8 +13,7 @@ import { AgentError, errorMessage } from './errors.js';
 import { fetchOne } from './fetch-one.js';
 import { renderStatus } from './status-table.js';
 import { TransferEngine } from './transfer/engine.js';
-import { FileHighWaterStore } from './verify/high-water.js';
-import { OpensslSiteVerifier } from './verify/site-verifier.js';
+import { PolicySiteVerifier } from './verify/site-verifier.js';
 
 const HELP = `Usage: tsw-agent <command> [options]
 
@@ -72,18 +71,13 @@ async function run(values: Values): Promise<void> {
     onWebSeed: (infoHash, reason) => logger.info({ infoHash, reason }, 'web seed enabled'),
     onWarning: (infoHash, message) => logger.debug({ infoHash }, message),
   });
-  const verifier = new OpensslSiteVerifier(
-    {
-      site: config.site,
-      caPath: config.trust.caPath,
-      crlCheck: config.trust.crlCheck,
-      siteSigners: config.trust.siteSigners,
-      maxApprovalBytes: config.poll.maxApprovalBytes,
-      maxCatalogBytes: config.poll.maxCatalogBytes,
-      clockSkewSeconds: config.trust.clockSkewSeconds,
-    },
-    new FileHighWaterStore(join(config.dataDir, 'high-water.json')),
-  );
+  const verifier = new PolicySiteVerifier({
+    site: config.site,
+    caPath: config.trust.caPath,
+    crlPolicy: config.trust.crlPolicy,
+    siteSigners: config.trust.siteSigners,
+    highWaterPath: join(config.dataDir, 'high-water.json'),
+  });
   const daemon = new AgentDaemon({ config, engine, verifier, logger });
   await daemon.store.init();
   const app = await startApi(daemon, engine, {

@@ -26,10 +26,12 @@ export const configSchema = z
       .prefault({}),
     trust: z
       .object({
+        /** CApath layout (<hash>.0 certificates, <hash>.r0 CRLs), re-read on every poll */
         caPath: z.string().default('/etc/grid-security/certificates'),
-        crlCheck: z.boolean().default(true),
-        siteSigners: z.array(z.string()).default([]),
-        clockSkewSeconds: z.number().int().nonnegative().default(300),
+        /** 'require': every certificate needs a current CRL from its issuer */
+        crlPolicy: z.enum(['require', 'if-present']).default('require'),
+        /** who may sign this site's approval (issuer + subject DNs) */
+        siteSigners: z.array(z.object({ issuer: z.string().min(1), subject: z.string().min(1) })).default([]),
       })
       .prefault({}),
     poll: z
@@ -57,6 +59,7 @@ export const configSchema = z
           .int()
           .positive()
           .default(8 * MiB),
+        maxSignaturesPerCatalog: z.number().int().positive().default(16),
       })
       .prefault({}),
     transfer: z

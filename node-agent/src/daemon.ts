@@ -14,6 +14,7 @@ import { SiteSync, type SyncOutcome } from './site-sync.js';
 import { type AgentState, type InstalledEntry, loadState, saveState } from './state.js';
 import { ImageStore } from './store.js';
 import type { TransferEngine } from './transfer/engine.js';
+import { readTorrentInfo } from './transfer/torrent-file.js';
 import type { ApprovedEntry, SiteVerifier } from './verify/site-verifier.js';
 
 export interface JobStatus {
@@ -54,7 +55,13 @@ export class AgentDaemon {
       maxSignatureBytes: config.poll.maxSignatureBytes,
       maxTorrentBytes: config.poll.maxTorrentBytes,
     });
-    this.sync = new SiteSync(config.site, this.layout, deps.verifier, join(config.dataDir, 'cache'));
+    this.sync = new SiteSync(
+      config.site,
+      this.layout,
+      deps.verifier,
+      join(config.dataDir, 'cache'),
+      config.poll.maxSignaturesPerCatalog,
+    );
   }
 
   private now(): Date {
@@ -101,8 +108,13 @@ export class AgentDaemon {
     if (outcome.kind === 'refused') log.warn({ code: outcome.code }, `approval refused: ${outcome.message}`);
     else if (outcome.kind === 'unreachable')
       log.warn({ code: outcome.code }, `layout unreachable: ${outcome.message}`);
-    else if (outcome.kind === 'updated')
-      log.info({ version: this.sync.approval?.approval.version }, 'approval updated');
+    else if (outcome.kind === 'updated') {
+      const verified = this.sync.verified;
+      log.info({ version: verified?.version }, 'approval updated');
+      for (const r of verified?.refused ?? []) {
+        log.warn({ entryId: r.entryId, reasons: r.reasons }, 'approved entry refused by policy');
+      }
+    }
 
     const wanted = selectForHost(this.sync.approvedEntries(now), this.deps.config.host);
     const wantedIds = new Set(wanted.map((w) => w.entry.id));
@@ -145,6 +157,13 @@ export class AgentDaemon {
         this.deps.config.poll.maxTorrentBytes,
         artifact.torrent.sha256,
       );
+      const info = await readTorrentInfo(torrentFile, artifact.infoHash);
+      if (info.sizeBytes !== artifact.size || (artifact.fileName && artifact.fileName !== info.fileName)) {
+        throw new AgentError(
+          'TORRENT_MISMATCH',
+          `torrent names ${info.fileName} (${info.sizeBytes} bytes); the catalog ${artifact.fileName ?? ''} (${artifact.size} bytes)`,
+        );
+      }
       job.state = 'downloading';
       log.info({ sizeBytes: artifact.size }, 'download started');
       const result = await this.deps.engine.download({
@@ -152,13 +171,6 @@ export class AgentDaemon {
         expectedInfoHash: artifact.infoHash,
         stagingDir: this.store.stagingDir(artifact.infoHash),
       });
-      if (result.info.sizeBytes !== artifact.size) {
-        await this.store.clearStaging(artifact.infoHash);
-        throw new AgentError(
-          'TORRENT_MISMATCH',
-          `torrent size ${result.info.sizeBytes} differs from catalog ${artifact.size}`,
-        );
-      }
       job.state = 'installing';
       const path = await this.store.install({
         entryId: entry.id,
@@ -173,7 +185,7 @@ export class AgentDaemon {
         catalogVersion: approved.catalogVersion,
         kind: entry.kind,
         name: entry.name,
-        version: entry.version ?? '',
+        version: entry.version,
         infoHash: artifact.infoHash,
         sha256: artifact.sha256,
         sizeBytes: artifact.size,
@@ -250,16 +262,17 @@ export class AgentDaemon {
 
   status() {
     const now = this.now();
-    const approval = this.sync.approval?.approval;
+    const verified = this.sync.verified;
     return {
       site: this.deps.config.site,
-      approval: approval
+      approval: verified
         ? {
-            version: approval.version,
-            expires: approval.expires.toISOString(),
-            valid: approval.expires > now,
+            version: verified.version,
+            expires: verified.expiresAt.toISOString(),
+            valid: verified.expiresAt > now,
           }
         : null,
+      refusedEntries: verified?.refused ?? [],
       lastSync: this.lastSync ?? null,
       installed: Object.values(this.state.entries).map((e) => ({
         entryId: e.entryId,

@@ -14,4 +14,9 @@ export {
   type TransferStats,
 } from './transfer/engine.js';
 export { readTorrentInfo, type TorrentInfo } from './transfer/torrent-file.js';
-export { OpensslSiteVerifier, type SiteVerifier } from './verify/site-verifier.js';
+export {
+  type ApprovedEntry,
+  PolicySiteVerifier,
+  type SiteVerifier,
+  type VerifiedSite,
+} from './verify/site-verifier.js';

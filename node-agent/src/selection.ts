@@ -16,13 +16,13 @@ export function isForHost(approved: ApprovedEntry, host: HostProfile): boolean {
   const { entry } = approved;
   if (!entry.artifact) return false;
   if (!host.kinds.includes(entry.kind)) return false;
-  const dist = entry.distribution;
+  const dist = entry.distribution ?? {};
   if (dist.cluster && dist.cluster !== host.cluster) return false;
   if (dist.subcluster && dist.subcluster !== host.subcluster) return false;
-  if (dist.hosts.length > 0 && !dist.hosts.includes(host.name)) return false;
-  if (host.voTags.length > 0 && entry.voTags.length > 0) {
-    if (!entry.voTags.some((tag) => host.voTags.includes(tag))) return false;
-  }
+  if (dist.hosts?.length && !dist.hosts.includes(host.name)) return false;
+  const voTags = entry.voTags ?? [];
+  if (host.voTags.length > 0 && voTags.length > 0 && !voTags.some((tag) => host.voTags.includes(tag)))
+    return false;
   return true;
 }
 

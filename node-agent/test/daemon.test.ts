@@ -3,18 +3,25 @@
 // entries, download over BitTorrent, install with matching hashes and run hooks; then the
 // refusals and lifecycle: replayed older approval, tampered .torrent, server down, revoke.
 
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRequest } from '../src/api-client.js';
 import { sha256File } from '../src/store.js';
 import { type AgentProcess, spawnAgent } from './helpers/agent.js';
 import { buildAgent, cliPath } from './helpers/build.js';
-import { type EntrySpec, publishApproval, publishCatalog, setApproval } from './helpers/layout.js';
-import { createTestPki, type TestPki } from './helpers/pki.js';
+import {
+  type EntrySpec,
+  type PublishedCatalog,
+  publishApproval,
+  publishCatalog,
+  setApproval,
+} from './helpers/layout.js';
 import { type StaticServer, startStaticServer } from './helpers/static-server.js';
 import {
   type Artifact,
@@ -39,15 +46,21 @@ let tampered: Artifact;
 const agents: AgentProcess[] = [];
 const helpers: { proc: FetchProcess['proc'] }[] = [];
 let approvalV2: { bytes: Buffer; signature: Buffer };
+let catalogV1: PublishedCatalog;
+let catalogV2: PublishedCatalog;
 
-const entryA: () => EntrySpec = () => ({ id: 'entry-a', name: 'slc-kvm', artifact: image });
+const ID_A = randomUUID();
+const ID_B = randomUUID();
+const ID_C = randomUUID();
+const CATALOG = randomUUID();
+const entryA: () => EntrySpec = () => ({ id: ID_A, name: 'slc-kvm', artifact: image });
 const entryB: () => EntrySpec = () => ({
-  id: 'entry-b',
+  id: ID_B,
   name: 'other-cluster',
   artifact: other,
   cluster: 'c2',
 });
-const entryC: () => EntrySpec = () => ({ id: 'entry-c', name: 'tampered', artifact: tampered });
+const entryC: () => EntrySpec = () => ({ id: ID_C, name: 'tampered', artifact: tampered });
 
 beforeAll(async () => {
   await buildAgent();
@@ -72,10 +85,10 @@ beforeAll(async () => {
     announce: [tracker.announceUrl],
   });
   // The origin: one seeding peer holding the image (what the catalog server's seeder does).
-  await preinstall(join(dir, 'origin'), 'entry-a', image);
+  await preinstall(join(dir, 'origin'), ID_A, image);
   const origin = spawnFetch({
     artifact: image,
-    entryId: 'entry-a',
+    entryId: ID_A,
     dataDir: join(dir, 'origin'),
     seed: true,
   });
@@ -112,7 +125,7 @@ function agentConfig(i: number): Record<string, unknown> {
     site: SITE,
     layoutUrl: server.baseUrl,
     host: { name: `hv${i}`, cluster: 'c1' },
-    trust: { caPath: pki.caPath, siteSigners: [pki.siteSubject] },
+    trust: { caPath: pki.caPathDir, siteSigners: [pki.site.rule] },
     poll: { intervalSeconds: 1, retrySeconds: 1, timeoutSeconds: 5 },
     transfer: { torrentPort: 0, dht: { enabled: false }, webSeed: { enabled: false } },
     lifecycle: { onRevoke: 'remove', graceSeconds: 0 },
@@ -123,30 +136,30 @@ function agentConfig(i: number): Record<string, unknown> {
 
 describe('five agents on one site', () => {
   it('verify, select, download and install the approved image, hashes matching', async () => {
-    const catalogYaml = await publishCatalog(layoutDir, {
-      id: 'cat-1',
+    catalogV1 = await publishCatalog(layoutDir, [pki.endorsers.alice], {
+      id: CATALOG,
       version: 1,
       entries: [entryA(), entryB()],
     });
     await publishApproval(layoutDir, pki, {
       site: SITE,
       version: 1,
-      catalogs: [{ id: 'cat-1', version: 1, yaml: catalogYaml, entries: [entryA(), entryB()] }],
+      catalogs: [{ catalog: catalogV1, entries: [entryA(), entryB()] }],
     });
     for (let i = 0; i < 5; i++) agents.push(await spawnAgent(join(dir, `agent-${i}`), agentConfig(i)));
     await Promise.all(
-      agents.map((a) => a.waitForStatus((s) => s.installed.some((e) => e.entryId === 'entry-a'), 90_000)),
+      agents.map((a) => a.waitForStatus((s) => s.installed.some((e) => e.entryId === ID_A), 90_000)),
     );
     for (const [i, a] of agents.entries()) {
       const status = await a.status();
-      const installed = status.installed.find((e) => e.entryId === 'entry-a');
-      expect(installed?.path).toBe(join(a.dataDir, 'images', 'entry-a', 'slc.qcow2'));
+      const installed = status.installed.find((e) => e.entryId === ID_A);
+      expect(installed?.path).toBe(join(a.dataDir, 'images', ID_A, 'slc.qcow2'));
       expect(await sha256File(String(installed?.path))).toBe(image.sha256);
       // entry-b is for cluster c2: approved, but not for these hosts.
-      expect(status.installed.map((e) => e.entryId)).toEqual(['entry-a']);
+      expect(status.installed.map((e) => e.entryId)).toEqual([ID_A]);
       expect(status.transfers.find((t) => t.infoHash === image.info.infoHash)?.state).toBe('seeding');
       const hooks = await readFile(join(dir, `hooks-${i}.log`), 'utf8');
-      expect(hooks).toContain(`available entry-a slc-kvm ${installed?.path}`);
+      expect(hooks).toContain(`available ${ID_A} slc-kvm ${installed?.path}`);
     }
   }, 120_000);
 
@@ -155,7 +168,7 @@ describe('five agents on one site', () => {
     if (!agent) throw new Error('no agent');
     const table = await execa('node', [cliPath, 'status', '--api', agent.api]);
     expect(table.stdout).toMatch(/site CERN-TEST · approval v1 valid/);
-    expect(table.stdout).toMatch(/entry-a\s+slc-kvm\s+seeding/);
+    expect(table.stdout).toMatch(new RegExp(`${ID_A}\\s+slc-kvm\\s+seeding`));
     const metrics = String(await apiRequest(agent.api, 'GET', '/metrics'));
     expect(metrics).toMatch(/^tsw_agent_installed_entries 1$/m);
     expect(metrics).toMatch(
@@ -186,11 +199,8 @@ describe('five agents on one site', () => {
   });
 
   it('refuses a mirror replaying an older approval and keeps the newer one', async () => {
-    const catalogYaml = await publishCatalog(layoutDir, {
-      id: 'cat-1',
-      version: 1,
-      entries: [entryA(), entryB()],
-    });
+    // The catalog is unchanged (published once, as an endorser would); only the approval moves on.
+    const published = catalogV1;
     const v1 = {
       bytes: await readFile(join(layoutDir, `sites/${SITE}/approval.yaml`)),
       signature: await readFile(join(layoutDir, `sites/${SITE}/approval.yaml.p7s`)),
@@ -198,22 +208,22 @@ describe('five agents on one site', () => {
     approvalV2 = await publishApproval(layoutDir, pki, {
       site: SITE,
       version: 2,
-      catalogs: [{ id: 'cat-1', version: 1, yaml: catalogYaml, entries: [entryA()] }],
+      catalogs: [{ catalog: published, entries: [entryA()] }],
     });
     await Promise.all(agents.map((a) => a.waitForStatus((s) => s.approval?.version === 2)));
     await setApproval(layoutDir, SITE, v1);
     for (const a of agents) {
       const s = await a.waitForStatus((st) => st.lastSync?.kind === 'refused');
-      expect(s.lastSync).toMatchObject({ kind: 'refused', code: 'VERIFY_FAILED' });
-      expect(JSON.stringify(s.lastSync)).toMatch(/older than version 2 already seen \(rollback\)/);
+      expect(s.lastSync).toMatchObject({ kind: 'refused', code: 'ROLLBACK' });
+      expect(JSON.stringify(s.lastSync)).toMatch(/version 1 is older than version 2 already seen/);
       expect(s.approval?.version).toBe(2);
-      expect(s.installed.map((e) => e.entryId)).toEqual(['entry-a']);
+      expect(s.installed.map((e) => e.entryId)).toEqual([ID_A]);
     }
   });
 
   it('refuses a .torrent whose bytes differ from the catalog and installs nothing for it', async () => {
-    const catalogYaml = await publishCatalog(layoutDir, {
-      id: 'cat-1',
+    catalogV2 = await publishCatalog(layoutDir, [pki.endorsers.alice], {
+      id: CATALOG,
       version: 2,
       entries: [entryA(), entryC()],
     });
@@ -224,15 +234,15 @@ describe('five agents on one site', () => {
     await publishApproval(layoutDir, pki, {
       site: SITE,
       version: 3,
-      catalogs: [{ id: 'cat-1', version: 2, yaml: catalogYaml, entries: [entryA(), entryC()] }],
+      catalogs: [{ catalog: catalogV2, entries: [entryA(), entryC()] }],
     });
     for (const a of agents) {
       const s = await a.waitForStatus((st) =>
-        st.jobs.some((j) => j.entryId === 'entry-c' && j.state === 'failed'),
+        st.jobs.some((j) => j.entryId === ID_C && j.state === 'failed'),
       );
-      expect(s.jobs.find((j) => j.entryId === 'entry-c')?.error).toMatchObject({ code: 'HASH_MISMATCH' });
-      expect(s.installed.map((e) => e.entryId)).toEqual(['entry-a']);
-      expect(existsSync(join(a.dataDir, 'images', 'entry-c'))).toBe(false);
+      expect(s.jobs.find((j) => j.entryId === ID_C)?.error).toMatchObject({ code: 'HASH_MISMATCH' });
+      expect(s.installed.map((e) => e.entryId)).toEqual([ID_A]);
+      expect(existsSync(join(a.dataDir, 'images', ID_C))).toBe(false);
     }
   });
 
@@ -242,7 +252,7 @@ describe('five agents on one site', () => {
       for (const a of agents) {
         const s = await a.waitForStatus((st) => st.lastSync?.kind === 'unreachable');
         expect(s.approval).toMatchObject({ version: 3, valid: true });
-        expect(s.installed.map((e) => e.entryId)).toEqual(['entry-a']);
+        expect(s.installed.map((e) => e.entryId)).toEqual([ID_A]);
         expect(s.transfers.find((t) => t.infoHash === image.info.infoHash)?.state).toBe('seeding');
       }
     } finally {
@@ -251,24 +261,20 @@ describe('five agents on one site', () => {
   });
 
   it('removes a revoked entry after the grace period and runs the hooks', async () => {
-    const catalogYaml = await publishCatalog(layoutDir, {
-      id: 'cat-1',
-      version: 2,
-      entries: [entryA(), entryC()],
-    });
+    const published = catalogV2;
     await publishApproval(layoutDir, pki, {
       site: SITE,
       version: 4,
-      catalogs: [{ id: 'cat-1', version: 2, yaml: catalogYaml, entries: [] }],
+      catalogs: [{ catalog: published, entries: [] }],
     });
     for (const [i, a] of agents.entries()) {
       const s = await a.waitForStatus((st) => st.approval?.version === 4 && st.installed.length === 0);
       expect(s.transfers.some((t) => t.infoHash === image.info.infoHash)).toBe(false);
-      expect(existsSync(join(a.dataDir, 'images', 'entry-a'))).toBe(false);
+      expect(existsSync(join(a.dataDir, 'images', ID_A))).toBe(false);
       // Hooks run after the state change is saved; give the last one a moment.
-      const hooks = await waitForFile(join(dir, `hooks-${i}.log`), /^removed entry-a/m);
-      expect(hooks).toMatch(/^expiring entry-a slc-kvm /m);
-      expect(hooks).toMatch(/^removed entry-a slc-kvm /m);
+      const hooks = await waitForFile(join(dir, `hooks-${i}.log`), new RegExp(`^removed ${ID_A}`, 'm'));
+      expect(hooks).toMatch(new RegExp(`^expiring ${ID_A} slc-kvm `, 'm'));
+      expect(hooks).toMatch(new RegExp(`^removed ${ID_A} slc-kvm `, 'm'));
     }
     expect(approvalV2.bytes.length).toBeGreaterThan(0);
   });

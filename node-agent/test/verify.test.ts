@@ -1,14 +1,16 @@
-// The interim verifier (stock openssl) refuses every bad approval with a clear reason.
+// The agent's verification door is @trustswarm/policy: these tests check the wiring —
+// what the agent accepts, and that it refuses a wrong signer, a catalog endorsed by nobody
+// the site trusts, and a replayed older approval (also after a restart).
 
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serializeDocument, signDetached } from '@trustswarm/policy';
+import { createTestPki, type TestIdentity, type TestPki } from '@trustswarm/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { FileHighWaterStore } from '../src/verify/high-water.js';
-import { OpensslSiteVerifier, type VerifierConfig } from '../src/verify/site-verifier.js';
-import { catalogYaml } from './helpers/layout.js';
-import { createTestPki, type TestPki } from './helpers/pki.js';
+import { PolicySiteVerifier } from '../src/verify/site-verifier.js';
+import { approvalDocument, catalogEntry, type EntrySpec, type PublishedCatalog } from './helpers/layout.js';
 import type { Artifact } from './helpers/swarm.js';
 
 let dir: string;
@@ -23,135 +25,85 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function approval(fields: Record<string, unknown> = {}): Buffer {
+const fakeArtifact = (seed: string): Artifact =>
+  ({
+    sha256: seed.repeat(64).slice(0, 64),
+    torrentFile: Buffer.from(seed),
+    info: { sizeBytes: 10, infoHash: seed.repeat(40).slice(0, 40) },
+  }) as unknown as Artifact;
+
+function catalog(version: number, entries: EntrySpec[]): PublishedCatalog {
   const now = Date.now();
-  return Buffer.from(
-    stringify({
-      apiVersion: 'trustswarm/v1',
-      kind: 'Approval',
-      site: 'CERN-TEST',
-      version: 5,
-      issued: new Date(now - 60_000).toISOString(),
-      expires: new Date(now + 3_600_000).toISOString(),
-      catalogs: [],
-      ...fields,
-    }),
-  );
+  const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const bytes = serializeDocument({
+    apiVersion: 'trustswarm/v1',
+    kind: 'Catalog',
+    id: CATALOG_ID,
+    name: 'test-catalog',
+    version,
+    issued: iso(now - 3_600_000),
+    expires: iso(now + 86_400_000),
+    entries: entries.map(catalogEntry),
+  });
+  return { id: CATALOG_ID, version, bytes, entries };
 }
 
-function verifier(name: string, overrides: Partial<VerifierConfig> = {}): OpensslSiteVerifier {
-  return new OpensslSiteVerifier(
-    {
-      site: 'CERN-TEST',
-      caPath: pki.caPath,
-      crlCheck: true,
-      siteSigners: [pki.siteSubject],
-      maxApprovalBytes: 1 << 20,
-      maxCatalogBytes: 1 << 20,
-      clockSkewSeconds: 60,
-      ...overrides,
-    },
-    new FileHighWaterStore(join(dir, `${name}.json`)),
-  );
+const CATALOG_ID = randomUUID();
+const entry: EntrySpec = { id: randomUUID(), name: 'img', artifact: fakeArtifact('a') };
+
+function verifier(name: string): PolicySiteVerifier {
+  return new PolicySiteVerifier({
+    site: 'CERN-TEST',
+    caPath: pki.caPathDir,
+    crlPolicy: 'require',
+    siteSigners: [pki.site.rule],
+    highWaterPath: join(dir, `${name}.json`),
+  });
 }
 
-describe('approval verification', () => {
-  it('accepts a valid approval signed by the site', async () => {
-    const bytes = approval();
-    const result = await verifier('ok').verifyApproval(
-      { bytes, signature: await pki.sign(bytes) },
-      new Date(),
-    );
-    expect(result.approval.version).toBe(5);
+function bundle(version: number, opts: { approvalSigner?: TestIdentity; endorser?: TestIdentity } = {}) {
+  const cat = catalog(1, [entry]);
+  const bytes = serializeDocument(
+    approvalDocument(pki, { site: 'CERN-TEST', version, catalogs: [{ catalog: cat, entries: [entry] }] }),
+  );
+  return {
+    approval: { bytes, signature: signDetached(bytes, opts.approvalSigner ?? pki.site) },
+    catalogs: [
+      { bytes: cat.bytes, signatures: [signDetached(cat.bytes, opts.endorser ?? pki.endorsers.alice)] },
+    ],
+  };
+}
+
+describe('PolicySiteVerifier', () => {
+  it('allows an entry endorsed by a trusted endorser and approved by the site', () => {
+    const b = bundle(1);
+    const v = verifier('ok');
+    expect(v.readApproval(b.approval, new Date()).catalogs.map((c) => c.id)).toEqual([CATALOG_ID]);
+    const site = v.evaluate(b.approval, b.catalogs, new Date());
+    expect(site.entries.map((e) => e.entry.id)).toEqual([entry.id]);
+    expect(site.refused).toEqual([]);
   });
 
-  it.each([
-    [
-      'a tampered document',
-      async (b: Buffer) => ({ bytes: Buffer.concat([b, Buffer.from('#')]), signature: await pki.sign(b) }),
-      /signature invalid/,
-    ],
-    [
-      'a signer chained to an unknown CA',
-      async (b: Buffer) => ({ bytes: b, signature: await pki.signUntrusted(b) }),
-      /signature invalid/,
-    ],
-  ])('refuses %s', async (_name, make, pattern) => {
-    const doc = await make(approval());
-    await expect(verifier('bad').verifyApproval(doc, new Date())).rejects.toThrow(pattern);
-  });
-
-  it('refuses a valid signature from someone who is not a site signer', async () => {
-    const bytes = approval();
-    const v = verifier('signer', { siteSigners: ['CN=someone else'] });
-    await expect(v.verifyApproval({ bytes, signature: await pki.sign(bytes) }, new Date())).rejects.toThrow(
+  it('refuses an approval signed by someone who is not a site signer', () => {
+    const b = bundle(1, { approvalSigner: pki.endorsers.bob });
+    expect(() => verifier('signer').readApproval(b.approval, new Date())).toThrow(
       /not a configured site signer/,
     );
   });
 
-  it('refuses an approval for another site, an expired one, and YAML aliases', async () => {
-    const v = verifier('fields');
-    const other = approval({ site: 'ELSEWHERE' });
-    await expect(
-      v.verifyApproval({ bytes: other, signature: await pki.sign(other) }, new Date()),
-    ).rejects.toThrow(/not CERN-TEST/);
-    const old = approval({ expires: new Date(Date.now() - 1000).toISOString() });
-    await expect(
-      v.verifyApproval({ bytes: old, signature: await pki.sign(old) }, new Date()),
-    ).rejects.toThrow(/expired/);
-    const aliased = Buffer.concat([approval(), Buffer.from('extra: &a [1]\nmore: *a\n')]);
-    await expect(
-      v.verifyApproval({ bytes: aliased, signature: await pki.sign(aliased) }, new Date()),
-    ).rejects.toThrow(/anchors and aliases/);
+  it('refuses entries of a catalog signed only by an endorser the site does not list', () => {
+    const b = bundle(1, { endorser: pki.endorsers.carol });
+    const site = verifier('endorser').evaluate(b.approval, b.catalogs, new Date());
+    expect(site.entries).toEqual([]);
+    expect(site.refused[0]?.reasons.map((r) => r.code)).toContain('THRESHOLD_NOT_MET');
   });
 
-  it('refuses a replayed older approval and a different document under a seen version', async () => {
+  it('refuses a replayed older approval, also after a restart', () => {
     const v = verifier('rollback');
-    const v6 = approval({ version: 6 });
-    const v5 = approval({ version: 5 });
-    await v.verifyApproval({ bytes: v6, signature: await pki.sign(v6) }, new Date());
-    await expect(v.verifyApproval({ bytes: v5, signature: await pki.sign(v5) }, new Date())).rejects.toThrow(
-      /rollback/,
-    );
-    const v6b = approval({
-      version: 6,
-      catalogs: [{ id: 'x', version: 1, sha256: 'a'.repeat(64), entries: [] }],
-    });
-    await expect(
-      v.verifyApproval({ bytes: v6b, signature: await pki.sign(v6b) }, new Date()),
-    ).rejects.toThrow(/equivocation/);
-    // The high-water mark survives a restart.
-    const again = verifier('rollback');
-    await expect(
-      again.verifyApproval({ bytes: v5, signature: await pki.sign(v5) }, new Date()),
-    ).rejects.toThrow(/rollback/);
-  });
-
-  it('uses only entries whose catalog bytes and artifact hash match the approval', async () => {
-    const artifact = {
-      sha256: 'b'.repeat(64),
-      torrentFile: Buffer.from('t'),
-      info: { sizeBytes: 10, infoHash: 'c'.repeat(40) },
-    } as unknown as Artifact;
-    const yaml = catalogYaml({ id: 'cat', version: 3, entries: [{ id: 'e1', name: 'img', artifact }] });
-    const { sha256Hex } = await import('../src/layout-client.js');
-    const bytes = approval({
-      catalogs: [
-        {
-          id: 'cat',
-          version: 3,
-          sha256: sha256Hex(Buffer.from(yaml)),
-          entries: [{ id: 'e1', sha256: 'b'.repeat(64) }],
-        },
-      ],
-    });
-    const v = verifier('entries');
-    const verified = await v.verifyApproval({ bytes, signature: await pki.sign(bytes) }, new Date());
-    expect(v.approvedEntries(verified, Buffer.from(yaml), 'cat', new Date()).map((e) => e.entry.id)).toEqual([
-      'e1',
-    ]);
-    expect(() => v.approvedEntries(verified, Buffer.from(`${yaml}#`), 'cat', new Date())).toThrow(
-      /differ from the approved sha256/,
-    );
+    const v2 = bundle(2);
+    v.evaluate(v2.approval, v2.catalogs, new Date());
+    const v1 = bundle(1);
+    expect(() => v.readApproval(v1.approval, new Date())).toThrow(/older than version 2/);
+    expect(() => verifier('rollback').readApproval(v1.approval, new Date())).toThrow(/older than version 2/);
   });
 });

@@ -1,32 +1,36 @@
-// The agent's one verification door. `SiteVerifier` is the seam where @trustswarm/policy's
-// verifyApproval()/evaluate() plug in; until they land on main, `OpensslSiteVerifier`
-// checks the approval's detached CMS signature with stock `openssl cms` against the
-// site's CApath (with CRLs), the signer's subject against the configured site signers,
-// freshness, site name and rollback, and binds every catalog to the approval by sha256.
+// The agent's one verification door, on @trustswarm/policy. An entry is used only when
+// policy.evaluate() allows it: approval signed by a configured site signer and fresh,
+// catalog bytes pinned by the approval, endorser signatures valid, unrevoked and meeting
+// the site's threshold and scope, nothing rolled back, hashes agreeing.
 
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execa } from 'execa';
-import { AgentError } from '../errors.js';
-import { sha256Hex } from '../layout-client.js';
-import { type Approval, approvalSchema, type CatalogEntry, catalogSchema, parseStrict } from './documents.js';
-import type { HighWaterStore } from './high-water.js';
+import {
+  type CatalogEntry,
+  evaluate,
+  FileHighWaterStore,
+  type IdentityRule,
+  loadTrustAnchors,
+  type Reason,
+  type TrustAnchorSource,
+  type TrustAnchors,
+  verifyApproval,
+} from '@trustswarm/policy';
 
 export interface VerifierConfig {
   site: string;
   caPath: string;
-  crlCheck: boolean;
-  /** Subjects (openssl RFC 2253 form) allowed to sign the site's approval. */
-  siteSigners: string[];
-  maxApprovalBytes: number;
-  maxCatalogBytes: number;
-  clockSkewSeconds: number;
+  crlPolicy: NonNullable<TrustAnchorSource['crlPolicy']>;
+  siteSigners: IdentityRule[];
+  highWaterPath: string;
 }
 
-export interface VerifiedApproval {
-  approval: Approval;
-  sha256: string;
+export interface SignedApproval {
+  bytes: Uint8Array;
+  signature: Uint8Array;
+}
+
+export interface SignedCatalog {
+  bytes: Uint8Array;
+  signatures: Uint8Array[];
 }
 
 export interface ApprovedEntry {
@@ -35,136 +39,89 @@ export interface ApprovedEntry {
   entry: CatalogEntry;
 }
 
-export interface Refusal {
+export interface RefusedEntry {
   catalogId: string;
-  entryId?: string;
-  code: string;
-  message: string;
+  entryId: string;
+  reasons: Reason[];
+}
+
+export interface CatalogRef {
+  id: string;
+  version: number;
+  sha256: string;
+}
+
+export interface VerifiedSite {
+  site: string;
+  version: number;
+  expiresAt: Date;
+  sha256: string;
+  entries: ApprovedEntry[];
+  /** Approved by the site but refused by policy (bad endorsement, scope, hash...). */
+  refused: RefusedEntry[];
 }
 
 export interface SiteVerifier {
-  verifyApproval(doc: { bytes: Uint8Array; signature: Uint8Array }, now: Date): Promise<VerifiedApproval>;
-  /** Entries of one approved catalog that may be used; the catalog bytes are already pinned. */
-  approvedEntries(
-    approval: VerifiedApproval,
-    catalogBytes: Uint8Array,
-    catalogId: string,
-    now: Date,
-  ): ApprovedEntry[];
+  /** Checks the approval alone (signature, signer, site, freshness, rollback) to learn its catalogs. */
+  readApproval(doc: SignedApproval, now: Date): { version: number; catalogs: CatalogRef[] };
+  /** The full decision; records the new high-water marks only when it succeeds. */
+  evaluate(doc: SignedApproval, catalogs: SignedCatalog[], now: Date): VerifiedSite;
 }
 
-function refuse(message: string): never {
-  throw new AgentError('VERIFY_FAILED', message);
-}
+export class PolicySiteVerifier implements SiteVerifier {
+  private readonly highWater: FileHighWaterStore;
 
-export class OpensslSiteVerifier implements SiteVerifier {
-  constructor(
-    private readonly config: VerifierConfig,
-    private readonly highWater: HighWaterStore,
-  ) {}
-
-  async verifyApproval(
-    doc: { bytes: Uint8Array; signature: Uint8Array },
-    now: Date,
-  ): Promise<VerifiedApproval> {
-    const subject = await this.checkSignature(doc.bytes, doc.signature);
-    if (!this.config.siteSigners.includes(subject)) {
-      refuse(`approval signed by ${subject}, who is not a configured site signer`);
-    }
-    const approval = parseStrict(doc.bytes, approvalSchema, 'approval.yaml', this.config.maxApprovalBytes);
-    if (approval.site !== this.config.site)
-      refuse(`approval is for site ${approval.site}, not ${this.config.site}`);
-    const skewMs = this.config.clockSkewSeconds * 1000;
-    if (approval.expires.getTime() <= now.getTime())
-      refuse(`approval ${approval.version} expired at ${approval.expires.toISOString()}`);
-    if (approval.issued.getTime() > now.getTime() + skewMs)
-      refuse(`approval ${approval.version} is issued in the future`);
-    const sha256 = sha256Hex(doc.bytes);
-    const key = `approval:${approval.site}`;
-    const seen = this.highWater.get(key);
-    if (seen && approval.version < seen.version) {
-      refuse(
-        `approval version ${approval.version} is older than version ${seen.version} already seen (rollback)`,
-      );
-    }
-    if (seen && approval.version === seen.version && seen.sha256 !== sha256) {
-      refuse(`approval version ${approval.version} differs from the one already seen (equivocation)`);
-    }
-    this.highWater.set(key, { version: approval.version, sha256 });
-    return { approval, sha256 };
+  constructor(private readonly config: VerifierConfig) {
+    this.highWater = new FileHighWaterStore(config.highWaterPath);
   }
 
-  approvedEntries(
-    verified: VerifiedApproval,
-    catalogBytes: Uint8Array,
-    catalogId: string,
-    now: Date,
-  ): ApprovedEntry[] {
-    const ref = verified.approval.catalogs.find((c) => c.id === catalogId);
-    if (!ref) refuse(`catalog ${catalogId} is not in the approval`);
-    if (sha256Hex(catalogBytes) !== ref.sha256)
-      refuse(`catalog ${catalogId} bytes differ from the approved sha256`);
-    const catalog = parseStrict(
-      catalogBytes,
-      catalogSchema,
-      `catalog ${catalogId}`,
-      this.config.maxCatalogBytes,
-    );
-    if (catalog.id !== ref.id || catalog.version !== ref.version) {
-      refuse(
-        `catalog ${catalogId} is ${catalog.id} version ${catalog.version}, approval names version ${ref.version}`,
-      );
-    }
-    if (catalog.expires.getTime() <= now.getTime())
-      refuse(`catalog ${catalogId} expired at ${catalog.expires.toISOString()}`);
-    const out: ApprovedEntry[] = [];
-    for (const approved of ref.entries) {
-      const entry = catalog.entries.find((e) => e.id === approved.id);
-      if (!entry?.artifact || entry.artifact.sha256 !== approved.sha256) continue; // not usable: skip, never guess
-      out.push({ catalogId: catalog.id, catalogVersion: catalog.version, entry });
-    }
-    return out;
+  // Re-read each time: fetch-crl and CA updates replace files in the CApath while we run.
+  private anchors(): TrustAnchors {
+    return loadTrustAnchors({ caPath: this.config.caPath, crlPolicy: this.config.crlPolicy });
   }
 
-  /** Runs `openssl cms -verify` on the exact bytes; returns the signer's subject. */
-  private async checkSignature(content: Uint8Array, signature: Uint8Array): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'tsw-verify-'));
-    try {
-      const [doc, sig, signer] = ['doc', 'sig.p7s', 'signer.pem'].map((n) => join(dir, n)) as [
-        string,
-        string,
-        string,
-      ];
-      await writeFile(doc, content);
-      await writeFile(sig, signature);
-      const args = ['cms', '-verify', '-binary', '-inform', 'DER', '-in', sig, '-content', doc];
-      args.push('-CApath', this.config.caPath, '-purpose', 'any', '-signer', signer, '-out', '/dev/null');
-      if (this.config.crlCheck) args.push('-crl_check');
-      const result = await execa('openssl', args, { reject: false });
-      if (result.exitCode !== 0) {
-        const line = result.stderr.split('\n').find((l) => l.trim()) ?? 'unknown error';
-        refuse(`approval signature invalid: ${line.trim()}`);
-      }
-      const subject = await execa('openssl', [
-        'x509',
-        '-in',
-        signer,
-        '-noout',
-        '-subject',
-        '-nameopt',
-        'RFC2253',
-      ]);
-      return subject.stdout.replace(/^subject=\s*/, '').trim();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  readApproval(doc: SignedApproval, now: Date): { version: number; catalogs: CatalogRef[] } {
+    const verified = verifyApproval(doc, {
+      anchors: this.anchors(),
+      now,
+      highWater: this.highWater,
+      siteSigners: this.config.siteSigners,
+      site: this.config.site,
+    });
+    const { approval } = verified;
+    return {
+      version: approval.version,
+      catalogs: approval.catalogs.map((c) => ({ id: c.id, version: c.version, sha256: c.sha256 })),
+    };
   }
-}
 
-export async function readFileIfExists(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch {
-    return undefined;
+  evaluate(doc: SignedApproval, catalogs: SignedCatalog[], now: Date): VerifiedSite {
+    const evaluation = evaluate({
+      approval: doc,
+      catalogs,
+      anchors: this.anchors(),
+      now,
+      highWater: this.highWater,
+      siteSigners: this.config.siteSigners,
+      site: this.config.site,
+    });
+    const { approval, sha256 } = evaluation.approval;
+    const entries: ApprovedEntry[] = [];
+    const refused: RefusedEntry[] = [];
+    const approvedIds = new Set(approval.catalogs.flatMap((c) => c.entries.map((e) => e.id)));
+    for (const d of evaluation.entries) {
+      if (d.allowed && d.entry)
+        entries.push({ catalogId: d.catalogId, catalogVersion: d.catalogVersion, entry: d.entry });
+      else if (approvedIds.has(d.entryId))
+        refused.push({ catalogId: d.catalogId, entryId: d.entryId, reasons: d.reasons });
+    }
+    return {
+      site: approval.site,
+      version: approval.version,
+      expiresAt: new Date(approval.expires),
+      sha256,
+      entries,
+      refused,
+    };
   }
 }
