@@ -11,12 +11,12 @@ import { AgentError, errorMessage } from './errors.js';
 const MiB = 1024 * 1024;
 
 export const configSchema = z
-  .object({
+  .strictObject({
     site: z.string().min(1),
     layoutUrl: z.url(),
     dataDir: z.string().default('/var/lib/tsw-agent'),
     host: z
-      .object({
+      .strictObject({
         name: z.string().default(hostname()),
         cluster: z.string().default(''),
         subcluster: z.string().default(''),
@@ -25,17 +25,19 @@ export const configSchema = z
       })
       .prefault({}),
     trust: z
-      .object({
+      .strictObject({
         /** CApath layout (<hash>.0 certificates, <hash>.r0 CRLs), re-read on every poll */
         caPath: z.string().default('/etc/grid-security/certificates'),
         /** 'require': every certificate needs a current CRL from its issuer */
         crlPolicy: z.enum(['require', 'if-present']).default('require'),
         /** who may sign this site's approval (issuer + subject DNs) */
-        siteSigners: z.array(z.object({ issuer: z.string().min(1), subject: z.string().min(1) })).default([]),
+        siteSigners: z
+          .array(z.strictObject({ issuer: z.string().min(1), subject: z.string().min(1) }))
+          .default([]),
       })
       .prefault({}),
     poll: z
-      .object({
+      .strictObject({
         intervalSeconds: z.number().positive().default(300),
         timeoutSeconds: z.number().positive().default(30),
         retrySeconds: z.number().positive().default(60),
@@ -63,7 +65,7 @@ export const configSchema = z
       })
       .prefault({}),
     transfer: z
-      .object({
+      .strictObject({
         torrentPort: z.number().int().min(0).max(65535).default(6881),
         maxConnsPerTorrent: z.number().int().min(1).default(10),
         uploadSlots: z.number().int().min(1).default(5),
@@ -72,14 +74,14 @@ export const configSchema = z
         tracker: z.boolean().default(true),
         pex: z.boolean().default(true),
         dht: z
-          .object({
+          .strictObject({
             enabled: z.boolean().default(true),
             bootstrap: z.array(z.string()).default([]),
             port: z.number().int().min(0).max(65535).default(6881),
           })
           .prefault({}),
         webSeed: z
-          .object({
+          .strictObject({
             enabled: z.boolean().default(true),
             delaySeconds: z.number().nonnegative().default(300),
             noPeerGraceSeconds: z.number().nonnegative().default(30),
@@ -88,17 +90,17 @@ export const configSchema = z
         strikesToBan: z.number().int().min(1).default(2),
         resumeSaveIntervalMs: z.number().int().positive().default(1000),
         maxParallelDownloads: z.number().int().min(1).default(2),
+        encryption: z.enum(['off', 'prefer', 'require']).default('off'),
       })
       .prefault({}),
     lifecycle: z
-      .object({
+      .strictObject({
         onRevoke: z.enum(['archive', 'remove']).default('archive'),
         graceSeconds: z.number().nonnegative().default(86400),
-        expiringWarningSeconds: z.number().nonnegative().default(3600),
       })
       .prefault({}),
     hooks: z
-      .object({
+      .strictObject({
         available: z.array(z.array(z.string()).min(1)).default([]),
         expiring: z.array(z.array(z.string()).min(1)).default([]),
         removed: z.array(z.array(z.string()).min(1)).default([]),
@@ -106,13 +108,13 @@ export const configSchema = z
       })
       .prefault({}),
     api: z
-      .object({
+      .strictObject({
         /** "127.0.0.1:PORT" or "unix:/path/to.sock" */
         listen: z.string().default('127.0.0.1:9731'),
       })
       .prefault({}),
     log: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
       .prefault({}),
   })
   .strict();

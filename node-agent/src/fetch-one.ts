@@ -57,6 +57,8 @@ export async function fetchOne(args: FetchArgs): Promise<void> {
         expectedInfoHash: info.infoHash,
         stagingDir: store.stagingDir(info.infoHash),
       });
+      const maxRssBytes = () => process.resourceUsage().maxRSS * 1024;
+      emit('downloaded', { receivedBytes: result.receivedBytes, maxRssBytes: maxRssBytes() });
       const stats = { receivedBytes: result.receivedBytes };
       await store.install({
         entryId: entry,
@@ -64,7 +66,11 @@ export async function fetchOne(args: FetchArgs): Promise<void> {
         fileName: info.fileName,
         expectedSha256: sha256,
       });
-      emit('installed', { path: store.imagePath(entry, info.fileName), ...stats });
+      emit('installed', {
+        path: store.imagePath(entry, info.fileName),
+        ...stats,
+        maxRssBytes: maxRssBytes(),
+      });
     } else emit('installed', { path: store.imagePath(entry, info.fileName), receivedBytes: 0 });
   } catch (err) {
     if (err instanceof AgentError && err.code === 'DISK_FULL') await store.clearStaging(info.infoHash);

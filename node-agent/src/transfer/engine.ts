@@ -8,6 +8,7 @@ import WebTorrent, { type Torrent } from 'webtorrent';
 import { AgentError, errorMessage, isDiskFull } from '../errors.js';
 import { type BanEvent, banCorruptPeers, PeerBanList } from './peer-bans.js';
 import { countConns, countUnchoked, enforcePeerLimits, type PeerLimitCounters } from './peer-limits.js';
+import { linearRarestFirst } from './piece-picker.js';
 import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
 import { readTorrentInfo, type TorrentInfo } from './torrent-file.js';
 import { deferWebSeeds } from './web-seed.js';
@@ -25,6 +26,8 @@ export interface TransferConfig {
   webSeed: { enabled: boolean; delaySeconds: number; noPeerGraceSeconds: number };
   strikesToBan: number;
   resumeSaveIntervalMs: number;
+  /** BitTorrent protocol encryption (MSE/PE): costs CPU; pointless inside a site. */
+  encryption: 'off' | 'prefer' | 'require';
 }
 
 export const defaultTransferConfig: TransferConfig = {
@@ -39,6 +42,7 @@ export const defaultTransferConfig: TransferConfig = {
   webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 30 },
   strikesToBan: 2,
   resumeSaveIntervalMs: 1000,
+  encryption: 'off',
 };
 
 export interface TransferEvents {
@@ -110,7 +114,7 @@ export class TransferEngine {
       natUpnp: false,
       natPmp: false,
       utp: false,
-      secure: false,
+      secure: { off: 0, prefer: 1, require: 2 }[config.encryption],
       webSeeds: false, // added by deferWebSeeds only
       uploadLimit: limitOf(config.uploadLimitBytesPerSecond),
       downloadLimit: limitOf(config.downloadLimitBytesPerSecond),
@@ -272,6 +276,7 @@ export class TransferEngine {
       private: !this.config.pex && !this.config.dht.enabled,
     });
     torrent.on('warning', (err: unknown) => this.events.onWarning?.(torrent.infoHash, errorMessage(err)));
+    linearRarestFirst(torrent);
     return torrent;
   }
 
