@@ -131,6 +131,8 @@ function agentConfig(i: number): Record<string, unknown> {
     lifecycle: { onRevoke: 'remove', graceSeconds: 0 },
     hooks: { available: [hook], expiring: [hook], removed: [hook] },
     log: { level: 'warn' },
+    // The last agent serves its API on a unix socket instead of 127.0.0.1.
+    ...(i === 4 ? { api: { listen: `unix:${join(dir, `agent-${i}`, 'api.sock')}` } } : {}),
   };
 }
 
@@ -165,7 +167,11 @@ describe('five agents on one site', () => {
 
   it('shows a status table, serves metrics and changes rates at run time', async () => {
     const agent = agents[0];
-    if (!agent) throw new Error('no agent');
+    const socketAgent = agents[4];
+    if (!agent || !socketAgent) throw new Error('no agent');
+    expect(socketAgent.api).toMatch(/^unix:.*api\.sock$/);
+    const overSocket = await execa('node', [cliPath, 'status', '--api', socketAgent.api, '--json']);
+    expect(JSON.parse(overSocket.stdout).installed).toHaveLength(1);
     const table = await execa('node', [cliPath, 'status', '--api', agent.api]);
     expect(table.stdout).toMatch(/site CERN-TEST · approval v1 valid/);
     expect(table.stdout).toMatch(new RegExp(`${ID_A}\\s+slc-kvm\\s+seeding`));
