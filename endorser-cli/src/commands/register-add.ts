@@ -1,0 +1,35 @@
+// add image | repo-snapshot | container-image.
+
+import type { Command } from 'commander';
+import { runAction as action } from '../lib/run.js';
+import { addImage } from './add-image.js';
+import { collect } from './register-core.js';
+
+function entryOptions(cmd: Command): Command {
+  return cmd
+    .option('--name <name>', 'entry name (default: from the file name)')
+    .option('--version <version>', 'entry version (default: the file modification time)')
+    .option('--title <text>', 'human title')
+    .option('--description <text>', 'free text')
+    .option('--vo <tag>', 'VO tag (repeatable)', collect)
+    .option('--cluster <name>', 'distribution cluster')
+    .option('--subcluster <name>', 'distribution subcluster')
+    .option('--host <name>', 'distribution host (repeatable)', collect)
+    .option('--id <uuid>', 'entry id (default: a new UUID)');
+}
+
+export function registerAddCommands(program: Command): void {
+  const add = program.command('add').description('add an artifact to the catalog (raises the version)');
+  entryOptions(
+    add
+      .command('image <file>')
+      .description('a VM image: sha256 (+sha512), .torrent and image metadata in one read of the file'),
+  )
+    .option('--os <os>', 'operating system')
+    .option('--os-version <version>', 'operating system version')
+    .option('--arch <arch>', 'architecture, e.g. x86_64')
+    .option('--hypervisor <name>', 'hypervisor, e.g. kvm')
+    .option('--format <format>', 'disk format, e.g. qcow2')
+    .option('--sha512', 'also compute sha512 (HEPiX compatibility)')
+    .action(action(addImage));
+}

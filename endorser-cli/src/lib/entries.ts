@@ -1,0 +1,141 @@
+// Building catalog entries for artifacts: one read of the file gives the hashes and the
+// .torrent; the entry is added in one catalog update, refusing duplicates.
+
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Catalog, CatalogEntry } from '@trustswarm/policy';
+import { writeFileAtomic } from './atomic.js';
+import type { Context } from './context.js';
+import { CliError, fsError } from './errors.js';
+import { hashFile } from './hash-file.js';
+import { startProgress } from './progress.js';
+import { buildTorrent } from './torrent.js';
+import { isoSeconds } from './workspace.js';
+
+/** Options every `add` command shares. */
+export interface EntryOptions {
+  name?: string;
+  version?: string;
+  title?: string;
+  description?: string;
+  vo?: string[];
+  cluster?: string;
+  subcluster?: string;
+  host?: string[];
+  id?: string;
+}
+
+/** A catalog-safe name from a file name: letters, digits and . _ + - only. */
+export function nameFromFile(path: string): string {
+  const base = basename(path).replace(/\.(qcow2|img|raw|vmdk|vdi|iso|tar|tar\.gz|tgz)$/i, '');
+  const cleaned = base.replace(/[^A-Za-z0-9._+-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return cleaned || 'artifact';
+}
+
+function fileNameFor(path: string): string {
+  const cleaned = basename(path).replace(/[^A-Za-z0-9._+-]+/g, '-');
+  return cleaned === '.' || cleaned === '..' || cleaned === '' ? 'artifact' : cleaned;
+}
+
+export function commonFields(opts: EntryOptions): Partial<CatalogEntry> {
+  const distribution = {
+    ...(opts.cluster ? { cluster: opts.cluster } : {}),
+    ...(opts.subcluster ? { subcluster: opts.subcluster } : {}),
+    ...(opts.host?.length ? { hosts: opts.host } : {}),
+  };
+  return {
+    ...(opts.title ? { title: opts.title } : {}),
+    ...(opts.description ? { description: opts.description } : {}),
+    ...(opts.vo?.length ? { voTags: opts.vo } : {}),
+    ...(Object.keys(distribution).length ? { distribution } : {}),
+  };
+}
+
+export function requireNoDuplicate(catalog: Catalog, entry: Partial<CatalogEntry>): void {
+  for (const e of catalog.entries) {
+    if (entry.id && e.id === entry.id)
+      throw new CliError('DUPLICATE_ENTRY', `entry id ${e.id} is already in the catalog`);
+    if (e.name === entry.name && e.version === entry.version)
+      throw new CliError(
+        'DUPLICATE_ENTRY',
+        `${e.name} version ${e.version} is already in the catalog (${e.id})`,
+      );
+    if (entry.artifact && e.artifact?.sha256 === entry.artifact.sha256)
+      throw new CliError(
+        'DUPLICATE_ENTRY',
+        `an artifact with sha256 ${e.artifact.sha256} is already in the catalog as ${e.name} ${e.version}`,
+      );
+    if (entry.oci && e.oci?.digest === entry.oci.digest && e.oci.reference === entry.oci.reference)
+      throw new CliError(
+        'DUPLICATE_ENTRY',
+        `${entry.oci.reference}@${entry.oci.digest} is already in the catalog`,
+      );
+  }
+}
+
+export function webSeedsFor(ctx: Context, sha256: string): string[] {
+  const base = ctx.config.torrent.webSeedBase;
+  return base ? [`${base.replace(/\/+$/, '')}/artifacts/${sha256}`] : [];
+}
+
+export function announceList(ctx: Context): string[] {
+  if (ctx.config.torrent.announce.length > 0) return ctx.config.torrent.announce;
+  const server = ctx.config.server.url;
+  return server ? [`${server.replace(/\/+$/, '')}/announce`] : [];
+}
+
+/**
+ * Hashes `path`, writes its .torrent into the workspace and adds the entry built by
+ * `describe` (which receives the artifact fields) in one catalog update.
+ */
+export async function addArtifactEntry(
+  ctx: Context,
+  path: string,
+  base: Omit<CatalogEntry, 'id' | 'artifact'> & { id?: string },
+  opts: { sha512?: boolean },
+): Promise<{ entry: CatalogEntry; version: number; torrentPath: string }> {
+  // Fail before a long read when the catalog is missing or the entry clearly exists.
+  requireNoDuplicate(ctx.workspace.readCatalog().catalog, base);
+  const sizeBytes = await stat(path).then(
+    (st) => st.size,
+    (err: unknown) => {
+      throw fsError(err, `artifact ${path}`);
+    },
+  );
+  const progress = startProgress(`hashing ${basename(path)}`, sizeBytes, ctx.interactive);
+  const digests = await hashFile(path, {
+    sha512: opts.sha512 ?? ctx.config.hash.sha512,
+    onProgress: (done) => progress.update(done),
+  }).finally(() => progress.stop());
+  const torrent = buildTorrent(digests, {
+    fileName: fileNameFor(path),
+    announce: announceList(ctx),
+    webSeeds: webSeedsFor(ctx, digests.sha256),
+  });
+  const entry: CatalogEntry = {
+    ...base,
+    id: base.id ?? randomUUID(),
+    artifact: {
+      size: digests.sizeBytes,
+      sha256: digests.sha256,
+      ...(digests.sha512 ? { sha512: digests.sha512 } : {}),
+      infoHash: torrent.infoHash,
+      torrent: { sha256: torrent.sha256 },
+      fileName: fileNameFor(path),
+    },
+    produced: base.produced ?? isoSeconds(new Date(digests.mtimeMs)),
+  } as CatalogEntry;
+  const torrentPath = ctx.workspace.torrentPath(torrent.infoHash);
+  await writeFileAtomic(torrentPath, torrent.bytes);
+  const { catalog } = ctx.workspace.update((c) => {
+    requireNoDuplicate(c, entry);
+    c.entries.push(entry);
+  });
+  ctx.workspace.recordSource(digests.sha256, {
+    path,
+    sizeBytes: digests.sizeBytes,
+    mtimeMs: digests.mtimeMs,
+  });
+  return { entry, version: catalog.version, torrentPath };
+}
