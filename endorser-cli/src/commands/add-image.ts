@@ -42,7 +42,7 @@ export async function addImage(ctx: Context, file: string, opts: AddImageOptions
     {
       kind: 'vm-image',
       name: opts.name ?? nameFromFile(file),
-      version: opts.version ?? defaultVersion(file),
+      version: opts.entryVersion ?? defaultVersion(file),
       ...(opts.id ? { id: opts.id } : {}),
       ...imageFields(opts),
       ...commonFields(opts),

@@ -8,7 +8,7 @@ import { collect } from './register-core.js';
 function entryOptions(cmd: Command): Command {
   return cmd
     .option('--name <name>', 'entry name (default: from the file name)')
-    .option('--version <version>', 'entry version (default: the file modification time)')
+    .option('--entry-version <version>', 'entry version (default: the file modification time)')
     .option('--title <text>', 'human title')
     .option('--description <text>', 'free text')
     .option('--vo <tag>', 'VO tag (repeatable)', collect)

@@ -16,7 +16,7 @@ import { isoSeconds } from './workspace.js';
 /** Options every `add` command shares. */
 export interface EntryOptions {
   name?: string;
-  version?: string;
+  entryVersion?: string;
   title?: string;
   description?: string;
   vo?: string[];
