@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { runAction as action } from '../lib/run.js';
 import { addImage } from './add-image.js';
+import { addRepoSnapshot } from './add-snapshot.js';
 import { collect } from './register-core.js';
 
 function entryOptions(cmd: Command): Command {
@@ -32,4 +33,14 @@ export function registerAddCommands(program: Command): void {
     .option('--format <format>', 'disk format, e.g. qcow2')
     .option('--sha512', 'also compute sha512 (HEPiX compatibility)')
     .action(action(addImage));
+  entryOptions(
+    add
+      .command('repo-snapshot <source>')
+      .description('a software-repository snapshot (directory → deterministic tar, or a tar) for CVMFS'),
+  )
+    .requiredOption('--repository <name>', 'CVMFS repository, e.g. sw.example.org')
+    .requiredOption('--path <path>', 'absolute path inside the repository, e.g. /cms/14.0.0')
+    .option('--preserve', 'keep owners, modes and times instead of normalising them')
+    .option('--sha512', 'also compute sha512')
+    .action(action(addRepoSnapshot));
 }

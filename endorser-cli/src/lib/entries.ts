@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Catalog, CatalogEntry } from '@trustswarm/policy';
+import { type Catalog, type CatalogEntry, entrySchema } from '@trustswarm/policy';
 import { writeFileAtomic } from './atomic.js';
 import type { Context } from './context.js';
 import { CliError, fsError } from './errors.js';
@@ -74,6 +74,26 @@ export function requireNoDuplicate(catalog: Catalog, entry: Partial<CatalogEntry
   }
 }
 
+const PLACEHOLDER_ARTIFACT = {
+  size: 0,
+  sha256: '0'.repeat(64),
+  infoHash: '0'.repeat(40),
+  torrent: { sha256: '0'.repeat(64) },
+};
+
+/** Checks the entry's own fields with the catalog schema before any long work. */
+export function requireValidFields(base: Partial<CatalogEntry>): void {
+  const probe = { id: '00000000-0000-0000-0000-000000000000', artifact: PLACEHOLDER_ARTIFACT, ...base };
+  const result = entrySchema.safeParse(probe);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new CliError(
+      'CATALOG_INVALID',
+      `entry ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+}
+
 export function webSeedsFor(ctx: Context, sha256: string): string[] {
   const base = ctx.config.torrent.webSeedBase;
   return base ? [`${base.replace(/\/+$/, '')}/artifacts/${sha256}`] : [];
@@ -95,7 +115,8 @@ export async function addArtifactEntry(
   base: Omit<CatalogEntry, 'id' | 'artifact'> & { id?: string },
   opts: { sha512?: boolean },
 ): Promise<{ entry: CatalogEntry; version: number; torrentPath: string }> {
-  // Fail before a long read when the catalog is missing or the entry clearly exists.
+  // Fail before a long read when the catalog is missing, a field is invalid, or the entry exists.
+  requireValidFields(base);
   requireNoDuplicate(ctx.workspace.readCatalog().catalog, base);
   const sizeBytes = await stat(path).then(
     (st) => st.size,
