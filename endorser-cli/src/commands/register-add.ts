@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { runAction as action } from '../lib/run.js';
+import { addContainerImage } from './add-container.js';
 import { addImage } from './add-image.js';
 import { addRepoSnapshot } from './add-snapshot.js';
 import { collect } from './register-core.js';
@@ -43,4 +44,16 @@ export function registerAddCommands(program: Command): void {
     .option('--preserve', 'keep owners, modes and times instead of normalising them')
     .option('--sha512', 'also compute sha512')
     .action(action(addRepoSnapshot));
+  entryOptions(
+    add
+      .command('container-image <reference>')
+      .description(
+        'a container image: resolves the manifest digest from the registry (OCI distribution API)',
+      ),
+  )
+    .requiredOption('--repository <name>', 'CVMFS repository the bridge unpacks it into')
+    .option('--path <path>', 'path in the repository (default /<registry>/<repo>:<tag>)')
+    .option('--insecure', 'plain HTTP to the registry (also: config registry.insecureHosts)')
+    .option('--username <name>', 'registry user; the password comes from $TSW_REGISTRY_PASSWORD')
+    .action(action(addContainerImage));
 }

@@ -61,6 +61,8 @@ export const configSchema = z.strictObject({
         .default(4 * 1024 * 1024),
       /** Plain HTTP for registries on these hosts (tests, local mirrors). */
       insecureHosts: z.array(z.string()).default([]),
+      /** Environment variable with the registry password (with --username). */
+      passwordEnv: z.string().default('TSW_REGISTRY_PASSWORD'),
     })
     .prefault({}),
   verify: z
