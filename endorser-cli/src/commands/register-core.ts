@@ -5,6 +5,7 @@ import { runAction as action } from '../lib/run.js';
 import { catalogNew, catalogRemove, catalogSetExpiry, catalogShow } from './catalog.js';
 import { configShow } from './config-show.js';
 import { init } from './init.js';
+import { publish } from './publish.js';
 import { sign } from './sign.js';
 import { verify } from './verify.js';
 
@@ -70,6 +71,15 @@ export function registerCoreCommands(program: Command): void {
         verify(ctx, { ...opts, siteSignerCert: opts.siteCert as string[] | undefined }),
       ),
     );
+
+  program
+    .command('publish')
+    .description('upload torrents, artifacts (resumable) and then the signed catalog to the catalog server')
+    .option('--server <url>', 'catalog server base URL (config server.url)')
+    .option('--token-file <file>', 'file holding the API token (or $TSW_SERVER_TOKEN)')
+    .option('--ca <dir>', 'CApath used to check the signatures before sending (config verify.caPath)')
+    .option('--skip-artifacts', 'do not upload artifact bytes (the server already has them)')
+    .action(action(publish));
 
   program
     .command('config')
