@@ -4,6 +4,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { runAction as action } from '../lib/run.js';
 import { catalogNew, catalogRemove, catalogSetExpiry, catalogShow } from './catalog.js';
 import { configShow } from './config-show.js';
+import { diff } from './diff.js';
 import { init } from './init.js';
 import { publish } from './publish.js';
 import { sign } from './sign.js';
@@ -80,6 +81,11 @@ export function registerCoreCommands(program: Command): void {
     .option('--ca <dir>', 'CApath used to check the signatures before sending (config verify.caPath)')
     .option('--skip-artifacts', 'do not upload artifact bytes (the server already has them)')
     .action(action(publish));
+
+  program
+    .command('diff <a> <b>')
+    .description('what changed between two catalogs: version numbers from history/ or catalog files')
+    .action(action(diff));
 
   program
     .command('config')
