@@ -5,6 +5,7 @@ import { runAction as action } from '../lib/run.js';
 import { catalogNew, catalogRemove, catalogSetExpiry, catalogShow } from './catalog.js';
 import { configShow } from './config-show.js';
 import { diff } from './diff.js';
+import { importHepix } from './import-hepix.js';
 import { init } from './init.js';
 import { publish } from './publish.js';
 import { sign } from './sign.js';
@@ -86,6 +87,16 @@ export function registerCoreCommands(program: Command): void {
     .command('diff <a> <b>')
     .description('what changed between two catalogs: version numbers from history/ or catalog files')
     .action(action(diff));
+
+  program
+    .command('import-hepix <file>')
+    .description(
+      'turn an S/MIME-signed HEPiX image list (vmcaster) into catalog entries, after checking its signature',
+    )
+    .option('--ca <dir>', 'CApath that must vouch for the list signer (config verify.caPath)')
+    .option('--files <dir>', 'directory holding the image files (matched by the name in hv:uri)')
+    .option('--name <name>', 'catalog name when the workspace has none (default: from dc:title)')
+    .action(action(importHepix));
 
   program
     .command('config')

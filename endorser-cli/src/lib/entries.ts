@@ -105,19 +105,19 @@ export function announceList(ctx: Context): string[] {
   return server ? [`${server.replace(/\/+$/, '')}/announce`] : [];
 }
 
-/**
- * Hashes `path`, writes its .torrent into the workspace and adds the entry built by
- * `describe` (which receives the artifact fields) in one catalog update.
- */
-export async function addArtifactEntry(
+export interface PreparedArtifact {
+  artifact: NonNullable<CatalogEntry['artifact']>;
+  produced: string;
+  torrentPath: string;
+  source: { path: string; sizeBytes: number; mtimeMs: number };
+}
+
+/** One read of `path`: hashes, .torrent written into the workspace, the artifact fields. */
+export async function prepareArtifact(
   ctx: Context,
   path: string,
-  base: Omit<CatalogEntry, 'id' | 'artifact'> & { id?: string },
   opts: { sha512?: boolean },
-): Promise<{ entry: CatalogEntry; version: number; torrentPath: string }> {
-  // Fail before a long read when the catalog is missing, a field is invalid, or the entry exists.
-  requireValidFields(base);
-  requireNoDuplicate(ctx.workspace.readCatalog().catalog, base);
+): Promise<PreparedArtifact> {
   const sizeBytes = await stat(path).then(
     (st) => st.size,
     (err: unknown) => {
@@ -134,9 +134,9 @@ export async function addArtifactEntry(
     announce: announceList(ctx),
     webSeeds: webSeedsFor(ctx, digests.sha256),
   });
-  const entry: CatalogEntry = {
-    ...base,
-    id: base.id ?? randomUUID(),
+  const torrentPath = ctx.workspace.torrentPath(torrent.infoHash);
+  await writeFileAtomic(torrentPath, torrent.bytes);
+  return {
     artifact: {
       size: digests.sizeBytes,
       sha256: digests.sha256,
@@ -145,18 +145,45 @@ export async function addArtifactEntry(
       torrent: { sha256: torrent.sha256 },
       fileName: fileNameFor(path),
     },
-    produced: base.produced ?? isoSeconds(new Date(digests.mtimeMs)),
-  } as CatalogEntry;
-  const torrentPath = ctx.workspace.torrentPath(torrent.infoHash);
-  await writeFileAtomic(torrentPath, torrent.bytes);
+    produced: isoSeconds(new Date(digests.mtimeMs)),
+    torrentPath,
+    source: { path, sizeBytes: digests.sizeBytes, mtimeMs: digests.mtimeMs },
+  };
+}
+
+/** Adds prepared entries in one catalog update and remembers where their bytes are. */
+export function commitEntries(
+  ctx: Context,
+  items: Array<{ entry: CatalogEntry; prepared?: PreparedArtifact }>,
+): number {
   const { catalog } = ctx.workspace.update((c) => {
-    requireNoDuplicate(c, entry);
-    c.entries.push(entry);
+    for (const { entry } of items) {
+      requireNoDuplicate(c, entry);
+      c.entries.push(entry);
+    }
   });
-  ctx.workspace.recordSource(digests.sha256, {
-    path,
-    sizeBytes: digests.sizeBytes,
-    mtimeMs: digests.mtimeMs,
-  });
-  return { entry, version: catalog.version, torrentPath };
+  for (const { entry, prepared } of items)
+    if (prepared && entry.artifact) ctx.workspace.recordSource(entry.artifact.sha256, prepared.source);
+  return catalog.version;
+}
+
+/** Hashes `path`, writes its .torrent and adds the entry in one catalog update. */
+export async function addArtifactEntry(
+  ctx: Context,
+  path: string,
+  base: Omit<CatalogEntry, 'id' | 'artifact'> & { id?: string },
+  opts: { sha512?: boolean },
+): Promise<{ entry: CatalogEntry; version: number; torrentPath: string }> {
+  // Fail before a long read when the catalog is missing, a field is invalid, or the entry exists.
+  requireValidFields(base);
+  requireNoDuplicate(ctx.workspace.readCatalog().catalog, base);
+  const prepared = await prepareArtifact(ctx, path, opts);
+  const entry = {
+    ...base,
+    id: base.id ?? randomUUID(),
+    artifact: prepared.artifact,
+    produced: base.produced ?? prepared.produced,
+  } as CatalogEntry;
+  const version = commitEntries(ctx, [{ entry, prepared }]);
+  return { entry, version, torrentPath: prepared.torrentPath };
 }
