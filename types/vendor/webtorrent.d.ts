@@ -1,5 +1,4 @@
-// Minimal typings for the parts of webtorrent 3, parse-torrent 11, create-torrent 6 and
-// bittorrent-tracker 11 that TrustSwarm uses (the packages ship no maintained types).
+// The parts of webtorrent 3 (untyped ESM) that TrustSwarm uses; the packages ship no maintained types.
 
 declare module 'webtorrent' {
   import type { EventEmitter } from 'node:events';
@@ -119,57 +118,5 @@ declare module 'webtorrent' {
     throttleUpload(rateBytesPerSecond: number): void;
     address(): { address: string; family: string; port: number } | null;
     destroy(cb?: (err?: Error | null) => void): void;
-  }
-}
-
-declare module 'parse-torrent' {
-  export interface ParsedTorrent {
-    infoHash: string;
-    name: string;
-    length: number;
-    pieceLength: number;
-    lastPieceLength: number;
-    pieces: string[];
-    files: { name: string; path: string; length: number; offset: number }[];
-    announce: string[];
-    urlList: string[];
-    private?: boolean;
-  }
-  export default function parseTorrent(torrentId: Uint8Array | string): Promise<ParsedTorrent>;
-  export function toTorrentFile(parsed: Partial<ParsedTorrent> & Record<string, unknown>): Uint8Array;
-}
-
-declare module 'create-torrent' {
-  export interface CreateTorrentOptions {
-    name?: string;
-    announceList?: string[][];
-    urlList?: string[];
-    pieceLength?: number;
-    private?: boolean;
-    createdBy?: string;
-    creationDate?: Date | number;
-  }
-  export default function createTorrent(
-    input: string,
-    opts: CreateTorrentOptions,
-    cb: (err: Error | null, torrent: Uint8Array) => void,
-  ): void;
-}
-
-declare module 'bittorrent-tracker' {
-  import type { EventEmitter } from 'node:events';
-  export interface ServerOptions {
-    http?: boolean;
-    udp?: boolean;
-    ws?: boolean;
-    stats?: boolean;
-    interval?: number;
-    filter?: (infoHash: string, params: unknown, cb: (err: Error | null) => void) => void;
-  }
-  export class Server extends EventEmitter {
-    constructor(opts?: ServerOptions);
-    http: import('node:http').Server | null;
-    listen(port: number, hostname: string, onListening?: () => void): void;
-    close(cb?: () => void): void;
   }
 }
