@@ -26,6 +26,8 @@ export interface WorkerPoolOptions {
   readonly sampleBytes?: number;
   /** Stored compressed only if compressed size < raw size × this ratio. */
   readonly maxStoredRatio?: number;
+  /** Tasks handed to one worker at a time (overlaps its I/O waits). */
+  readonly tasksPerWorker?: number;
 }
 
 export type StoreTask =
@@ -42,7 +44,8 @@ export class WorkerPool {
   private readonly idle: Worker[] = [];
   private readonly queue: { id: number; task: StoreTask }[] = [];
   private readonly pending = new Map<number, Pending>();
-  private readonly busy = new Map<Worker, number>();
+  /** Task id → the worker running it. */
+  private readonly running = new Map<number, Worker>();
   private nextId = 1;
   private closed = false;
 
@@ -53,7 +56,7 @@ export class WorkerPool {
       level: options.compressionLevel,
       cacheDbPath: options.cacheDbPath,
       betterSqlitePath: require.resolve('better-sqlite3'),
-      smallFileBytes: options.smallFileBytes ?? 4 * 1024 * 1024,
+      smallFileBytes: options.smallFileBytes ?? 16 * 1024 * 1024,
       sampleBytes: options.sampleBytes ?? 4 * 1024 * 1024,
       maxStoredRatio: options.maxStoredRatio ?? 1,
     };
@@ -64,7 +67,8 @@ export class WorkerPool {
       );
       worker.on('error', (error) => this.onCrash(worker, error));
       this.workers.push(worker);
-      this.idle.push(worker);
+      // Several slots per worker: while one task waits for disk, another one computes.
+      for (let slot = 0; slot < (options.tasksPerWorker ?? 2); slot++) this.idle.push(worker);
     }
   }
 
@@ -79,7 +83,7 @@ export class WorkerPool {
   }
 
   get queuedCount(): number {
-    return this.queue.length + this.busy.size;
+    return this.queue.length + this.running.size;
   }
 
   private capacityWaiters: { max: number; resolve: () => void }[] = [];
@@ -104,7 +108,7 @@ export class WorkerPool {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const worker = this.idle.pop() as Worker;
       const job = this.queue.shift() as { id: number; task: StoreTask };
-      this.busy.set(worker, job.id);
+      this.running.set(job.id, worker);
       const transfer = 'buffer' in job.task ? [job.task.buffer.buffer as ArrayBuffer] : [];
       worker.postMessage({ id: job.id, ...job.task }, transfer);
     }
@@ -114,7 +118,7 @@ export class WorkerPool {
     worker: Worker,
     msg: { id: number; result?: StoredObject; error?: { message: string } },
   ): void {
-    this.busy.delete(worker);
+    this.running.delete(msg.id);
     this.idle.push(worker);
     const pending = this.pending.get(msg.id);
     this.pending.delete(msg.id);
@@ -128,10 +132,12 @@ export class WorkerPool {
   }
 
   private onCrash(worker: Worker, error: Error): void {
-    const id = this.busy.get(worker);
-    if (id !== undefined) this.pending.get(id)?.reject(error);
-    if (id !== undefined) this.pending.delete(id);
-    this.busy.delete(worker);
+    for (const [id, w] of this.running) {
+      if (w !== worker) continue;
+      this.pending.get(id)?.reject(error);
+      this.pending.delete(id);
+      this.running.delete(id);
+    }
     this.wakeCapacityWaiters();
   }
 
