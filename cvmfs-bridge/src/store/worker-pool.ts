@@ -34,6 +34,13 @@ export type StoreTask =
   | { readonly file: string; readonly deleteAfter?: boolean }
   | { readonly buffer: Uint8Array };
 
+interface WorkerReply {
+  readonly results: { id: number; result?: StoredObject; error?: { message: string } }[];
+}
+
+const MAX_BATCH_JOBS = 64;
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
 interface Pending {
   resolve(value: StoredObject): void;
   reject(error: Error): void;
@@ -62,9 +69,7 @@ export class WorkerPool {
     };
     for (let i = 0; i < Math.max(1, options.workers); i++) {
       const worker = new Worker(COMPRESS_WORKER_SOURCE, { eval: true, workerData });
-      worker.on('message', (msg: { id: number; result?: StoredObject; error?: { message: string } }) =>
-        this.onMessage(worker, msg),
-      );
+      worker.on('message', (msg: WorkerReply) => this.onMessage(worker, msg));
       worker.on('error', (error) => this.onCrash(worker, error));
       this.workers.push(worker);
       // Several slots per worker: while one task waits for disk, another one computes.
@@ -107,26 +112,41 @@ export class WorkerPool {
   private dispatch(): void {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const worker = this.idle.pop() as Worker;
-      const job = this.queue.shift() as { id: number; task: StoreTask };
-      this.running.set(job.id, worker);
-      const transfer = 'buffer' in job.task ? [job.task.buffer.buffer as ArrayBuffer] : [];
-      worker.postMessage({ id: job.id, ...job.task }, transfer);
+      // Small in-memory contents travel in batches: one message per batch, not per file.
+      const jobs = [this.queue.shift() as { id: number; task: StoreTask }];
+      let batchBytes = 0;
+      while (
+        'buffer' in (jobs[0] as { task: StoreTask }).task &&
+        jobs.length < MAX_BATCH_JOBS &&
+        batchBytes < MAX_BATCH_BYTES &&
+        this.queue[0] !== undefined &&
+        'buffer' in this.queue[0].task
+      ) {
+        const next = this.queue.shift() as { id: number; task: { buffer: Uint8Array } };
+        batchBytes += next.task.buffer.byteLength;
+        jobs.push(next);
+      }
+      const transfer: ArrayBuffer[] = [];
+      for (const job of jobs) {
+        this.running.set(job.id, worker);
+        if ('buffer' in job.task) transfer.push(job.task.buffer.buffer as ArrayBuffer);
+      }
+      worker.postMessage({ jobs: jobs.map((j) => ({ id: j.id, ...j.task })) }, transfer);
     }
   }
 
-  private onMessage(
-    worker: Worker,
-    msg: { id: number; result?: StoredObject; error?: { message: string } },
-  ): void {
-    this.running.delete(msg.id);
+  private onMessage(worker: Worker, msg: WorkerReply): void {
     this.idle.push(worker);
-    const pending = this.pending.get(msg.id);
-    this.pending.delete(msg.id);
-    if (msg.result) pending?.resolve(msg.result);
-    else
-      pending?.reject(
-        new BridgeError('BAD_INPUT', `storing content failed: ${msg.error?.message ?? 'unknown'}`),
-      );
+    for (const r of msg.results) {
+      this.running.delete(r.id);
+      const pending = this.pending.get(r.id);
+      this.pending.delete(r.id);
+      if (r.result) pending?.resolve(r.result);
+      else
+        pending?.reject(
+          new BridgeError('BAD_INPUT', `storing content failed: ${r.error?.message ?? 'unknown'}`),
+        );
+    }
     this.dispatch();
     this.wakeCapacityWaiters();
   }
