@@ -20,8 +20,12 @@ describe('app basics', () => {
   it('answers health, readiness and metrics', async () => {
     expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok' });
     expect((await app.inject('/readyz')).statusCode).toBe(200);
+    await app.inject('/healthz');
     const metrics = await app.inject('/metrics');
-    expect(metrics.body).toContain('tsw_catalog_http_requests_total');
+    expect(metrics.body).toContain(
+      'tsw_catalog_http_requests_total{method="GET",route="/healthz",status="200"} 2',
+    );
+    expect(metrics.body).toMatch(/tsw_catalog_http_request_seconds_count \d+/);
     expect(metrics.body).toContain('process_cpu_seconds_total');
   });
 
