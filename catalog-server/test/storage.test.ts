@@ -17,9 +17,9 @@ describe.each(backends)('storage on %s', (backend) => {
   });
 
   it('migrations are idempotent', async () => {
-    await expect(migrate(t.db)).resolves.toBe(2);
+    await expect(migrate(t.db)).resolves.toBe(3);
     const rows = await t.db.all<{ version: number }>('SELECT version FROM schema_migrations');
-    expect(rows.map((r) => Number(r.version)).sort()).toEqual([1, 2]);
+    expect(rows.map((r) => Number(r.version)).sort()).toEqual([1, 2, 3]);
   });
 
   it('stores users and tokens', async () => {
@@ -194,9 +194,9 @@ describe('storage on postgres with several replicas', () => {
   it('lets replicas migrating a fresh database at once take turns', async () => {
     const replicas = await openReplicas('postgres', 3);
     try {
-      await expect(Promise.all(replicas.dbs.map((db) => migrate(db)))).resolves.toEqual([2, 2, 2]);
+      await expect(Promise.all(replicas.dbs.map((db) => migrate(db)))).resolves.toEqual([3, 3, 3]);
       const rows = await replicas.dbs[0]?.all<{ version: number }>('SELECT version FROM schema_migrations');
-      expect(rows?.map((r) => Number(r.version)).sort()).toEqual([1, 2]);
+      expect(rows?.map((r) => Number(r.version)).sort()).toEqual([1, 2, 3]);
     } finally {
       await replicas.cleanup();
     }

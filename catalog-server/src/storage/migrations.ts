@@ -172,6 +172,11 @@ ALTER TABLE subscriptions ADD COLUMN signer_issuer TEXT NOT NULL DEFAULT '';
 ALTER TABLE subscriptions ADD COLUMN signer_subject TEXT NOT NULL DEFAULT '';
 `,
   },
+  {
+    // per-artifact lookups (swarm statistics by content digest)
+    version: 3,
+    sql: 'CREATE INDEX entries_sha256 ON entries (sha256);',
+  },
 ];
 
 function dialectSql(db: Db, sql: string): string {
