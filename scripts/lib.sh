@@ -24,6 +24,8 @@ ensure_pnpm() {
     return
   fi
   PNPM="$ROOT/.tools/node_modules/.bin/pnpm"
+  # Child processes (tests that build a binary, benchmarks) find the same pnpm.
+  export PATH="$ROOT/.tools/node_modules/.bin:$PATH"
   if [ ! -x "$PNPM" ] || [ "$("$PNPM" --version)" != "$PNPM_VERSION" ]; then
     say "installing pnpm $PNPM_VERSION into .tools/"
     npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" "pnpm@$PNPM_VERSION" >/dev/null \

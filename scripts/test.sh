@@ -14,6 +14,8 @@ status=0
 # A plain closing line that any CI reads: "N passed, N failed".
 node -e '
   const r = JSON.parse(require("fs").readFileSync("test-results/vitest.json", "utf8"));
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
+  // A file whose setup failed counts as failed even when none of its tests ran.
+  const failed = r.numFailedTests + r.numFailedTestSuites;
+  console.log(`${r.numPassedTests} passed, ${failed} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
 ' || true
 exit $status

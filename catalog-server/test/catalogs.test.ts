@@ -2,7 +2,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { identityOf, serializeDocument, signDetached } from '@trustswarm/policy';
+import { identityOf, serializeDocument, signDetached, verifyDetached } from '@trustswarm/policy';
 import { createTestPki, makeCatalog, makeEntry, type TestPki } from '@trustswarm/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../src/server.js';
@@ -130,6 +130,21 @@ describe('catalog publishing', () => {
     });
     expect(wrong.status).toBe(422);
     expect(await errorCode(wrong)).toBe('DIGEST_MISMATCH');
+    // The static layout lists every signer, and each listed file is that signer's signature.
+    const base = `${server.url}/catalogs/${doc.id}/1/signatures`;
+    const index = await fetch(`${base}/index.json`);
+    expect(index.status).toBe(200);
+    const signers = (await index.json()) as string[];
+    expect(signers.sort()).toEqual(
+      [pki.endorsers.alice.certificate.sha256, pki.endorsers.bob.certificate.sha256].sort(),
+    );
+    for (const signer of signers) {
+      const sig = Buffer.from(await (await fetch(`${base}/${signer}.p7s`)).arrayBuffer());
+      expect(verifyDetached(bytes, sig, pki.anchors).signerCertSha256).toBe(signer);
+    }
+    const etag = index.headers.get('etag') ?? '';
+    expect((await fetch(`${base}/index.json`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    expect((await fetch(`${server.url}/catalogs/${doc.id}/9/signatures/index.json`)).status).toBe(404);
   });
 
   it('prepares a draft on the server and publishes it with a signature over its exact bytes', async () => {

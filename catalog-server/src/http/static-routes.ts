@@ -5,8 +5,10 @@ import { parseApproval } from '@trustswarm/policy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { notFound } from '../errors.js';
 import type { CachedApproval } from '../sites/approval-cache.js';
-import { entriesOf, signatureOf, versionOf } from '../storage/catalog-repo.js';
+import { entriesOf, signatureOf, signaturesOf, versionOf } from '../storage/catalog-repo.js';
 import { answerNotModified, quoteEtag } from './conditional.js';
+
+const SIGNATURE_INDEX = 'index.json';
 
 const escapeHtml = (s: string) =>
   s.replace(
@@ -98,6 +100,7 @@ export async function staticRoutes(app: FastifyInstance) {
     '/catalogs/:id/:version/signatures/:file',
     { schema },
     async (request, reply) => {
+      if (request.params.file === SIGNATURE_INDEX) return signatureIndex(request, reply);
       const match = /^([0-9a-f]{64})\.p7s$/.exec(request.params.file);
       if (!match?.[1]) throw notFound(`signature ${request.params.file}`);
       const sig = await signatureOf(db, request.params.id, versionNumber(request.params.version), match[1]);
@@ -106,6 +109,22 @@ export async function staticRoutes(app: FastifyInstance) {
       return sendImmutable(request, reply, etag, 'application/pkcs7-signature', sig.der);
     },
   );
+
+  // signatures/index.json lists the signer-certificate sha256 values of a version, so an
+  // agent reading only the static layout can find every signature file. Signatures can be
+  // added to a version, so the list is cached briefly, not forever.
+  async function signatureIndex(
+    request: FastifyRequest<{ Params: { id: string; version: string } }>,
+    reply: FastifyReply,
+  ) {
+    const { id, version } = request.params;
+    const stored = await versionOf(db, id, versionNumber(version));
+    if (!stored) throw notFound(`catalog ${id} version ${version}`);
+    const body = JSON.stringify((await signaturesOf(db, id, stored.version)).map((s) => s.signerCertSha256));
+    const etag = quoteEtag(createHash('sha256').update(body).digest('hex'));
+    if (answerNotModified(request, reply, etag, shortCache)) return reply;
+    return reply.type('application/json').send(body);
+  }
 
   function sendImmutable(
     request: FastifyRequest,

@@ -1,4 +1,21 @@
-// The small parts of untyped ESM dependencies this package uses.
+// The parts of bittorrent-tracker 11 (untyped ESM) that TrustSwarm uses.
+declare module 'bittorrent-tracker' {
+  import type { EventEmitter } from 'node:events';
+  export interface ServerOptions {
+    http?: boolean;
+    udp?: boolean;
+    ws?: boolean;
+    stats?: boolean;
+    interval?: number;
+    filter?: (infoHash: string, params: unknown, cb: (err: Error | null) => void) => void;
+  }
+  export class Server extends EventEmitter {
+    constructor(opts?: ServerOptions);
+    http: import('node:http').Server | null;
+    listen(port: number, hostname: string, onListening?: () => void): void;
+    close(cb?: () => void): void;
+  }
+}
 declare module 'bittorrent-tracker/server' {
   import type { EventEmitter } from 'node:events';
   import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -28,33 +45,4 @@ declare module 'bittorrent-tracker/server' {
     ): void;
     close(cb?: () => void): void;
   }
-}
-
-declare module 'parse-torrent' {
-  export interface ParsedTorrent {
-    infoHash: string;
-    name?: string;
-    length?: number;
-    pieceLength?: number;
-    announce: string[];
-    urlList: string[];
-  }
-  export default function parseTorrent(input: Uint8Array | string): Promise<ParsedTorrent>;
-}
-
-declare module 'create-torrent' {
-  export interface CreateTorrentOptions {
-    name?: string;
-    announceList?: string[][];
-    urlList?: string[];
-    pieceLength?: number;
-    createdBy?: string;
-    creationDate?: number;
-    private?: boolean;
-  }
-  export default function createTorrent(
-    input: Buffer | string | (Buffer | string)[],
-    options: CreateTorrentOptions,
-    cb: (err: Error | null, torrent: Uint8Array) => void,
-  ): void;
 }
