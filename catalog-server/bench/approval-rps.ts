@@ -26,6 +26,7 @@ const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '2' },
     out: { type: 'string', default: resolve(here, '../../bench-results/catalog-approval-rps.json') },
   },
 });
@@ -40,7 +41,17 @@ interface Result {
 }
 
 async function load(name: string, url: string, headers: Record<string, string>): Promise<Result> {
-  const args = [autocannon, '-j', '-c', values.connections, '-d', values.duration];
+  await autocannonRun(url, headers, '2'); // warm-up (JIT, connection setup), not counted
+  return autocannonRun(url, headers, values.duration, name);
+}
+
+async function autocannonRun(
+  url: string,
+  headers: Record<string, string>,
+  duration: string,
+  name = 'warm-up',
+): Promise<Result> {
+  const args = [autocannon, '-j', '-c', values.connections, '-d', duration];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   args.push(url);
   const { stdout } = await run('node', args, { maxBuffer: 16 * 1024 * 1024 });
@@ -62,6 +73,18 @@ async function load(name: string, url: string, headers: Record<string, string>):
     statusCounts,
     errors: report.errors,
   };
+}
+
+/** Mean req/s per target over the rounds (names without the "#round" suffix). */
+function means(results: Result[]): Record<string, number> {
+  const sums = new Map<string, number[]>();
+  for (const r of results) {
+    const name = r.name.replace(/ #\d+$/, '');
+    sums.set(name, [...(sums.get(name) ?? []), r.requestsPerSecond]);
+  }
+  return Object.fromEntries(
+    [...sums].map(([name, v]) => [name, Math.round(v.reduce((a, b) => a + b, 0) / v.length)]),
+  );
 }
 
 function referenceServer(bytes: Buffer, etag: string): Promise<Server> {
@@ -136,10 +159,13 @@ async function main() {
     const refUrl = `http://127.0.0.1:${(reference.address() as AddressInfo).port}/sites/BENCH/approval.yaml`;
     const results: Result[] = [];
     try {
-      results.push(await load('reference node:http 200', refUrl, {}));
-      results.push(await load('tsw-catalog 200', url, {}));
-      results.push(await load('reference node:http 304', refUrl, { 'if-none-match': etag }));
-      results.push(await load('tsw-catalog 304', url, { 'if-none-match': etag }));
+      // rounds alternate the targets so that drifting load on a shared machine hits both alike
+      for (let round = 1; round <= Number(values.rounds); round++) {
+        results.push(await load(`reference node:http 200 #${round}`, refUrl, {}));
+        results.push(await load(`tsw-catalog 200 #${round}`, url, {}));
+        results.push(await load(`reference node:http 304 #${round}`, refUrl, { 'if-none-match': etag }));
+        results.push(await load(`tsw-catalog 304 #${round}`, url, { 'if-none-match': etag }));
+      }
     } finally {
       reference.close();
     }
@@ -153,6 +179,7 @@ async function main() {
       connections: Number(values.connections),
       goal: '>= 10000 req/s of 304',
       results,
+      meanRequestsPerSecond: means(results),
     };
     console.log(
       `approval.yaml: ${approval.length} bytes, ${values.connections} connections, ${values.duration} s each`,
@@ -164,6 +191,8 @@ async function main() {
     }
     await mkdir(dirname(values.out), { recursive: true });
     await writeFile(values.out, `${JSON.stringify(summary, null, 2)}\n`);
+    for (const [name, rps] of Object.entries(summary.meanRequestsPerSecond))
+      console.log(`mean ${name.padEnd(24)} ${rps} req/s`);
     console.log(`wrote ${values.out}`);
   } finally {
     await server.close();

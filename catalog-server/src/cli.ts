@@ -99,7 +99,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'serve') {
-    const logger = pino({ level: config.log.level });
+    // JSON for collectors; readable lines when a person watches a terminal
+    const logger = pino({
+      level: config.log.level,
+      ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
+    });
     // loaded only here: the management commands start faster without fastify and its plugins
     const { startServer } = await import('./server.js');
     const server = await startServer(config, { logger });

@@ -32,6 +32,7 @@ export async function startServer(
   await app.listen({ host: config.server.host, port: config.server.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
+  services.logger.info({ url: `http://${config.server.host}:${port}` }, 'tsw-catalog listening');
   return {
     app,
     services,

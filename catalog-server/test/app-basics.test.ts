@@ -2,6 +2,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/http/app.js';
 import { startServer } from '../src/server.js';
 import { appFor, bearer, openTestServices, type TestServices, userWithToken } from './helpers.js';
 
@@ -20,8 +21,12 @@ describe('app basics', () => {
   it('answers health, readiness and metrics', async () => {
     expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok' });
     expect((await app.inject('/readyz')).statusCode).toBe(200);
+    await app.inject('/healthz');
     const metrics = await app.inject('/metrics');
-    expect(metrics.body).toContain('tsw_catalog_http_requests_total');
+    expect(metrics.body).toContain(
+      'tsw_catalog_http_requests_total{method="GET",route="/healthz",status="200"} 2',
+    );
+    expect(metrics.body).toMatch(/tsw_catalog_http_request_seconds_count \d+/);
     expect(metrics.body).toContain('process_cpu_seconds_total');
   });
 
@@ -52,6 +57,20 @@ describe('app basics', () => {
     });
     expect(response.statusCode).toBe(413);
     expect(response.json().error.code).toBe('BODY_TOO_LARGE');
+  });
+
+  it('mounts a web UI plugin under /ui (the slot for issue 9)', async () => {
+    const withUi = await buildApp(t.services, {
+      ui: async (ui) => {
+        ui.get('/', async () => ({ ui: 'placeholder' }));
+      },
+    });
+    try {
+      expect((await withUi.inject('/ui/')).json()).toEqual({ ui: 'placeholder' });
+      expect((await app.inject('/ui/')).statusCode).toBe(404);
+    } finally {
+      await withUi.close();
+    }
   });
 
   it('runs on a real port', async () => {

@@ -1,5 +1,5 @@
 // The built tsw-catalog binary: user and token management, audit-chain verification, clear errors.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -62,6 +62,27 @@ describe('tsw-catalog CLI', () => {
     const broken = await tsw(['audit', 'verify'], env);
     expect(broken.code).toBe(1);
     expect(broken.stderr.trim()).toBe('tsw-catalog: AUDIT_CHAIN_BROKEN at record 1: record hash mismatch');
+  });
+
+  it('serves until SIGTERM, logging where it listens', async () => {
+    const child = spawn('node', [cli, 'serve', '--server.port=0'], { env: { ...process.env, ...env } });
+    try {
+      const url = await new Promise<string>((resolvePromise, reject) => {
+        let buffered = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString();
+          const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(buffered);
+          if (match?.[1]) resolvePromise(match[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('fails with one clear line on bad input', async () => {

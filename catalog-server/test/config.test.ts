@@ -28,6 +28,13 @@ describe('config', () => {
     expect(Object.isFrozen(config.server)).toBe(true);
   });
 
+  it('loads the example configuration shipped in the package', () => {
+    const config = loadConfig({ file: join(import.meta.dirname, '../catalog.example.yaml') });
+    expect(config.storage.backend).toBe('postgres');
+    expect(config.trust.caPath).toBe('/etc/grid-security/certificates');
+    expect(config.tracker.enabled).toBe(true);
+  });
+
   it('names env variables from the key path', () => {
     expect(envName(['server', 'bodyLimitBytes'])).toBe('TSW_SERVER_BODY_LIMIT_BYTES');
   });

@@ -54,6 +54,36 @@ export async function openTestDb(backend: Backend): Promise<TestDb> {
   };
 }
 
+/** Several connections to one fresh, unmigrated database, as replicas would have. */
+export async function openReplicas(
+  backend: Backend,
+  count: number,
+): Promise<{ dbs: Db[]; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tsw-replicas-'));
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const dbs: Db[] = [];
+  for (let i = 0; i < count; i++) {
+    dbs.push(
+      backend === 'sqlite'
+        ? new SqliteDb(join(dir, 'catalog.db'))
+        : await PostgresDb.connect(postgresUrl, schema),
+    );
+  }
+  return {
+    dbs,
+    async cleanup() {
+      for (const db of dbs) await db.close();
+      if (backend === 'postgres') {
+        const client = new pg.Client({ connectionString: postgresUrl });
+        await client.connect();
+        await client.query(`DROP SCHEMA ${schema} CASCADE`);
+        await client.end();
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface TestServices extends TestDb {
   services: Services;
   config: Readonly<Config>;

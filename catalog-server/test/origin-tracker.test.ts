@@ -215,6 +215,12 @@ describe('origin, uploads, torrents and tracker', () => {
       leechers: 0,
       peers: 1,
     });
+    const perArtifact = await fetch(`${server.url}/api/v1/artifacts/${digest}`, { headers: bearer(reader) });
+    expect((await perArtifact.json()) as Record<string, unknown>).toMatchObject({
+      sha256: digest,
+      entries: [{ catalogId: 'c1', version: 1, entryId: 'e1' }],
+      swarms: [{ infoHash, seeders: 1, leechers: 0, peers: 1 }],
+    });
     const scrape = await fetch(`${server.url}/scrape?info_hash=${infoHash.replace(/../g, (b) => `%${b}`)}`);
     expect(Buffer.from(await scrape.arrayBuffer()).toString('latin1')).toContain('8:completei1e');
   });

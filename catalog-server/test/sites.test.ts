@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  evaluate,
   identityOf,
   parseApproval,
   serializeDocument,
@@ -170,6 +171,49 @@ describe('sites and approvals', () => {
       headers: bearer(siteAdmin),
     });
     expect(forced.json().version).toBeGreaterThan(v2);
+    const signings = await t.db.all<{ actor: string; detail: string }>(
+      "SELECT actor, detail FROM audit_log WHERE action = 'site.approval.sign' ORDER BY seq",
+    );
+    expect(signings.at(-1)?.actor).toBe('user:siteadmin');
+    expect(JSON.parse(signings.at(-1)?.detail ?? '{}').version).toBe(forced.json().version);
+    expect(signings.some((r) => r.actor === 'approval-signer')).toBe(true);
+  });
+
+  it('serves a layout from which policy.evaluate (what agents run) allows exactly the approved entries', async () => {
+    await ensureApprovalSigned(t.services, 'SITE-A', { force: true });
+    const approval = {
+      bytes: (await app.inject('/sites/SITE-A/approval.yaml')).rawPayload,
+      signature: (await app.inject('/sites/SITE-A/approval.yaml.p7s')).rawPayload,
+    };
+    const ref = parseApproval(approval.bytes).catalogs[0];
+    if (!ref) throw new Error('approval lists no catalog');
+    const detail = await app.inject({
+      url: `/api/v1/catalogs/${ref.id}/versions/${ref.version}`,
+      headers: bearer(alice),
+    });
+    const signatureFiles = detail
+      .json()
+      .signatures.map((s: { signerCertSha256: string }) => s.signerCertSha256);
+    const base = `/catalogs/${ref.id}/${ref.version}`;
+    const catalogDoc = {
+      bytes: (await app.inject(`${base}/catalog.yaml`)).rawPayload,
+      signatures: await Promise.all(
+        signatureFiles.map(async (f: string) => (await app.inject(`${base}/signatures/${f}.p7s`)).rawPayload),
+      ),
+    };
+    const evaluation = evaluate({
+      approval,
+      catalogs: [catalogDoc],
+      anchors: pki.anchors,
+      siteSigners: [pki.site.rule],
+      site: 'SITE-A',
+      now: new Date(now),
+    });
+    const allowed = evaluation.entries.filter((e) => e.allowed).map((e) => e.entryId);
+    expect(allowed).toEqual([vm.id]);
+    const revoked = evaluation.entries.find((e) => e.entryId === snapshot.id);
+    expect(revoked?.allowed).toBe(false);
+    expect(revoked?.reasons.map((r) => r.code)).toEqual(['NOT_APPROVED']);
   });
 
   it('refuses another site’s admin and a reader on approval writes', async () => {

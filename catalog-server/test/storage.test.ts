@@ -5,7 +5,7 @@ import * as catalogs from '../src/storage/catalog-repo.js';
 import { migrate } from '../src/storage/migrations.js';
 import * as sites from '../src/storage/site-repo.js';
 import * as users from '../src/storage/users-repo.js';
-import { backends, openTestDb, type TestDb } from './helpers.js';
+import { backends, openReplicas, openTestDb, type TestDb } from './helpers.js';
 
 describe.each(backends)('storage on %s', (backend) => {
   let t: TestDb;
@@ -17,9 +17,9 @@ describe.each(backends)('storage on %s', (backend) => {
   });
 
   it('migrations are idempotent', async () => {
-    await expect(migrate(t.db)).resolves.toBe(2);
+    await expect(migrate(t.db)).resolves.toBe(3);
     const rows = await t.db.all<{ version: number }>('SELECT version FROM schema_migrations');
-    expect(rows.map((r) => Number(r.version)).sort()).toEqual([1, 2]);
+    expect(rows.map((r) => Number(r.version)).sort()).toEqual([1, 2, 3]);
   });
 
   it('stores users and tokens', async () => {
@@ -186,5 +186,19 @@ describe.each(backends)('storage on %s', (backend) => {
         expiresAt: 2,
       }),
     ).rejects.toThrow();
+  });
+});
+
+// replicas share a database only on PostgreSQL; SQLite is the single-server backend
+describe('storage on postgres with several replicas', () => {
+  it('lets replicas migrating a fresh database at once take turns', async () => {
+    const replicas = await openReplicas('postgres', 3);
+    try {
+      await expect(Promise.all(replicas.dbs.map((db) => migrate(db)))).resolves.toEqual([3, 3, 3]);
+      const rows = await replicas.dbs[0]?.all<{ version: number }>('SELECT version FROM schema_migrations');
+      expect(rows?.map((r) => Number(r.version)).sort()).toEqual([1, 2, 3]);
+    } finally {
+      await replicas.cleanup();
+    }
   });
 });

@@ -6,7 +6,7 @@ export const quoteEtag = (tag: string) => `"${tag}"`;
 export function matchesIfNoneMatch(request: FastifyRequest, etag: string): boolean {
   const header = request.headers['if-none-match'];
   if (!header) return false;
-  if (header.trim() === '*') return true;
+  if (header === etag || header === '*') return true;
   return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
 }
 

@@ -19,7 +19,7 @@ import {
   siteByName,
   subscriptionOf,
 } from '../storage/site-repo.js';
-import { requireAction } from './auth-plugin.js';
+import { actorOf, requireAction } from './auth-plugin.js';
 
 type SiteParams = { Params: { site: string } };
 const dnBody = {
@@ -245,8 +245,11 @@ export async function siteRoutes(app: FastifyInstance) {
   );
 
   app.post<SiteParams>('/api/v1/sites/:site/approval/sign', { schema: { tags } }, async (request) => {
-    guard(request, 'site.approve', request.params.site);
-    const outcome = await ensureApprovalSigned(services, request.params.site, { force: true });
+    const p = guard(request, 'site.approve', request.params.site);
+    const outcome = await ensureApprovalSigned(services, request.params.site, {
+      force: true,
+      actor: actorOf(p),
+    });
     if (outcome.status === 'no-site') throw notFound(`site ${request.params.site}`);
     if (outcome.status === 'no-signer') return { status: 'no-signer' };
     return {

@@ -2,7 +2,8 @@
 // parsed query string would corrupt it), plus swarm statistics in the API.
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { badRequest } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
+import { artifactBySha256, entriesBySha256 } from '../storage/catalog-repo.js';
 import { requireAction } from './auth-plugin.js';
 
 export const trackerPlugin = fp(async (app: FastifyInstance) => {
@@ -23,6 +24,34 @@ export const trackerPlugin = fp(async (app: FastifyInstance) => {
       if (!/^[0-9a-f]{40}$/.test(infoHash))
         throw badRequest('INFO_HASH_INVALID', 'info hash must be 40 hex digits');
       return { infoHash, catalogued: await tracker.isCatalogued(infoHash), ...tracker.swarm(infoHash) };
+    },
+  );
+  app.get<{ Params: { sha256: string } }>(
+    '/api/v1/artifacts/:sha256',
+    {
+      schema: {
+        tags: ['tracker'],
+        params: { type: 'object', properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } } },
+      },
+    },
+    async (request) => {
+      requireAction(request, 'read');
+      const { sha256 } = request.params;
+      const entries = await entriesBySha256(app.services.db, sha256);
+      const stored = await artifactBySha256(app.services.db, sha256);
+      if (entries.length === 0 && !stored) throw notFound(`artifact ${sha256}`);
+      const infoHashes = [...new Set(entries.map((e) => e.infoHash).filter((h): h is string => h !== null))];
+      return {
+        sha256,
+        stored: stored ? { sizeBytes: stored.sizeBytes } : null,
+        entries: entries.map((e) => ({
+          catalogId: e.catalogId,
+          version: e.version,
+          entryId: e.entryId,
+          name: e.name,
+        })),
+        swarms: infoHashes.map((infoHash) => ({ infoHash, ...tracker.swarm(infoHash) })),
+      };
     },
   );
   app.addHook('onClose', async () => tracker.close());

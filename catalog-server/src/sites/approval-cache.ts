@@ -17,6 +17,8 @@ const etagOf = (b: Uint8Array) => `"${createHash('sha256').update(b).digest('hex
 
 export class ApprovalCache {
   private readonly entries = new Map<string, CachedApproval>();
+  /** One storage read per site at a time, however many requests miss together. */
+  private readonly loading = new Map<string, Promise<CachedApproval | undefined>>();
 
   constructor(
     private readonly db: Db,
@@ -25,13 +27,18 @@ export class ApprovalCache {
 
   invalidate(site: string): void {
     this.entries.delete(site);
+    this.loading.delete(site);
   }
 
   /** The cached approval; undefined when the site has none. Synchronous when warm. */
   get(site: string): CachedApproval | undefined | Promise<CachedApproval | undefined> {
     const hit = this.entries.get(site);
     if (hit && Date.now() - hit.loadedAt < this.cacheMs) return hit;
-    return this.load(site);
+    const pending = this.loading.get(site);
+    if (pending) return pending;
+    const load = this.load(site).finally(() => this.loading.delete(site));
+    this.loading.set(site, load);
+    return load;
   }
 
   private async load(site: string): Promise<CachedApproval | undefined> {

@@ -2,6 +2,7 @@
 // expire within renewBeforeSeconds. Versions come from storage (max + 1, unique per site), so they
 // rise across restarts and replicas.
 import { type Approval, serializeDocument, signDetached } from '@trustswarm/policy';
+import { appendAudit } from '../audit/chain.js';
 import type { Services } from '../services.js';
 import {
   type ApprovalDocRecord,
@@ -28,7 +29,7 @@ export type SignOutcome =
 export async function ensureApprovalSigned(
   services: Services,
   siteName: string,
-  options: { force?: boolean } = {},
+  options: { force?: boolean; actor?: string } = {},
 ): Promise<SignOutcome> {
   const { db, clock, config } = services;
   const site = await siteByName(db, siteName);
@@ -67,6 +68,17 @@ export async function ensureApprovalSigned(
       expiresAt,
     };
     await insertApprovalDoc(tx, record);
+    await appendAudit(
+      db,
+      tx,
+      {
+        actor: options.actor ?? 'approval-signer',
+        action: 'site.approval.sign',
+        target: `site:${siteName}`,
+        detail: { version, contentKey: content.contentKey, expires: approval.expires },
+      },
+      new Date(now),
+    );
     await pruneApprovalDocs(tx, siteName, version - keptVersions);
     return record;
   });

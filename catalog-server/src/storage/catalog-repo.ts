@@ -252,6 +252,12 @@ export async function entriesByInfoHash(db: SqlExecutor, infoHash: string): Prom
   return (await db.all<EntryRow>('SELECT * FROM entries WHERE info_hash = ?', [infoHash])).map(toEntry);
 }
 
+export async function entriesBySha256(db: SqlExecutor, sha256: string): Promise<EntryRecord[]> {
+  return (
+    await db.all<EntryRow>('SELECT * FROM entries WHERE sha256 = ? ORDER BY catalog_id, version', [sha256])
+  ).map(toEntry);
+}
+
 export async function allInfoHashes(db: SqlExecutor): Promise<string[]> {
   const rows = await db.all<{ info_hash: string }>(
     'SELECT DISTINCT info_hash FROM entries WHERE info_hash IS NOT NULL',

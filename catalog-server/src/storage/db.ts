@@ -6,12 +6,12 @@ export interface SqlExecutor {
   all<T>(sql: string, params?: SqlValue[]): Promise<T[]>;
   get<T>(sql: string, params?: SqlValue[]): Promise<T | undefined>;
   run(sql: string, params?: SqlValue[]): Promise<{ changes: number }>;
+  /** Several statements without parameters (migrations). */
+  execScript(sql: string): Promise<void>;
 }
 
 export interface Db extends SqlExecutor {
   readonly dialect: 'sqlite' | 'postgres';
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
-  /** Executes several statements (migrations). */
-  execScript(sql: string): Promise<void>;
   close(): Promise<void>;
 }

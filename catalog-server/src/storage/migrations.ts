@@ -172,6 +172,11 @@ ALTER TABLE subscriptions ADD COLUMN signer_issuer TEXT NOT NULL DEFAULT '';
 ALTER TABLE subscriptions ADD COLUMN signer_subject TEXT NOT NULL DEFAULT '';
 `,
   },
+  {
+    // per-artifact lookups (swarm statistics by content digest)
+    version: 3,
+    sql: 'CREATE INDEX entries_sha256 ON entries (sha256);',
+  },
 ];
 
 function dialectSql(db: Db, sql: string): string {
@@ -182,17 +187,22 @@ function dialectSql(db: Db, sql: string): string {
 export const latestSchemaVersion = Math.max(...steps.map((s) => s.version));
 
 export async function migrate(db: Db): Promise<number> {
-  await db.execScript(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
-  );
-  const appliedRows = await db.all<{ version: number }>('SELECT version FROM schema_migrations');
-  const applied = new Set(appliedRows.map((r) => Number(r.version)));
-  for (const step of steps) {
-    if (applied.has(step.version)) continue;
-    // pg runs a multi-statement string in one round trip; BEGIN/COMMIT make the step atomic on both
-    await db.execScript(
-      `BEGIN; ${dialectSql(db, step.sql)}; INSERT INTO schema_migrations VALUES (${step.version}, ${Date.now()}); COMMIT;`,
+  // one transaction for all pending steps; on PostgreSQL a lock makes concurrent replicas take turns
+  await db.transaction(async (tx) => {
+    if (db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(7306002)');
+    await tx.execScript(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
     );
-  }
+    const appliedRows = await tx.all<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(appliedRows.map((r) => Number(r.version)));
+    for (const step of steps) {
+      if (applied.has(step.version)) continue;
+      await tx.execScript(dialectSql(db, step.sql));
+      await tx.run('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', [
+        step.version,
+        Date.now(),
+      ]);
+    }
+  });
   return latestSchemaVersion;
 }

@@ -19,6 +19,9 @@ function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
     run: async (sql: string, params: SqlValue[] = []) => ({
       changes: (await client.query(numbered(sql), params)).rowCount ?? 0,
     }),
+    execScript: async (sql: string) => {
+      await client.query(sql); // no parameters: the simple protocol runs several statements
+    },
   };
 }
 
@@ -37,7 +40,10 @@ export class PostgresDb implements Db {
     const setup = new pg.Client({ connectionString: url });
     await setup.connect();
     try {
-      await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((err: { code?: string }) => {
+        // two replicas creating the schema at once: the loser sees a unique violation
+        if (err.code !== '23505' && err.code !== '42P06') throw err;
+      });
     } finally {
       await setup.end();
     }
@@ -81,8 +87,8 @@ export class PostgresDb implements Db {
     }
   }
 
-  async execScript(sql: string): Promise<void> {
-    await this.pool.query(sql);
+  execScript(sql: string): Promise<void> {
+    return this.direct.execScript(sql);
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,9 @@ export class SqliteDb implements Db {
       run: async (sql: string, params: SqlValue[] = []) => ({
         changes: this.prepare(sql).run(...params).changes,
       }),
+      execScript: async (sql: string) => {
+        this.db.exec(sql);
+      },
     };
   }
 
@@ -80,7 +83,7 @@ export class SqliteDb implements Db {
 
   async execScript(sql: string): Promise<void> {
     await this.idle();
-    this.db.exec(sql);
+    return this.direct.execScript(sql);
   }
 
   async close(): Promise<void> {
