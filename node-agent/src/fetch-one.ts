@@ -36,7 +36,7 @@ export async function fetchOne(args: FetchArgs): Promise<void> {
     onBan: (infoHash, e) => emit('ban', { infoHash, ...e }),
     onWebSeed: (infoHash, reason) => emit('webseed', { infoHash, reason }),
   });
-  emit('started', { port: engine.port, infoHash: info.infoHash });
+  emit('started', { port: engine.port, dhtPort: engine.dhtPort, infoHash: info.infoHash });
   const report = setInterval(
     () => emit('stats', { transfers: engine.stats(), bannedPeers: engine.bannedPeers }),
     500,

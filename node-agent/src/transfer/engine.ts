@@ -135,6 +135,11 @@ export class TransferEngine {
     return this.client.address()?.port ?? 0;
   }
 
+  /** UDP port of the DHT node, or 0 when DHT is off (other agents bootstrap from it). */
+  get dhtPort(): number {
+    return this.client.dht ? (this.client.dht.address()?.port ?? 0) : 0;
+  }
+
   setRates(rates: { uploadLimitBytesPerSecond?: number; downloadLimitBytesPerSecond?: number }): void {
     if (rates.uploadLimitBytesPerSecond !== undefined) {
       this.client.throttleUpload(limitOf(rates.uploadLimitBytesPerSecond));
