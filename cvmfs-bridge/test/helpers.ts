@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalFetcher } from '../src/reader/fetcher.js';
 import { RepositoryReader } from '../src/reader/reader.js';
+import { generateRepositoryKeys, type RepositoryKeys } from '../src/repo/keys.js';
 import { DEFAULT_REPO_SETTINGS, type RepoSettings, Repository } from '../src/repo/repository.js';
 
 export interface TestRepo {
@@ -18,6 +19,17 @@ export function tempDir(prefix = 'tsw-bridge-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+// RSA key generation dominates repository creation; each test file reuses one key set per name.
+const keyCache = new Map<string, RepositoryKeys>();
+function keysFor(fqrn: string): RepositoryKeys {
+  let keys = keyCache.get(fqrn);
+  if (!keys) {
+    keys = generateRepositoryKeys(fqrn);
+    keyCache.set(fqrn, keys);
+  }
+  return keys;
+}
+
 export function createTestRepo(overrides: Partial<RepoSettings> = {}, fqrn = 'test.example.org'): TestRepo {
   const base = tempDir();
   const settings: RepoSettings = {
@@ -26,7 +38,7 @@ export function createTestRepo(overrides: Partial<RepoSettings> = {}, fqrn = 'te
     stateDir: join(base, 'state'),
     ...overrides,
   };
-  const repo = Repository.create(fqrn, settings);
+  const repo = Repository.create(fqrn, settings, new Date(), keysFor(fqrn));
   return {
     repo,
     settings,

@@ -11,7 +11,6 @@ interface Frame {
   container: Value[] | Record<string, Value>;
 }
 
-const KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 // Plain scalars: a safe first character, safe characters after it, and no ": " inside or
 // ":" at the end (checked separately: a single character class scans fastest).
 const PLAIN_FIRST = /^[A-Za-z0-9_./+@()=^$-]/;
@@ -27,18 +26,18 @@ const CORE_SPECIAL =
 const FALLBACK = Symbol('fallback');
 
 function scalar(text: string): Value | typeof FALLBACK {
-  if (text.endsWith(' ')) return FALLBACK;
+  if (text.endsWith(' ') || text.includes(' #')) return FALLBACK;
   const first = text.charCodeAt(0);
   if (first === 39 /* ' */) {
     if (text.length < 2 || !text.endsWith("'")) return FALLBACK;
     const inner = text.slice(1, -1);
-    if (/'(?!')/.test(inner.replace(/''/g, ''))) return FALLBACK;
+    if (NON_PRINTABLE.test(inner) || /'(?!')/.test(inner.replace(/''/g, ''))) return FALLBACK;
     return inner.replace(/''/g, "'");
   }
   if (first === 34 /* " */) {
     if (text.length < 2 || !text.endsWith('"')) return FALLBACK;
     const inner = text.slice(1, -1);
-    if (inner.includes('\\') || inner.includes('"')) return FALLBACK;
+    if (inner.includes('\\') || inner.includes('"') || NON_PRINTABLE.test(inner)) return FALLBACK;
     return inner;
   }
   // "-" alone or "- x" is a sequence indicator, not a plain scalar.
@@ -67,44 +66,36 @@ function scalar(text: string): Value | typeof FALLBACK {
   return text;
 }
 
-/** Splits "key: value" / "key:"; undefined when the line is not a simple mapping pair. */
-function pair(text: string): [string, string | undefined] | undefined {
-  const colon = text.indexOf(':');
-  if (colon <= 0) return undefined;
-  const key = text.slice(0, colon);
-  if (!KEY.test(key)) return undefined;
-  if (colon === text.length - 1) return [key, undefined];
-  if (text.charCodeAt(colon + 1) !== 32) return undefined;
-  return [key, text.slice(colon + 2)];
-}
-
 export function parseFastYaml(text: string): unknown {
-  if (text.includes('\t') || text.includes('\r') || NON_PRINTABLE.test(text)) return undefined;
+  // Tabs, CR and control characters change how YAML reads a line: leave such input to js-yaml.
+  if (text.includes('\t') || text.includes('\r')) return undefined;
   const root: Record<string, Value> = {};
   const stack: Frame[] = [{ indent: 0, container: root }];
   // A "key:" with nothing after it waits for the next line to say what it holds.
   let pending: { map: Record<string, Value>; key: string; indent: number } | undefined;
-  let first = true;
   let contentLines = 0;
-  for (let start = 0; start < text.length; ) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    const raw = text.slice(start, end);
-    start = end + 1;
-    let indent = 0;
-    while (raw.charCodeAt(indent) === 32) indent++;
-    if (indent === raw.length || raw.charCodeAt(indent) === 35 /* # */) continue;
-    if (first && raw === '---') {
-      first = false;
+  const length = text.length;
+  for (let lineStart = 0; lineStart < length; ) {
+    let lineEnd = text.indexOf('\n', lineStart);
+    if (lineEnd === -1) lineEnd = length;
+    const lineBegin = lineStart;
+    let pos = lineStart;
+    lineStart = lineEnd + 1;
+    while (text.charCodeAt(pos) === 32) pos++;
+    if (pos === lineEnd) continue;
+    if (text.charCodeAt(pos) === 35 /* # */) {
+      if (NON_PRINTABLE.test(text.slice(pos, lineEnd))) return undefined;
       continue;
     }
-    first = false;
-    contentLines++;
-    let rest = raw.slice(indent);
-    if (rest.includes(' #')) return undefined;
+    if (contentLines === 0 && pos === lineBegin && lineEnd - pos === 3 && text.startsWith('---', pos)) {
+      contentLines = -1; // a document start marker, once, before any content
+      continue;
+    }
+    contentLines = contentLines < 0 ? 1 : contentLines + 1;
+    let indent = pos - lineBegin;
     if (pending) {
       if (indent > pending.indent) {
-        const child: Value[] | Record<string, Value> = rest.startsWith('- ') ? [] : {};
+        const child: Value[] | Record<string, Value> = text.startsWith('- ', pos) ? [] : {};
         pending.map[pending.key] = child;
         stack.push({ indent, container: child });
       } else {
@@ -117,37 +108,55 @@ export function parseFastYaml(text: string): unknown {
     if (frame.indent !== indent) return undefined;
     let container = frame.container;
     if (Array.isArray(container)) {
-      if (!rest.startsWith('- ')) return undefined;
-      rest = rest.slice(2);
-      const itemIndent = indent + 2;
-      const kv = pair(rest);
-      if (!kv) {
-        const v = scalar(rest);
+      if (text.charCodeAt(pos) !== 45 || text.charCodeAt(pos + 1) !== 32) return undefined;
+      pos += 2;
+      const colon = keyEnd(text, pos, lineEnd);
+      if (colon === -1) {
+        const v = scalar(text.slice(pos, lineEnd));
         if (v === FALLBACK) return undefined;
         container.push(v);
         continue;
       }
       const map: Record<string, Value> = {};
       container.push(map);
-      stack.push({ indent: itemIndent, container: map });
+      indent += 2;
+      stack.push({ indent, container: map });
       container = map;
-      indent = itemIndent;
     }
-    const kv = pair(rest);
-    if (!kv) return undefined;
-    const [key, valueText] = kv;
+    const colon = keyEnd(text, pos, lineEnd);
+    if (colon === -1) return undefined;
+    const key = text.slice(pos, colon);
     const map = container as Record<string, Value>;
     if (Object.hasOwn(map, key) || key === '__proto__') return undefined;
-    if (valueText === undefined) {
+    if (colon === lineEnd - 1) {
       pending = { map, key, indent };
       map[key] = null;
       continue;
     }
-    const v = scalar(valueText);
+    const v = scalar(text.slice(colon + 2, lineEnd));
     if (v === FALLBACK) return undefined;
     map[key] = v;
   }
-  if (contentLines === 0) return undefined;
+  if (contentLines <= 0) return undefined;
   if (pending) pending.map[pending.key] = null;
   return root;
+}
+
+/**
+ * The position of the ":" ending a simple key at `pos` ("key: value" or "key:" at the end of
+ * the line), or -1 when the line does not start with a simple mapping key.
+ */
+function keyEnd(text: string, pos: number, lineEnd: number): number {
+  let i = pos;
+  const c0 = text.charCodeAt(i);
+  if (!((c0 >= 65 && c0 <= 90) || (c0 >= 97 && c0 <= 122) || c0 === 95)) return -1;
+  for (i++; i < lineEnd; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c === 45)
+      continue;
+    if (c !== 58 /* : */) return -1;
+    if (i === lineEnd - 1 || text.charCodeAt(i + 1) === 32) return i;
+    return -1;
+  }
+  return -1;
 }

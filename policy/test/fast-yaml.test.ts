@@ -68,6 +68,12 @@ const TRICKY = [
   'a ',
   'Ünïcödé',
   'tab\there',
+  'bell\u0007',
+  'nel\u0085',
+  'bom\ufeff',
+  'ls\u2028',
+  'del\u007f',
+  'nul\u0000',
   'line\nbreak',
   '=',
   '<<',
@@ -136,6 +142,10 @@ describe('fast YAML reader', () => {
     ['a float', 'a: 1.5\n'],
     ['a dash value', 'a: -\n'],
     ['a __proto__ key', '__proto__: 1\n'],
+    ['an indented document marker', '  ---\na: 1\n'],
+    ['only a document marker', '---\n'],
+    ['a control character in a comment', '# \u0007\na: 1\n'],
+    ['a quoted value with a comment sign', "a: 'b #c'\n"],
   ])('leaves %s to js-yaml', (_label, text) => {
     expect(parseFastYaml(text)).toBeUndefined();
   });

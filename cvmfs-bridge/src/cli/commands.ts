@@ -14,7 +14,6 @@ import { verifyRevision } from '../reader/verify-all.js';
 import { changeTags, listTags, resignWhitelist } from '../repo/admin.js';
 import { collectGarbage } from '../repo/gc.js';
 import { type RepoSettings, Repository } from '../repo/repository.js';
-import { startServer } from '../serve.js';
 import { emit } from './output.js';
 
 export function settingsOf(config: BridgeConfig): RepoSettings {
@@ -253,6 +252,8 @@ export function printClientConfig(config: BridgeConfig, fqrn: string, opts: { ur
 
 /** Serves until SIGINT/SIGTERM; re-signs expiring whitelists on a schedule while running. */
 export async function serve(config: BridgeConfig, json: boolean): Promise<void> {
+  // fastify is only loaded for `serve`, keeping every other command quick to start.
+  const { startServer } = await import('../serve.js');
   const { app, url } = await startServer({
     storageDir: config.storageDir,
     host: config.serveHost,

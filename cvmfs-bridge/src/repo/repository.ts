@@ -11,7 +11,7 @@ import { signWhitelist } from '../format/whitelist.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 import { ObjectStore } from '../store/object-store.js';
 import { updateHistory } from './history.js';
-import { certificateFingerprint, generateRepositoryKeys } from './keys.js';
+import { certificateFingerprint, generateRepositoryKeys, type RepositoryKeys } from './keys.js';
 import { type RepoLayout, repoLayout } from './layout.js';
 
 export interface RepoSettings {
@@ -52,7 +52,12 @@ export class Repository {
   }
 
   /** Creates keys, whitelist, an empty root catalog and revision 1 of the manifest. */
-  static create(fqrn: string, settings: RepoSettings, now = new Date()): Repository {
+  static create(
+    fqrn: string,
+    settings: RepoSettings,
+    now = new Date(),
+    existingKeys?: RepositoryKeys,
+  ): Repository {
     const layout = repoLayout(settings.storageDir, settings.stateDir, fqrn);
     if (existsSync(layout.manifestFile) || existsSync(layout.masterKeyFile)) {
       throw new BridgeError('EXISTS', `repository ${fqrn} already exists`);
@@ -62,7 +67,7 @@ export class Repository {
     mkdirSync(layout.workDir, { recursive: true, mode: 0o700 });
     repo.store.init();
 
-    const keys = generateRepositoryKeys(fqrn);
+    const keys = existingKeys ?? generateRepositoryKeys(fqrn);
     writeFileAtomic(layout.masterKeyFile, keys.masterPrivateKeyPem, 0o600);
     writeFileAtomic(layout.repoKeyFile, keys.repoPrivateKeyPem, 0o600);
     writeFileAtomic(layout.masterPublicKeyFile, keys.masterPublicKeyPem, 0o644);

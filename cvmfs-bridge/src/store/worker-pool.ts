@@ -82,12 +82,31 @@ export class WorkerPool {
     return this.queue.length + this.busy.size;
   }
 
+  private capacityWaiters: { max: number; resolve: () => void }[] = [];
+
+  /** Resolves once at most `max` tasks are queued or running (back-pressure for producers). */
+  waitForCapacity(max: number): Promise<void> {
+    if (this.queuedCount <= max) return Promise.resolve();
+    return new Promise((resolve) => this.capacityWaiters.push({ max, resolve }));
+  }
+
+  private wakeCapacityWaiters(): void {
+    if (this.capacityWaiters.length === 0) return;
+    const still: { max: number; resolve: () => void }[] = [];
+    for (const w of this.capacityWaiters) {
+      if (this.queuedCount <= w.max) w.resolve();
+      else still.push(w);
+    }
+    this.capacityWaiters = still;
+  }
+
   private dispatch(): void {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const worker = this.idle.pop() as Worker;
       const job = this.queue.shift() as { id: number; task: StoreTask };
       this.busy.set(worker, job.id);
-      worker.postMessage({ id: job.id, ...job.task });
+      const transfer = 'buffer' in job.task ? [job.task.buffer.buffer as ArrayBuffer] : [];
+      worker.postMessage({ id: job.id, ...job.task }, transfer);
     }
   }
 
@@ -105,6 +124,7 @@ export class WorkerPool {
         new BridgeError('BAD_INPUT', `storing content failed: ${msg.error?.message ?? 'unknown'}`),
       );
     this.dispatch();
+    this.wakeCapacityWaiters();
   }
 
   private onCrash(worker: Worker, error: Error): void {
@@ -112,6 +132,7 @@ export class WorkerPool {
     if (id !== undefined) this.pending.get(id)?.reject(error);
     if (id !== undefined) this.pending.delete(id);
     this.busy.delete(worker);
+    this.wakeCapacityWaiters();
   }
 
   async close(): Promise<void> {

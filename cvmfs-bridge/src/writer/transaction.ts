@@ -56,6 +56,8 @@ export class Transaction {
   private readonly cache: ContentCache;
   private readonly stagingDir: string;
   private readonly pending = new Map<string, Promise<void>>();
+  /** Number of pending paths beneath each directory, so subtree waits need no scan. */
+  private readonly pendingBelow = new Map<string, number>();
   private failure: unknown;
   private readonly maxInFlight = 512;
 
@@ -83,8 +85,11 @@ export class Transaction {
   private async settle(path: string, subtree: boolean): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     const waits: Promise<void>[] = [];
-    for (const [p, promise] of this.pending) {
-      if (p === path || (subtree && (path === '' || p.startsWith(`${path}/`)))) waits.push(promise);
+    const own = this.pending.get(path);
+    if (own) waits.push(own);
+    if (subtree && (this.pendingBelow.get(path) ?? 0) > 0) {
+      for (const [p, promise] of this.pending)
+        if (path === '' || p.startsWith(`${path}/`)) waits.push(promise);
     }
     if (waits.length > 0) await Promise.allSettled(waits);
     if (this.failure !== undefined) throw this.failure;
@@ -185,7 +190,9 @@ export class Transaction {
     await this.settle(path, true);
     this.ensureParents(path);
     let task: StoreTask;
-    if (Buffer.isBuffer(content)) task = { buffer: content };
+    // A small Buffer often views Node's shared 8 KiB pool: copy exactly its bytes so the
+    // message to the worker carries (and transfers) only those.
+    if (Buffer.isBuffer(content)) task = { buffer: Uint8Array.prototype.slice.call(content) };
     else if ('file' in content && typeof content.file === 'string') task = { file: content.file };
     else task = { file: await this.stage(content as Readable), deleteAfter: true };
     const base = this.base(path, S_IFREG, meta, 0o644);
@@ -198,7 +205,7 @@ export class Transaction {
         compressed: stored.compressed,
       });
     });
-    while (this.pool.queuedCount > this.maxInFlight) await Promise.race(this.pending.values());
+    await this.pool.waitForCapacity(this.maxInFlight);
   }
 
   private async stage(stream: Readable): Promise<string> {
@@ -222,7 +229,18 @@ export class Transaction {
       })
       .finally(() => {
         if (this.pending.get(path) === promise) this.pending.delete(path);
+        this.countBelow(path, -1);
       });
     this.pending.set(path, promise);
+    this.countBelow(path, +1);
+  }
+
+  private countBelow(path: string, by: 1 | -1): void {
+    for (let dir = parentPath(path); ; dir = parentPath(dir)) {
+      const n = (this.pendingBelow.get(dir) ?? 0) + by;
+      if (n === 0) this.pendingBelow.delete(dir);
+      else this.pendingBelow.set(dir, n);
+      if (dir === '') break;
+    }
   }
 }

@@ -1,0 +1,59 @@
+// sign: a detached CMS signature over the exact bytes of catalog.yaml, one file per
+// signer named <sha256 of signer cert DER>.p7s, so a second endorser adds theirs beside.
+
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { signDetached, TrustError } from '@trustswarm/policy';
+import { writeFileAtomic } from '../lib/atomic.js';
+import type { CommandResult, Context } from '../lib/context.js';
+import { CliError, fsError } from '../lib/errors.js';
+import { loadIdentity, requireCurrentlyValid } from '../lib/identity.js';
+import { parseCatalogOrFail } from '../lib/workspace.js';
+
+export async function sign(ctx: Context, opts: { catalog?: string; out?: string }): Promise<CommandResult> {
+  const catalogPath = opts.catalog ? resolve(opts.catalog) : ctx.workspace.catalogPath;
+  let bytes: Buffer;
+  try {
+    bytes = opts.catalog ? readFileSync(catalogPath) : ctx.workspace.readCatalogBytes();
+  } catch (err) {
+    throw err instanceof CliError ? err : fsError(err, catalogPath);
+  }
+  // Never sign something the agents would refuse to parse, or that is already expired.
+  const catalog = parseCatalogOrFail(bytes, catalogPath);
+  const now = new Date();
+  if (Date.parse(catalog.expires) <= now.getTime())
+    throw new CliError(
+      'CATALOG_INVALID',
+      `catalog expired at ${catalog.expires}: run 'catalog set-expiry' first`,
+    );
+  const identity = await loadIdentity(ctx.config);
+  requireCurrentlyValid(identity.certificate, now);
+  let signature: Buffer;
+  try {
+    signature = signDetached(bytes, {
+      certificatePem: identity.certificatePem,
+      privateKey: identity.privateKey,
+      chainPem: identity.chainPem,
+    });
+  } catch (err) {
+    if (err instanceof TrustError) throw new CliError('IDENTITY_INVALID', err.message);
+    throw err;
+  }
+  const dir = opts.out
+    ? resolve(opts.out)
+    : opts.catalog
+      ? join(catalogPath, '..', 'signatures')
+      : ctx.workspace.signaturesDir;
+  const path = join(dir, `${identity.certificate.sha256}.p7s`);
+  await writeFileAtomic(path, signature);
+  return {
+    data: {
+      signature: path,
+      signer: identity.certificate.subject,
+      issuer: identity.certificate.issuer,
+      signerCertSha256: identity.certificate.sha256,
+      catalog: { id: catalog.id, version: catalog.version },
+    },
+    text: `signed ${catalog.name} version ${catalog.version} as ${identity.certificate.subject}\n  ${path}`,
+  };
+}
