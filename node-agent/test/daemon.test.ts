@@ -261,6 +261,18 @@ describe('five agents on one site', () => {
         expect(s.installed.map((e) => e.entryId)).toEqual([ID_A]);
         expect(s.transfers.find((t) => t.infoHash === image.info.infoHash)?.state).toBe('seeding');
       }
+      // A restart while the server is down: the cached bundle is re-verified and used.
+      const first = agents[0];
+      if (!first) throw new Error('no agent');
+      first.proc.kill('SIGTERM');
+      await first.proc;
+      const restarted = await spawnAgent(first.dataDir, agentConfig(0));
+      agents[0] = restarted;
+      const s = await restarted.waitForStatus(
+        (st) => st.lastSync?.kind === 'unreachable' && st.transfers.some((t) => t.state === 'seeding'),
+      );
+      expect(s.approval).toMatchObject({ version: 3, valid: true });
+      expect(s.installed.map((e) => e.entryId)).toEqual([ID_A]);
     } finally {
       server.down = false;
     }
