@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
@@ -170,6 +170,7 @@ describe('five agents on one site', () => {
     const socketAgent = agents[4];
     if (!agent || !socketAgent) throw new Error('no agent');
     expect(socketAgent.api).toMatch(/^unix:.*api\.sock$/);
+    expect((await stat(socketAgent.api.slice(5))).mode & 0o777).toBe(0o660);
     const overSocket = await execa('node', [cliPath, 'status', '--api', socketAgent.api, '--json']);
     expect(JSON.parse(overSocket.stdout).installed).toHaveLength(1);
     const table = await execa('node', [cliPath, 'status', '--api', agent.api]);
