@@ -23,6 +23,8 @@ export interface JobStatus {
   infoHash: string;
   state: 'fetching' | 'downloading' | 'installing' | 'failed';
   error?: { code: string; message: string };
+  /** set when the entry stopped being approved while the job ran */
+  cancelled?: boolean;
 }
 
 export interface DaemonDeps {
@@ -118,8 +120,23 @@ export class AgentDaemon {
 
     const wanted = selectForHost(this.sync.approvedEntries(now), this.deps.config.host);
     const wantedIds = new Set(wanted.map((w) => w.entry.id));
+    await this.cancelUnwantedJobs(wantedIds);
     for (const approved of wanted) this.ensureInstalled(approved);
     await this.applyLifecycle(wantedIds, now);
+  }
+
+  /** A download whose entry was revoked stops at once and leaves no staging data. */
+  private async cancelUnwantedJobs(wantedIds: Set<string>): Promise<void> {
+    for (const [entryId, job] of [...this.jobs]) {
+      if (wantedIds.has(entryId)) continue;
+      this.jobs.delete(entryId);
+      // Hashing and renaming are short; the lifecycle retires the result on the next poll.
+      if (job.state === 'installing') continue;
+      job.cancelled = true;
+      await this.deps.engine.close(job.infoHash);
+      await this.store.clearStaging(job.infoHash);
+      this.deps.logger.info({ entryId }, 'download cancelled: entry no longer approved');
+    }
   }
 
   private ensureInstalled(approved: ApprovedEntry): void {
@@ -164,6 +181,7 @@ export class AgentDaemon {
           `torrent names ${info.fileName} (${info.sizeBytes} bytes); the catalog ${artifact.fileName ?? ''} (${artifact.size} bytes)`,
         );
       }
+      if (job.cancelled) return;
       job.state = 'downloading';
       log.info({ sizeBytes: artifact.size }, 'download started');
       const result = await this.deps.engine.download({
@@ -171,6 +189,10 @@ export class AgentDaemon {
         expectedInfoHash: artifact.infoHash,
         stagingDir: this.store.stagingDir(artifact.infoHash),
       });
+      if (job.cancelled) {
+        await this.store.clearStaging(artifact.infoHash);
+        return;
+      }
       job.state = 'installing';
       const path = await this.store.install({
         entryId: entry.id,
@@ -201,6 +223,7 @@ export class AgentDaemon {
       await this.seedInstalled(installed);
       await this.hook('available', installed);
     } catch (err) {
+      if (job.cancelled) return;
       const code = err instanceof AgentError ? err.code : 'TRANSFER_FAILED';
       job.state = 'failed';
       job.error = { code, message: errorMessage(err) };

@@ -297,4 +297,51 @@ describe('five agents on one site', () => {
     }
     expect(approvalV2.bytes.length).toBeGreaterThan(0);
   });
+  it('cancels a download whose entry is revoked mid-way and leaves no staging data', async () => {
+    const agent = agents[0];
+    if (!agent) throw new Error('no agent');
+    const slow = await makeArtifact(join(dir, 'd'), {
+      fileName: 'd.qcow2',
+      sizeBytes: 16 << 20,
+      announce: [tracker.announceUrl],
+    });
+    await preinstall(join(dir, 'origin-d'), 'd', slow);
+    const seeder = spawnFetch({ artifact: slow, entryId: 'd', dataDir: join(dir, 'origin-d'), seed: true });
+    helpers.push(seeder);
+    await seeder.waitFor((e) => e.event === 'seeding');
+    // Only host hv0 is listed, and its download rate is lowered at run time so it is caught mid-way.
+    await execa('node', [cliPath, 'rates', '--api', agent.api, '--down', '1000000']);
+    const entryD: EntrySpec = { id: randomUUID(), name: 'slow', artifact: slow, hosts: ['hv0'] };
+    const catalogV3 = await publishCatalog(layoutDir, [pki.endorsers.alice], {
+      id: CATALOG,
+      version: 3,
+      entries: [entryD],
+    });
+    await publishApproval(layoutDir, pki, {
+      site: SITE,
+      version: 5,
+      catalogs: [{ catalog: catalogV3, entries: [entryD] }],
+    });
+    await agent.waitForStatus((st) =>
+      st.transfers.some(
+        (t) => t.infoHash === slow.info.infoHash && t.state === 'downloading' && t.progress > 0,
+      ),
+    );
+    const staging = join(agent.dataDir, 'staging', slow.info.infoHash);
+    expect(existsSync(staging)).toBe(true);
+    for (const other of agents.slice(1)) {
+      const st = await other.waitForStatus((x) => x.approval?.version === 5);
+      expect(st.jobs).toEqual([]); // not for these hosts
+    }
+    await publishApproval(layoutDir, pki, {
+      site: SITE,
+      version: 6,
+      catalogs: [{ catalog: catalogV3, entries: [] }],
+    });
+    const s = await agent.waitForStatus((st) => st.approval?.version === 6 && st.jobs.length === 0);
+    expect(s.transfers.some((t) => t.infoHash === slow.info.infoHash)).toBe(false);
+    expect(s.installed).toEqual([]);
+    expect(existsSync(staging)).toBe(false);
+    expect(existsSync(join(agent.dataDir, 'images', entryD.id))).toBe(false);
+  });
 });
