@@ -101,6 +101,7 @@ export const configSchema = z
         resumeSaveIntervalMs: z.number().int().positive().default(1000),
         maxParallelDownloads: z.number().int().min(1).default(2),
         encryption: z.enum(['off', 'prefer', 'require']).default('off'),
+        pieceCacheSlots: z.number().int().min(0).max(64).default(4),
       })
       .prefault({}),
     lifecycle: z
