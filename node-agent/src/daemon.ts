@@ -151,12 +151,19 @@ export class AgentDaemon {
     }
     const job = this.jobs.get(entry.id);
     if (job && job.state !== 'failed') return;
-    const running = [...this.jobs.values()].filter((j) => j.state !== 'failed').length;
-    if (running >= this.deps.config.transfer.maxParallelDownloads) return;
-    void this.install(approved);
+    const artifact = entry.artifact;
+    if (!artifact) return;
+    // Another entry with the same artifact: wait for its download, or link its verified copy.
+    const active = [...this.jobs.values()].filter((j) => j.state !== 'failed' && j.entryId !== entry.id);
+    if (active.some((j) => j.infoHash === artifact.infoHash)) return;
+    const twin = Object.values(this.state.entries).find(
+      (e) => e.entryId !== entry.id && e.infoHash === artifact.infoHash && e.sha256 === artifact.sha256,
+    );
+    if (!twin && active.length >= this.deps.config.transfer.maxParallelDownloads) return;
+    void this.install(approved, twin);
   }
 
-  private async install(approved: ApprovedEntry): Promise<void> {
+  private async install(approved: ApprovedEntry, twin?: InstalledEntry): Promise<void> {
     const { entry } = approved;
     const artifact = entry.artifact;
     if (!artifact) return;
@@ -169,38 +176,18 @@ export class AgentDaemon {
     this.jobs.set(entry.id, job);
     const log = this.deps.logger.child({ entryId: entry.id, infoHash: artifact.infoHash });
     try {
-      const torrentFile = await this.layout.getPinned(
-        this.layout.torrentPath(artifact.infoHash),
-        this.deps.config.poll.maxTorrentBytes,
-        artifact.torrent.sha256,
-      );
-      const info = await readTorrentInfo(torrentFile, artifact.infoHash);
-      if (info.sizeBytes !== artifact.size || (artifact.fileName && artifact.fileName !== info.fileName)) {
-        throw new AgentError(
-          'TORRENT_MISMATCH',
-          `torrent names ${info.fileName} (${info.sizeBytes} bytes); the catalog ${artifact.fileName ?? ''} (${artifact.size} bytes)`,
-        );
-      }
+      const { path, fileName } = twin
+        ? {
+            fileName: twin.fileName,
+            path: await this.store.installLinked({
+              entryId: entry.id,
+              from: twin.path,
+              fileName: twin.fileName,
+              expectedSha256: artifact.sha256,
+            }),
+          }
+        : await this.downloadAndInstall(entry.id, artifact, job, log);
       if (job.cancelled) return;
-      job.state = 'downloading';
-      log.info({ sizeBytes: artifact.size }, 'download started');
-      const result = await this.deps.engine.download({
-        torrentFile,
-        expectedInfoHash: artifact.infoHash,
-        stagingDir: this.store.stagingDir(artifact.infoHash),
-      });
-      if (job.cancelled) {
-        await this.store.clearStaging(artifact.infoHash);
-        return;
-      }
-      job.state = 'installing';
-      const path = await this.store.install({
-        entryId: entry.id,
-        infoHash: artifact.infoHash,
-        fileName: result.info.fileName,
-        expectedSha256: artifact.sha256,
-      });
-      await this.writeTorrentCache(artifact.infoHash, torrentFile);
       const installed: InstalledEntry = {
         entryId: entry.id,
         catalogId: approved.catalogId,
@@ -211,7 +198,7 @@ export class AgentDaemon {
         infoHash: artifact.infoHash,
         sha256: artifact.sha256,
         sizeBytes: artifact.size,
-        fileName: result.info.fileName,
+        fileName,
         path,
         installedAt: this.now().toISOString(),
         metadata: entry,
@@ -232,6 +219,47 @@ export class AgentDaemon {
     }
   }
 
+  private async downloadAndInstall(
+    entryId: string,
+    artifact: NonNullable<ApprovedEntry['entry']['artifact']>,
+    job: JobStatus,
+    log: Logger,
+  ): Promise<{ path: string; fileName: string }> {
+    const torrentFile = await this.layout.getPinned(
+      this.layout.torrentPath(artifact.infoHash),
+      this.deps.config.poll.maxTorrentBytes,
+      artifact.torrent.sha256,
+    );
+    const info = await readTorrentInfo(torrentFile, artifact.infoHash);
+    if (info.sizeBytes !== artifact.size || (artifact.fileName && artifact.fileName !== info.fileName)) {
+      throw new AgentError(
+        'TORRENT_MISMATCH',
+        `torrent names ${info.fileName} (${info.sizeBytes} bytes); the catalog ${artifact.fileName ?? ''} (${artifact.size} bytes)`,
+      );
+    }
+    if (job.cancelled) throw new AgentError('TRANSFER_CANCELLED', `entry ${entryId} no longer approved`);
+    job.state = 'downloading';
+    log.info({ sizeBytes: artifact.size }, 'download started');
+    const result = await this.deps.engine.download({
+      torrentFile,
+      expectedInfoHash: artifact.infoHash,
+      stagingDir: this.store.stagingDir(artifact.infoHash),
+    });
+    if (job.cancelled) {
+      await this.store.clearStaging(artifact.infoHash);
+      throw new AgentError('TRANSFER_CANCELLED', `entry ${entryId} no longer approved`);
+    }
+    job.state = 'installing';
+    const path = await this.store.install({
+      entryId,
+      infoHash: artifact.infoHash,
+      fileName: result.info.fileName,
+      expectedSha256: artifact.sha256,
+    });
+    await this.writeTorrentCache(artifact.infoHash, torrentFile);
+    return { path, fileName: result.info.fileName };
+  }
+
   private async applyLifecycle(wantedIds: Set<string>, now: Date): Promise<void> {
     const { lifecycle } = this.deps.config;
     for (const entry of Object.values(this.state.entries)) {
@@ -249,6 +277,9 @@ export class AgentDaemon {
       else await this.store.remove(entry.entryId);
       delete this.state.entries[entry.entryId];
       await this.persist();
+      // Another entry linked to the same bytes keeps them in the swarm.
+      const sharer = Object.values(this.state.entries).find((e) => e.infoHash === entry.infoHash);
+      if (sharer) await this.seedInstalled(sharer);
       this.deps.logger.info({ entryId: entry.entryId, action: lifecycle.onRevoke }, 'entry retired');
       await this.hook('removed', entry);
     }

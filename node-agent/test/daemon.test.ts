@@ -344,4 +344,47 @@ describe('five agents on one site', () => {
     expect(existsSync(staging)).toBe(false);
     expect(existsSync(join(agent.dataDir, 'images', entryD.id))).toBe(false);
   });
+  it('links a second entry with the same artifact instead of downloading it twice', async () => {
+    const agent = agents[1];
+    if (!agent) throw new Error('no agent');
+    await preinstall(join(dir, 'origin-b'), 'b', other);
+    const seeder = spawnFetch({ artifact: other, entryId: 'b', dataDir: join(dir, 'origin-b'), seed: true });
+    helpers.push(seeder);
+    await seeder.waitFor((e) => e.event === 'seeding');
+    const one: EntrySpec = { id: randomUUID(), name: 'twin-one', artifact: other, hosts: ['hv1'] };
+    const two: EntrySpec = { id: randomUUID(), name: 'twin-two', artifact: other, hosts: ['hv1'] };
+    const catalogV4 = await publishCatalog(layoutDir, [pki.endorsers.alice], {
+      id: CATALOG,
+      version: 4,
+      entries: [one, two],
+    });
+    await publishApproval(layoutDir, pki, {
+      site: SITE,
+      version: 7,
+      catalogs: [{ catalog: catalogV4, entries: [one, two] }],
+    });
+    const both = await agent.waitForStatus((st) => st.installed.length === 2);
+    const paths = both.installed.map((e) => e.path);
+    for (const path of paths) expect(await sha256File(path)).toBe(other.sha256);
+    const [first, second] = await Promise.all(paths.map((p) => stat(p)));
+    expect(first?.ino).toBe(second?.ino); // one copy on disk, hard-linked
+    expect(both.transfers.filter((t) => t.infoHash === other.info.infoHash).map((t) => t.state)).toEqual([
+      'seeding',
+    ]);
+
+    // Retiring one keeps the other installed and still seeding.
+    await publishApproval(layoutDir, pki, {
+      site: SITE,
+      version: 8,
+      catalogs: [{ catalog: catalogV4, entries: [two] }],
+    });
+    const left = await agent.waitForStatus((st) => st.approval?.version === 8 && st.installed.length === 1);
+    expect(left.installed.map((e) => e.entryId)).toEqual([two.id]);
+    const kept = left.installed[0]?.path ?? '';
+    expect(await sha256File(kept)).toBe(other.sha256);
+    const seeding = await agent.waitForStatus((st) =>
+      st.transfers.some((t) => t.infoHash === other.info.infoHash && t.state === 'seeding'),
+    );
+    expect(seeding.transfers.filter((t) => t.infoHash === other.info.infoHash)).toHaveLength(1);
+  });
 });
