@@ -4,7 +4,7 @@
 // with one line and exit 5.
 
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCatalog } from '@trustswarm/policy';
 import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
@@ -95,6 +95,19 @@ describe('publish', () => {
     const after = server.requests.slice(before);
     expect(after.some((q) => q.method === 'PATCH')).toBe(false);
     expect((r.json().catalog as { status: number }).status).toBe(200);
+  });
+
+  it('a second endorser adds their signature to the published version', async () => {
+    const { bob } = pki.endorsers;
+    expect((await box.run(['--cert', bob.certPath, '--key', bob.keyPath, 'sign'], { env })).exitCode).toBe(0);
+    const r = await box.run(['--json', 'publish', '--skip-artifacts'], { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json().signaturesAdded).toEqual([`${bob.certificate.sha256}.p7s`]);
+    const catalog = parseCatalog(readFileSync(join(box.dir, 'catalog.yaml')));
+    const sigDir = join(server.dir, 'catalogs', catalog.id, String(catalog.version), 'signatures');
+    expect(readdirSync(sigDir).sort()).toEqual(
+      [`${pki.endorsers.alice.certificate.sha256}.p7s`, `${bob.certificate.sha256}.p7s`].sort(),
+    );
   });
 
   it('reports the server refusing: wrong token, equivocation', async () => {

@@ -134,6 +134,31 @@ async function publishArtifacts(ctx: Context, client: ServerClient, catalog: Cat
   return results;
 }
 
+/**
+ * When the version was already on the server (a second endorser publishing), the server
+ * keeps its copy: each of our signatures it does not list is added on its own.
+ */
+async function addMissingSignatures(
+  client: ServerClient,
+  catalog: Catalog,
+  signatures: Array<{ name: string; bytes: Buffer }>,
+  answer: { signatures?: Array<{ signerCertSha256?: string }> },
+): Promise<string[]> {
+  const known = new Set((answer.signatures ?? []).map((s) => `${s.signerCertSha256}.p7s`));
+  const added: string[] = [];
+  for (const s of signatures) {
+    if (known.has(s.name)) continue;
+    const res = await client.send('POST', `/catalogs/${catalog.id}/versions/${catalog.version}/signatures`, {
+      headers: { 'content-type': 'application/pkcs7-signature' },
+      body: s.bytes,
+    });
+    await client.expectOk(res, `signature ${s.name}`);
+    await res.body?.cancel();
+    added.push(s.name);
+  }
+  return added;
+}
+
 export async function publish(ctx: Context, opts: PublishOptions): Promise<CommandResult> {
   const serverUrl = opts.server ?? ctx.config.server.url;
   if (!serverUrl) throw new CliError('USAGE', 'no server: use --server URL or server.url in the config');
@@ -158,7 +183,10 @@ export async function publish(ctx: Context, opts: PublishOptions): Promise<Comma
     form.append('signature', new Blob([s.bytes], { type: 'application/pkcs7-signature' }), s.name);
   const res = await client.send('POST', '/catalogs', { body: form });
   await client.expectOk(res, `catalog ${catalog.name} v${catalog.version}`);
-  const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  const answer = (await res.json().catch(() => ({}))) as {
+    signatures?: Array<{ signerCertSha256?: string }>;
+  };
+  const added = await addMissingSignatures(client, catalog, signatures, answer);
   const data = {
     server: serverUrl,
     catalog: {
@@ -169,6 +197,7 @@ export async function publish(ctx: Context, opts: PublishOptions): Promise<Comma
       answer,
     },
     signatures: signatures.map((s) => s.name),
+    signaturesAdded: added,
     torrents,
     artifacts,
   };
