@@ -103,6 +103,11 @@ function verdictOf(
   return { id, name: entry?.name, version: entry?.version, kind: entry?.kind, allowed, reasons };
 }
 
+/** The command line names the repeatable flag --site-cert. */
+export function verifyFromFlags(ctx: Context, flags: VerifyOptions & { siteCert?: string[] }): CommandResult {
+  return verify(ctx, { ...flags, siteSignerCert: flags.siteCert });
+}
+
 export function verify(ctx: Context, opts: VerifyOptions): CommandResult {
   const catalogPath = opts.catalog ? resolve(opts.catalog) : ctx.workspace.catalogPath;
   const bytes = opts.catalog ? readInput(catalogPath, 'catalog') : ctx.workspace.readCatalogBytes();
