@@ -131,6 +131,9 @@ describe('verify', () => {
     const { exitCode, verdict } = await verify(['--threshold', '3']);
     expect(exitCode).toBe(3);
     expect(verdict.catalog.reasons[0]?.code).toBe('THRESHOLD_NOT_MET');
+    // Every entry still gets a verdict, refused for the catalog's reasons.
+    expect(verdict.entries.map((e) => e.allowed)).toEqual([false, false]);
+    expect(verdict.entries[0]?.reasons[0]?.code).toBe('THRESHOLD_NOT_MET');
   });
 
   it('rejects a tampered catalog with a reason for every signature', async () => {

@@ -10,6 +10,7 @@ import {
   evaluate,
   loadCertificate,
   loadTrustAnchors,
+  parseCatalog,
   type Reason,
   reasonsOf,
   sha256Hex,
@@ -94,6 +95,15 @@ function torrentReasons(ctx: Context, entry: CatalogEntry): Reason[] {
   return reasons;
 }
 
+/** The entries of a catalog that failed verification, parsed only to name them. */
+function entriesForDisplay(bytes: Buffer): CatalogEntry[] {
+  try {
+    return parseCatalog(bytes).entries;
+  } catch {
+    return [];
+  }
+}
+
 function verdictOf(
   entry: CatalogEntry | undefined,
   id: string,
@@ -158,10 +168,15 @@ export function verify(ctx: Context, opts: VerifyOptions): CommandResult {
     } catch (err) {
       catalogReasons = reasonsOf(err);
     }
-    entries = (catalog?.entries ?? []).map((e) => {
-      const reasons = torrentReasons(ctx, e);
-      return verdictOf(e, e.id, reasons.length === 0, reasons);
-    });
+    if (catalog) {
+      entries = catalog.entries.map((e) => {
+        const reasons = torrentReasons(ctx, e);
+        return verdictOf(e, e.id, reasons.length === 0, reasons);
+      });
+    } else {
+      // Still one verdict per entry: each is refused for the catalog's reasons.
+      entries = entriesForDisplay(bytes).map((e) => verdictOf(e, e.id, false, catalogReasons));
+    }
   }
   const ok = catalog !== undefined && catalogReasons.length === 0 && entries.every((e) => e.allowed);
   const data = {
