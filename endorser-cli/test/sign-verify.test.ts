@@ -177,6 +177,22 @@ describe('verify', () => {
     }
   });
 
+  it('--check-artifacts re-hashes the local bytes and flags a changed file', async () => {
+    const ok = await verify(['--check-artifacts']);
+    expect(ok.exitCode).toBe(0);
+    const path = join(box.dir, 'b.img');
+    const original = readFileSync(path);
+    writeFileSync(path, Buffer.alloc(original.length, 8));
+    try {
+      const { exitCode, verdict } = await verify(['--check-artifacts']);
+      expect(exitCode).toBe(3);
+      expect(verdict.entries.map((e) => e.allowed)).toEqual([true, false]);
+      expect(verdict.entries[1]?.reasons[0]?.code).toBe('DIGEST_MISMATCH');
+    } finally {
+      writeFileSync(path, original);
+    }
+  });
+
   it('does not count an untrusted or revoked signer', async () => {
     const other = sandbox();
     try {

@@ -63,6 +63,7 @@ export function registerCoreCommands(program: Command): void {
     .option('--approval-signature <file>', 'signature of the approval (default: <approval>.p7s)')
     .option('--site-cert <file>', 'the site certificate whose approvals are believed (repeatable)', collect)
     .option('--site <name>', 'expected site name in the approval')
+    .option('--check-artifacts', 're-hash the local artifact files as well')
     .action(action(lazy(() => import('./verify.js'), 'verifyFromFlags')));
 
   program
