@@ -3,11 +3,12 @@
 // certificate → signature over the signed attributes → certificate chain at the signing
 // time and now, with CRLs.
 
-import { createHash, timingSafeEqual, verify } from 'node:crypto';
+import { timingSafeEqual, verify } from 'node:crypto';
 import { type DigestName, digestForOid, signatureDigest } from './algorithms.js';
 import { type Certificate, type Identity, identityOf, parseCertificateDer } from './certificate.js';
 import { validateChain } from './chain.js';
 import { content, DerReader, integerHex, type Tlv, whole } from './der.js';
+import { DigestCache } from './digest-cache.js';
 import { TrustError } from './errors.js';
 import { canonicalNameFromDer } from './names.js';
 import type { TrustAnchors } from './trust-anchors.js';
@@ -144,7 +145,7 @@ export function verifyDetached(
   content: Uint8Array,
   signatureDer: Uint8Array,
   anchors: TrustAnchors,
-  options: { now?: Date } = {},
+  options: { now?: Date; digests?: DigestCache } = {},
 ): VerifiedSignature {
   const now = options.now ?? new Date();
   if (signatureDer.byteLength > MAX_SIGNATURE_BYTES) {
@@ -159,7 +160,7 @@ export function verifyDetached(
   const { signer } = parsed;
   const attrs = readSignedAttributes(r, signer.signedAttrs);
 
-  const actual = createHash(signer.digest).update(content).digest();
+  const actual = (options.digests ?? new DigestCache()).digest(content, signer.digest);
   if (actual.length !== attrs.messageDigest.length || !timingSafeEqual(actual, attrs.messageDigest)) {
     throw new TrustError(
       'DIGEST_MISMATCH',

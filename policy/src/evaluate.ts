@@ -3,7 +3,7 @@
 // is validly endorsed by enough distinct trusted endorsers whose scope covers the entry,
 // nothing was rolled back, and the entry's hash agrees in catalog and approval.
 
-import { sha256Hex } from './documents.js';
+import { DigestCache } from './digest-cache.js';
 import { type Reason, reasonsOf } from './errors.js';
 import { approvalKey, catalogKey, raiseHighWater } from './high-water.js';
 import type { ApprovalCatalogRef, CatalogEntry } from './schema.js';
@@ -56,21 +56,44 @@ export function entryDigest(entry: CatalogEntry): string | undefined {
   return undefined;
 }
 
+interface CatalogIndex {
+  byId: Map<string, CatalogEntry>;
+  signers: VerifiedCatalog['signers'];
+  /** Signers with at least one unscoped rule: they cover every entry. */
+  unscopedSigners: number;
+}
+
+function indexCatalog(verified: VerifiedCatalog): CatalogIndex {
+  return {
+    byId: new Map(verified.catalog.entries.map((e) => [e.id, e])),
+    signers: verified.signers,
+    unscopedSigners: verified.signers.filter((s) => s.rules.some((r) => !r.scope)).length,
+  };
+}
+
+function endorsersCovering(index: CatalogIndex, entry: CatalogEntry): number {
+  if (index.unscopedSigners === index.signers.length) return index.signers.length;
+  return index.signers.filter((s) => s.rules.some((rule) => ruleCovers(rule, entry))).length;
+}
+
 function decideEntry(
   ref: ApprovalCatalogRef,
   approved: { id: string; sha256: string },
-  verified: VerifiedCatalog & { byId: Map<string, CatalogEntry> },
+  index: CatalogIndex,
   threshold: number,
 ): EntryDecision {
-  const entry = verified.byId.get(approved.id);
-  const base = { catalogId: ref.id, catalogVersion: ref.version, entryId: approved.id, entry };
+  const entry = index.byId.get(approved.id);
   if (!entry) {
+    const reasons: Reason[] = [
+      { code: 'ENTRY_MISSING', message: `entry ${approved.id} is approved but not in the catalog` },
+    ];
     return {
-      ...base,
+      catalogId: ref.id,
+      catalogVersion: ref.version,
+      entryId: approved.id,
+      entry,
       allowed: false,
-      reasons: [
-        { code: 'ENTRY_MISSING', message: `entry ${approved.id} is approved but not in the catalog` },
-      ],
+      reasons,
     };
   }
   const reasons: Reason[] = [];
@@ -81,14 +104,22 @@ function decideEntry(
       message: `entry ${entry.name}: approval pins ${approved.sha256}, catalog has ${digest ?? 'none'}`,
     });
   }
-  const endorsing = verified.signers.filter((s) => s.rules.some((rule) => ruleCovers(rule, entry)));
-  if (endorsing.length < threshold) {
+  const endorsing = endorsersCovering(index, entry);
+  if (endorsing < threshold) {
+    const vo = entry.voTags?.length ? ` for VO ${entry.voTags.join(',')}` : '';
     reasons.push({
       code: 'SCOPE_DENIED',
-      message: `entry ${entry.name}: ${endorsing.length} of ${threshold} required endorsers may endorse kind ${entry.kind}${entry.voTags?.length ? ` for VO ${entry.voTags.join(',')}` : ''}`,
+      message: `entry ${entry.name}: ${endorsing} of ${threshold} required endorsers may endorse kind ${entry.kind}${vo}`,
     });
   }
-  return { ...base, allowed: reasons.length === 0, reasons };
+  return {
+    catalogId: ref.id,
+    catalogVersion: ref.version,
+    entryId: approved.id,
+    entry,
+    allowed: reasons.length === 0,
+    reasons,
+  };
 }
 
 function checkCatalog(
@@ -125,9 +156,10 @@ function checkCatalog(
   }
 }
 
-export function evaluate(input: EvaluateInput): Evaluation {
+export function evaluate(callInput: EvaluateInput): Evaluation {
+  const input = { ...callInput, digests: new DigestCache() };
   const approval = verifyApproval(input.approval, input);
-  const docsBySha = new Map(input.catalogs.map((c) => [sha256Hex(c.bytes), c]));
+  const docsBySha = new Map(input.catalogs.map((c) => [input.digests.sha256Hex(c.bytes), c]));
   const catalogs: CatalogDecision[] = [];
   const entries: EntryDecision[] = [];
   const threshold = approval.approval.trust.threshold;
@@ -148,9 +180,8 @@ export function evaluate(input: EvaluateInput): Evaluation {
       }
       continue;
     }
-    const byId = new Map(verified.catalog.entries.map((e) => [e.id, e]));
-    for (const approved of ref.entries)
-      entries.push(decideEntry(ref, approved, { ...verified, byId }, threshold));
+    const index = indexCatalog(verified);
+    for (const approved of ref.entries) entries.push(decideEntry(ref, approved, index, threshold));
     const approvedIds = new Set(ref.entries.map((e) => e.id));
     for (const entry of verified.catalog.entries) {
       if (approvedIds.has(entry.id)) continue;

@@ -5,6 +5,7 @@
 
 import { CORE_SCHEMA, constructFromEvents, dump, EVENT_ID, type Event, parseEvents } from 'js-yaml';
 import { TrustError } from './errors.js';
+import { parseFastYaml } from './fast-yaml.js';
 
 export const DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 const MAX_NESTING_DEPTH = 32;
@@ -98,6 +99,8 @@ export function parseStrictYaml(bytes: Uint8Array, options: ParseOptions = {}): 
   } catch {
     throw new TrustError('PARSE_ERROR', 'not valid UTF-8', { document: name });
   }
+  const fast = parseFastYaml(text);
+  if (fast !== undefined) return fast;
   try {
     const events = parseEvents(text, { maxDepth: MAX_NESTING_DEPTH });
     rejectUnsafeEvents(events, text, name);

@@ -3,12 +3,19 @@
 
 import { type Identity, identityKeyFromText } from './certificate.js';
 import { type VerifiedSignature, verifyDetached } from './cms-verify.js';
-import { parseApproval, parseCatalog, sha256Hex } from './documents.js';
+import { DigestCache } from './digest-cache.js';
+import { parseApproval, parseCatalog, parseTrustList } from './documents.js';
 import { type Reason, reasonsOf, TrustError } from './errors.js';
 import { requireFresh } from './freshness.js';
-import { approvalKey, catalogKey, type HighWaterStore, requireNotOlder } from './high-water.js';
+import {
+  approvalKey,
+  catalogKey,
+  type HighWaterStore,
+  raiseHighWater,
+  requireNotOlder,
+} from './high-water.js';
 import { type PolicyLimits, withDefaults } from './limits.js';
-import type { Approval, Catalog, EndorserRule, SiteTrust } from './schema.js';
+import type { Approval, Catalog, EndorserRule, SiteTrust, TrustList } from './schema.js';
 import { indexRules } from './scope.js';
 import type { TrustAnchors } from './trust-anchors.js';
 
@@ -18,6 +25,8 @@ export interface SignedDocument {
 
 export interface VerifyContext {
   anchors: TrustAnchors;
+  /** Digests computed during this call (internal; one is made when absent). */
+  digests?: DigestCache;
   now?: Date;
   highWater?: HighWaterStore;
   limits?: Partial<PolicyLimits>;
@@ -57,13 +66,14 @@ export function verifyCatalog(
 ): VerifiedCatalog {
   const now = ctx.now ?? new Date();
   const limits = withDefaults(ctx.limits);
+  const digests = ctx.digests ?? new DigestCache();
   const rulesByKey = indexRules(trust.endorsers);
   const signers = new Map<string, CatalogSigner>();
   const ignored: Reason[] = [];
   doc.signatures.forEach((sig, i) => {
     const label = `signature ${i + 1}`;
     try {
-      const verified = verifyDetached(doc.bytes, sig, ctx.anchors, { now });
+      const verified = verifyDetached(doc.bytes, sig, ctx.anchors, { now, digests });
       const rules = rulesByKey.get(verified.identity.key);
       if (!rules) {
         ignored.push({
@@ -100,7 +110,7 @@ export function verifyCatalog(
   }
   const catalog = parseCatalog(doc.bytes, { maxDocumentBytes: limits.maxDocumentBytes });
   requireFresh(catalog, now, limits.maxCatalogLifetimeSeconds, `catalog ${catalog.name} v${catalog.version}`);
-  const sha256 = sha256Hex(doc.bytes);
+  const sha256 = digests.sha256Hex(doc.bytes);
   requireNotOlder(
     ctx.highWater,
     catalogKey(catalog.id),
@@ -120,6 +130,7 @@ export function verifyApproval(
 ): VerifiedApproval {
   const now = ctx.now ?? new Date();
   const limits = withDefaults(ctx.limits);
+  const digests = ctx.digests ?? new DigestCache();
   if (ctx.siteSigners.length === 0) {
     throw new TrustError('NOT_AUTHORISED_SIGNER', 'no site signer is configured; refusing every approval', {
       document: 'approval.yaml',
@@ -127,7 +138,7 @@ export function verifyApproval(
   }
   let signer: VerifiedSignature;
   try {
-    signer = verifyDetached(doc.bytes, doc.signature, ctx.anchors, { now });
+    signer = verifyDetached(doc.bytes, doc.signature, ctx.anchors, { now, digests });
   } catch (err) {
     if (err instanceof TrustError)
       throw new TrustError(err.code, err.message, { document: 'approval.yaml.p7s' });
@@ -154,7 +165,7 @@ export function verifyApproval(
     limits.maxApprovalLifetimeSeconds,
     `approval of ${approval.site} v${approval.version}`,
   );
-  const sha256 = sha256Hex(doc.bytes);
+  const sha256 = digests.sha256Hex(doc.bytes);
   requireNotOlder(
     ctx.highWater,
     approvalKey(approval.site),
@@ -162,4 +173,51 @@ export function verifyApproval(
     `approval of ${approval.site}`,
   );
   return { approval, bytes: doc.bytes, sha256, signer };
+}
+
+export interface VerifiedTrustList {
+  trustList: TrustList;
+  bytes: Uint8Array;
+  sha256: string;
+  signer: VerifiedSignature;
+}
+
+/**
+ * A signed endorser list a site subscribes to (e.g. a federation's list): signature by one
+ * of the publishers the site pinned, fresh, and never older than the last one applied.
+ */
+export function verifyTrustList(
+  doc: SignedDocument & { signature: Uint8Array },
+  ctx: VerifyContext & { publishers: IdentityRule[]; maxLifetimeSeconds?: number },
+): VerifiedTrustList {
+  const now = ctx.now ?? new Date();
+  const limits = withDefaults(ctx.limits);
+  const digests = ctx.digests ?? new DigestCache();
+  if (ctx.publishers.length === 0) {
+    throw new TrustError('NOT_AUTHORISED_SIGNER', 'no trust-list publisher is configured', {
+      document: 'trust list',
+    });
+  }
+  const signer = verifyDetached(doc.bytes, doc.signature, ctx.anchors, { now, digests });
+  if (!identityMatches(signer.identity, ctx.publishers)) {
+    throw new TrustError(
+      'NOT_AUTHORISED_SIGNER',
+      `${signer.identity.subject} is not a configured trust-list publisher`,
+      {
+        document: 'trust list',
+      },
+    );
+  }
+  const trustList = parseTrustList(doc.bytes, { maxDocumentBytes: limits.maxDocumentBytes });
+  requireFresh(
+    trustList,
+    now,
+    ctx.maxLifetimeSeconds ?? limits.maxCatalogLifetimeSeconds,
+    `trust list ${trustList.name}`,
+  );
+  const sha256 = digests.sha256Hex(doc.bytes);
+  const key = `trustlist:${trustList.name}`;
+  requireNotOlder(ctx.highWater, key, { version: trustList.version, sha256 }, `trust list ${trustList.name}`);
+  raiseHighWater(ctx.highWater, key, { version: trustList.version, sha256 });
+  return { trustList, bytes: doc.bytes, sha256, signer };
 }

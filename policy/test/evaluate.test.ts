@@ -14,6 +14,7 @@ import {
   serializeDocument,
   signDetached,
   TrustError,
+  verifyTrustList,
 } from '../src/index.js';
 import { createTestPki, makeApproval, makeCatalog, makeEntry, type TestPki } from '../src/testing/index.js';
 import { flipByte, tempDir } from './helpers.js';
@@ -292,5 +293,45 @@ describe('persisted high-water marks', () => {
     const path = join(tempDir(), 'high-water.json');
     writeFileSync(path, '{"approval:X": {"version": "ten"}');
     expect(thrownCode(() => new FileHighWaterStore(path))).toBe('STATE_INVALID');
+  });
+});
+
+describe('signed trust lists', () => {
+  const list = (version: number, overrides: Record<string, unknown> = {}) =>
+    serializeDocument({
+      apiVersion: 'trustswarm/v1',
+      kind: 'TrustList',
+      name: 'federation',
+      version,
+      issued: iso(Date.now() - 60_000),
+      expires: iso(Date.now() + 30 * DAY),
+      endorsers: [pki.endorsers.carol.rule],
+      ...overrides,
+    } as Parameters<typeof serializeDocument>[0]);
+
+  it('accepts a list signed by a pinned publisher', () => {
+    const bytes = list(1);
+    const v = verifyTrustList(
+      { bytes, signature: signDetached(bytes, pki.site) },
+      { anchors: pki.anchors, publishers: [pki.site.rule] },
+    );
+    expect(v.trustList.endorsers[0]?.subject).toBe(pki.endorsers.carol.rule.subject);
+  });
+
+  it('refuses a list signed by anyone else, a tampered one, and an older one', () => {
+    const bytes = list(2);
+    const ctx = { anchors: pki.anchors, publishers: [pki.site.rule], highWater: new MemoryHighWaterStore() };
+    expect(
+      thrownCode(() => verifyTrustList({ bytes, signature: signDetached(bytes, pki.endorsers.alice) }, ctx)),
+    ).toBe('NOT_AUTHORISED_SIGNER');
+    const signature = signDetached(bytes, pki.site);
+    expect(thrownCode(() => verifyTrustList({ bytes: flipByte(bytes, 20), signature }, ctx))).toBe(
+      'DIGEST_MISMATCH',
+    );
+    verifyTrustList({ bytes, signature }, ctx);
+    const older = list(1);
+    expect(
+      thrownCode(() => verifyTrustList({ bytes: older, signature: signDetached(older, pki.site) }, ctx)),
+    ).toBe('ROLLBACK');
   });
 });

@@ -1,3 +1,4 @@
+// The parts of bencode 4 (untyped ESM) that TrustSwarm uses.
 declare module 'bencode' {
   const bencode: {
     encode(value: unknown): Uint8Array;

@@ -1,0 +1,45 @@
+// Starts a full server: services, bootstrap admin, HTTP listener and background schedulers.
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { buildApp } from './http/app.js';
+import { createServices, type ServiceOptions, type Services } from './services.js';
+import { startApprovalScheduler } from './sites/approval-signer.js';
+import { startUpstreamScheduler } from './sites/upstream.js';
+import { userByName } from './storage/users-repo.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  services: Services;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function ensureBootstrapAdmin(services: Services): Promise<void> {
+  const { bootstrapAdminName: name, bootstrapAdminPassword: password } = services.config.auth;
+  if (!name) return;
+  if (await userByName(services.db, name)) return;
+  await services.accounts.createUser({ name, password, roles: [{ role: 'admin' }] }, 'bootstrap');
+}
+
+export async function startServer(
+  config: Readonly<Config>,
+  options: ServiceOptions = {},
+): Promise<RunningServer> {
+  const services = await createServices(config, options);
+  await ensureBootstrapAdmin(services);
+  const app = await buildApp(services, { logger: options.logger ?? false });
+  const stopSchedulers = [startApprovalScheduler(services), startUpstreamScheduler(services)];
+  await app.listen({ host: config.server.host, port: config.server.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  return {
+    app,
+    services,
+    url: `http://${config.server.host}:${port}`,
+    async close() {
+      for (const stop of stopSchedulers) stop();
+      await app.close();
+      await services.db.close();
+    },
+  };
+}

@@ -1,0 +1,272 @@
+// One file catalog on disk (SQLite, schema 2.5): typed reads and writes of rows, nested
+// catalog references, statistics and properties. Knows nothing about other catalogs.
+import Database from 'better-sqlite3';
+import { BridgeError } from '../errors.js';
+import { baseName, md5PathKey, type PathKey, parentPath, ROOT_PARENT_KEY } from '../format/hash.js';
+import { type Dirent, direntFlags, FLAG, isCompressedFlag, kindFromFlags } from './dirent.js';
+import { CATALOG_DDL, COUNTER_NAMES, type Counters, zeroCounters } from './schema.js';
+import { decodeXattrs, encodeXattrs } from './xattr.js';
+
+interface Row {
+  hardlinks: bigint;
+  hash: Buffer | null;
+  size: bigint;
+  mode: bigint;
+  mtime: bigint;
+  mtimens: bigint | null;
+  flags: bigint;
+  name: string;
+  symlink: string | null;
+  uid: bigint;
+  gid: bigint;
+  xattr: Buffer | null;
+}
+
+export interface NestedRef {
+  readonly path: string;
+  readonly hash: string;
+  readonly sizeBytes: number;
+}
+
+function rowToDirent(row: Row): Dirent {
+  const flags = Number(row.flags);
+  const kind = kindFromFlags(flags);
+  const xattrs = decodeXattrs(row.xattr);
+  return {
+    name: row.name,
+    kind,
+    mode: Number(row.mode),
+    sizeBytes: Number(row.size),
+    mtime: Number(row.mtime),
+    ...(row.mtimens !== null ? { mtimeNs: Number(row.mtimens) } : {}),
+    uid: Number(row.uid),
+    gid: Number(row.gid),
+    ...(row.hash ? { hash: row.hash.toString('hex') } : {}),
+    ...(kind === 'file' ? { compressed: isCompressedFlag(flags) } : {}),
+    ...(kind === 'symlink' ? { symlink: row.symlink ?? '' } : {}),
+    linkcount: Number(row.hardlinks & 0xffffffffn),
+    hardlinkGroup: Number(row.hardlinks >> 32n),
+    ...(xattrs ? { xattrs } : {}),
+    ...(flags & FLAG.nestedRoot ? { nestedRoot: true } : {}),
+    ...(flags & FLAG.nestedMountpoint ? { nestedMountpoint: true } : {}),
+  };
+}
+
+const SELECT_COLUMNS = 'hardlinks, hash, size, mode, mtime, mtimens, flags, name, symlink, uid, gid, xattr';
+
+export class CatalogDb {
+  readonly file: string;
+  private readonly db: Database.Database;
+  private readonly getStmt: Database.Statement;
+  private readonly childrenStmt: Database.Statement;
+  private readonly putStmt: Database.Statement;
+  private readonly deleteStmt: Database.Statement;
+
+  private constructor(file: string, readonly: boolean) {
+    this.file = file;
+    this.db = new Database(file, { readonly, fileMustExist: readonly });
+    this.db.defaultSafeIntegers(true);
+    if (!readonly) {
+      // One self-contained file is what gets compressed and published: no WAL side files.
+      this.db.pragma('journal_mode = DELETE');
+      this.db.pragma('synchronous = OFF');
+      // A working copy is private to one transaction: keep one SQLite transaction open and
+      // commit it on close, instead of paying a journal round trip per row.
+      this.db.exec('BEGIN');
+    }
+    this.getStmt = this.db.prepare(
+      `SELECT ${SELECT_COLUMNS} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`,
+    );
+    this.childrenStmt = this.db.prepare(
+      `SELECT ${SELECT_COLUMNS} FROM catalog WHERE parent_1 = ? AND parent_2 = ? ORDER BY name`,
+    );
+    this.putStmt = readonly
+      ? this.getStmt
+      : this.db.prepare(
+          `INSERT OR REPLACE INTO catalog (md5path_1, md5path_2, parent_1, parent_2, hardlinks, hash, size, mode,
+           mtime, mtimens, flags, name, symlink, uid, gid, xattr) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+        );
+    this.deleteStmt = readonly
+      ? this.getStmt
+      : this.db.prepare('DELETE FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?');
+  }
+
+  static open(file: string, options: { readonly?: boolean } = {}): CatalogDb {
+    try {
+      const catalog = new CatalogDb(file, options.readonly ?? false);
+      catalog.requireSchema();
+      return catalog;
+    } catch (error) {
+      if (error instanceof BridgeError) throw error;
+      throw new BridgeError('CATALOG_INVALID', `cannot open catalog: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Creates an empty catalog whose root row is `root` at absolute path `mountpoint`. */
+  static create(file: string, mountpoint: string, root: Dirent): CatalogDb {
+    const raw = new Database(file);
+    raw.exec(CATALOG_DDL);
+    const insert = raw.prepare('INSERT INTO statistics (counter, value) VALUES (?, 0)');
+    for (const n of COUNTER_NAMES) {
+      insert.run(`self_${n}`);
+      insert.run(`subtree_${n}`);
+    }
+    raw.close();
+    const catalog = new CatalogDb(file, false);
+    catalog.setProperty('schema', '2.5');
+    catalog.setProperty('schema_revision', '7');
+    catalog.setProperty('revision', '0');
+    if (mountpoint !== '') catalog.setProperty('root_prefix', mountpoint);
+    catalog.put(mountpoint, root);
+    return catalog;
+  }
+
+  private requireSchema(): void {
+    const schema = this.property('schema');
+    if (schema === undefined || Math.abs(Number(schema) - 2.5) > 0.0001) {
+      throw new BridgeError('CATALOG_INVALID', `catalog schema is ${schema ?? 'missing'}, expected 2.5`);
+    }
+  }
+
+  get(path: string): Dirent | undefined {
+    const key = md5PathKey(path);
+    const row = this.getStmt.get(key.hi, key.lo) as Row | undefined;
+    return row ? rowToDirent(row) : undefined;
+  }
+
+  children(dirPath: string): Dirent[] {
+    const key = md5PathKey(dirPath);
+    return (this.childrenStmt.all(key.hi, key.lo) as Row[]).map(rowToDirent);
+  }
+
+  put(path: string, d: Dirent): void {
+    const key = md5PathKey(path);
+    const parent: PathKey = path === '' ? ROOT_PARENT_KEY : md5PathKey(parentPath(path));
+    const hardlinks = (BigInt(d.hardlinkGroup) << 32n) | BigInt(d.linkcount);
+    this.putStmt.run(
+      key.hi,
+      key.lo,
+      parent.hi,
+      parent.lo,
+      hardlinks,
+      d.hash ? Buffer.from(d.hash, 'hex') : null,
+      BigInt(d.sizeBytes),
+      BigInt(d.mode),
+      BigInt(d.mtime),
+      d.mtimeNs === undefined ? null : BigInt(d.mtimeNs),
+      BigInt(direntFlags(d)),
+      path === '' ? '' : d.name === '' ? baseName(path) : d.name,
+      d.kind === 'symlink' ? (d.symlink ?? '') : '',
+      BigInt(d.uid),
+      BigInt(d.gid),
+      encodeXattrs(d.xattrs),
+    );
+  }
+
+  delete(path: string): void {
+    const key = md5PathKey(path);
+    this.deleteStmt.run(key.hi, key.lo);
+  }
+
+  entryCount(): number {
+    return Number((this.db.prepare('SELECT count(*) AS n FROM catalog').get() as { n: bigint }).n);
+  }
+
+  maxHardlinkGroup(): number {
+    const row = this.db.prepare('SELECT max(hardlinks >> 32) AS g FROM catalog').get() as {
+      g: bigint | null;
+    };
+    return Number(row.g ?? 0n);
+  }
+
+  /** Hex hashes of every content object this catalog references (files; chunks if any). */
+  fileHashes(): string[] {
+    const rows = this.db
+      .prepare(
+        'SELECT hash FROM catalog WHERE hash IS NOT NULL UNION SELECT hash FROM chunks WHERE hash IS NOT NULL',
+      )
+      .all() as { hash: Buffer }[];
+    return rows.map((r) => r.hash.toString('hex'));
+  }
+
+  nested(): NestedRef[] {
+    const rows = this.db.prepare('SELECT path, sha1, size FROM nested_catalogs ORDER BY path').all() as {
+      path: string;
+      sha1: string;
+      size: bigint;
+    }[];
+    return rows.map((r) => ({ path: r.path, hash: r.sha1, sizeBytes: Number(r.size) }));
+  }
+
+  setNested(ref: NestedRef): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO nested_catalogs (path, sha1, size) VALUES (?, ?, ?)')
+      .run(ref.path, ref.hash, BigInt(ref.sizeBytes));
+  }
+
+  deleteNested(path: string): void {
+    this.db.prepare('DELETE FROM nested_catalogs WHERE path = ?').run(path);
+  }
+
+  property(key: string): string | undefined {
+    const row = this.db.prepare('SELECT value FROM properties WHERE key = ?').get(key) as
+      | { value: string | number | bigint }
+      | undefined;
+    return row === undefined ? undefined : String(row.value);
+  }
+
+  setProperty(key: string, value: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO properties (key, value) VALUES (?, ?)').run(key, value);
+  }
+
+  counters(prefix: 'self' | 'subtree'): Counters {
+    const result = zeroCounters();
+    const rows = this.db.prepare('SELECT counter, value FROM statistics').all() as {
+      counter: string;
+      value: bigint;
+    }[];
+    for (const { counter, value } of rows) {
+      const name = counter.slice(prefix.length + 1);
+      if (counter.startsWith(`${prefix}_`) && name in result) result[name as keyof Counters] = BigInt(value);
+    }
+    return result;
+  }
+
+  setCounters(prefix: 'self' | 'subtree', counters: Counters): void {
+    const stmt = this.db.prepare('INSERT OR REPLACE INTO statistics (counter, value) VALUES (?, ?)');
+    for (const n of COUNTER_NAMES) stmt.run(`${prefix}_${n}`, counters[n]);
+  }
+
+  /** Counts this catalog's own rows the way upstream's statistics do. */
+  countSelf(): Counters {
+    const c = zeroCounters();
+    const row = this.db
+      .prepare(
+        `SELECT
+          sum(CASE WHEN flags & 1 THEN 1 ELSE 0 END) AS dir,
+          sum(CASE WHEN (flags & 4) AND NOT (flags & 24) THEN 1 ELSE 0 END) AS regular,
+          sum(CASE WHEN flags & 8 THEN 1 ELSE 0 END) AS symlink,
+          sum(CASE WHEN flags & 16 THEN 1 ELSE 0 END) AS special,
+          sum(CASE WHEN (flags & 4) AND NOT (flags & 24) THEN size ELSE 0 END) AS file_size,
+          sum(CASE WHEN xattr IS NOT NULL THEN 1 ELSE 0 END) AS xattr
+        FROM catalog`,
+      )
+      .get() as Record<string, bigint | null>;
+    for (const n of ['dir', 'regular', 'symlink', 'special', 'file_size', 'xattr'] as const)
+      c[n] = BigInt(row[n] ?? 0n);
+    c.nested = BigInt(this.nested().length);
+    return c;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+    this.db.close();
+  }
+}

@@ -1,0 +1,48 @@
+// Content addressing as upstream CVMFS does it (cvmfs/crypto/hash.h): SHA-1 of the stored bytes,
+// object paths data/XX/REST[suffix], and the MD5 path keys of the file catalogs.
+import { createHash } from 'node:crypto';
+
+export type ObjectSuffix = '' | 'C' | 'X' | 'H' | 'M' | 'P';
+
+export const EMPTY_MD5_HEX = 'd41d8cd98f00b204e9800998ecf8427e';
+
+export function sha1Hex(data: Buffer | string): string {
+  return createHash('sha1').update(data).digest('hex');
+}
+
+export function isSha1Hex(text: string): boolean {
+  return /^[0-9a-f]{40}$/.test(text);
+}
+
+/** Path of an object relative to the repository root. */
+export function objectPath(hashHex: string, suffix: ObjectSuffix = ''): string {
+  return `data/${hashHex.slice(0, 2)}/${hashHex.slice(2)}${suffix}`;
+}
+
+export interface PathKey {
+  readonly hi: bigint;
+  readonly lo: bigint;
+}
+
+/** MD5 path key: bytes 0–7 and 8–15 of md5(path) as signed little-endian int64. */
+export function md5PathKey(absolutePath: string): PathKey {
+  const digest = createHash('md5').update(absolutePath, 'utf8').digest();
+  return { hi: digest.readBigInt64LE(0), lo: digest.readBigInt64LE(8) };
+}
+
+/** The root's parent key is (0,0). */
+export const ROOT_PARENT_KEY: PathKey = { hi: 0n, lo: 0n };
+
+export function parentPath(absolutePath: string): string {
+  const slash = absolutePath.lastIndexOf('/');
+  return slash <= 0 ? '' : absolutePath.slice(0, slash);
+}
+
+export function baseName(absolutePath: string): string {
+  return absolutePath.slice(absolutePath.lastIndexOf('/') + 1);
+}
+
+/** Joins a catalog-style path ('' is the root) with one name. */
+export function joinPath(dir: string, name: string): string {
+  return `${dir}/${name}`;
+}

@@ -1,0 +1,144 @@
+// A fixed pool of worker threads that store file contents as objects (hash, compress, write),
+// so the main thread only walks trees and writes catalogs.
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { BridgeError } from '../errors.js';
+import { COMPRESS_WORKER_SOURCE } from './compress-worker-source.js';
+
+export interface StoredObject {
+  /** SHA-1 of the uncompressed content (the content-hash cache key). */
+  readonly rawHash: string;
+  /** SHA-1 of the stored bytes: the object name. */
+  readonly hash: string;
+  readonly compressed: boolean;
+  readonly sizeBytes: number;
+  /** True when the cache or an existing object made compression unnecessary. */
+  readonly reused: boolean;
+}
+
+export interface WorkerPoolOptions {
+  readonly dataDir: string;
+  readonly workers: number;
+  readonly compressionLevel: number;
+  readonly cacheDbPath?: string;
+  /** Files up to this size are read whole; larger ones are streamed. */
+  readonly smallFileBytes?: number;
+  readonly sampleBytes?: number;
+  /** Stored compressed only if compressed size < raw size × this ratio. */
+  readonly maxStoredRatio?: number;
+}
+
+export type StoreTask =
+  | { readonly file: string; readonly deleteAfter?: boolean }
+  | { readonly buffer: Uint8Array };
+
+interface Pending {
+  resolve(value: StoredObject): void;
+  reject(error: Error): void;
+}
+
+export class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly queue: { id: number; task: StoreTask }[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private readonly busy = new Map<Worker, number>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(options: WorkerPoolOptions) {
+    const require = createRequire(import.meta.url);
+    const workerData = {
+      dataDir: options.dataDir,
+      level: options.compressionLevel,
+      cacheDbPath: options.cacheDbPath,
+      betterSqlitePath: require.resolve('better-sqlite3'),
+      smallFileBytes: options.smallFileBytes ?? 4 * 1024 * 1024,
+      sampleBytes: options.sampleBytes ?? 4 * 1024 * 1024,
+      maxStoredRatio: options.maxStoredRatio ?? 1,
+    };
+    for (let i = 0; i < Math.max(1, options.workers); i++) {
+      const worker = new Worker(COMPRESS_WORKER_SOURCE, { eval: true, workerData });
+      worker.on('message', (msg: { id: number; result?: StoredObject; error?: { message: string } }) =>
+        this.onMessage(worker, msg),
+      );
+      worker.on('error', (error) => this.onCrash(worker, error));
+      this.workers.push(worker);
+      this.idle.push(worker);
+    }
+  }
+
+  store(task: StoreTask): Promise<StoredObject> {
+    if (this.closed) return Promise.reject(new BridgeError('ABORTED', 'worker pool is closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.queue.push({ id, task });
+      this.dispatch();
+    });
+  }
+
+  get queuedCount(): number {
+    return this.queue.length + this.busy.size;
+  }
+
+  private capacityWaiters: { max: number; resolve: () => void }[] = [];
+
+  /** Resolves once at most `max` tasks are queued or running (back-pressure for producers). */
+  waitForCapacity(max: number): Promise<void> {
+    if (this.queuedCount <= max) return Promise.resolve();
+    return new Promise((resolve) => this.capacityWaiters.push({ max, resolve }));
+  }
+
+  private wakeCapacityWaiters(): void {
+    if (this.capacityWaiters.length === 0) return;
+    const still: { max: number; resolve: () => void }[] = [];
+    for (const w of this.capacityWaiters) {
+      if (this.queuedCount <= w.max) w.resolve();
+      else still.push(w);
+    }
+    this.capacityWaiters = still;
+  }
+
+  private dispatch(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const worker = this.idle.pop() as Worker;
+      const job = this.queue.shift() as { id: number; task: StoreTask };
+      this.busy.set(worker, job.id);
+      const transfer = 'buffer' in job.task ? [job.task.buffer.buffer as ArrayBuffer] : [];
+      worker.postMessage({ id: job.id, ...job.task }, transfer);
+    }
+  }
+
+  private onMessage(
+    worker: Worker,
+    msg: { id: number; result?: StoredObject; error?: { message: string } },
+  ): void {
+    this.busy.delete(worker);
+    this.idle.push(worker);
+    const pending = this.pending.get(msg.id);
+    this.pending.delete(msg.id);
+    if (msg.result) pending?.resolve(msg.result);
+    else
+      pending?.reject(
+        new BridgeError('BAD_INPUT', `storing content failed: ${msg.error?.message ?? 'unknown'}`),
+      );
+    this.dispatch();
+    this.wakeCapacityWaiters();
+  }
+
+  private onCrash(worker: Worker, error: Error): void {
+    const id = this.busy.get(worker);
+    if (id !== undefined) this.pending.get(id)?.reject(error);
+    if (id !== undefined) this.pending.delete(id);
+    this.busy.delete(worker);
+    this.wakeCapacityWaiters();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const { id } of this.queue.splice(0))
+      this.pending.get(id)?.reject(new BridgeError('ABORTED', 'worker pool closed'));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,138 @@
+// withTransaction: opens a transaction on a repository, runs the caller's changes, and
+// publishes them — objects, then catalogs deepest first, then history, then the signed
+// manifest, written last and atomically. Any failure aborts and leaves the published
+// revision untouched; leftovers of a crash are swept by the next transaction.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BridgeError } from '../errors.js';
+import { updateHistory } from '../repo/history.js';
+import { acquireLock } from '../repo/lock.js';
+import type { Repository } from '../repo/repository.js';
+import { ContentCache } from '../store/content-cache.js';
+import { WorkerPool } from '../store/worker-pool.js';
+import { commitCatalogs } from './catalog-commit.js';
+import { reconcileMarkers, splitOversized } from './catalog-structure.js';
+import { CatalogTree } from './catalog-tree.js';
+import { Transaction } from './transaction.js';
+
+export const PUBLISH_STEPS = [
+  'objects-stored',
+  'catalogs-structured',
+  'catalogs-written',
+  'history-written',
+  'manifest-staged',
+] as const;
+export type PublishStep = (typeof PUBLISH_STEPS)[number];
+
+export interface PublishOptions {
+  /** Adds a named tag for the new revision. */
+  readonly tag?: { name: string; description?: string };
+  /** Called at each step; throwing simulates a crash there (tests). */
+  readonly onStep?: (step: PublishStep) => void;
+  readonly now?: () => Date;
+}
+
+export interface PublishResult {
+  readonly revision: number;
+  readonly rootCatalogHash: string;
+  readonly catalogsWritten: number;
+  readonly catalogsSplit: number;
+  readonly filesStored: number;
+  readonly bytesStored: number;
+  readonly objectsReused: number;
+}
+
+export async function withTransaction(
+  repo: Repository,
+  fn: (tx: Transaction) => Promise<void>,
+  options: PublishOptions = {},
+): Promise<PublishResult> {
+  const release = acquireLock(repo.layout.lockFile);
+  const workDir = join(repo.layout.workDir, `tx-${process.pid}-${Date.now()}`);
+  let tree: CatalogTree | undefined;
+  let pool: WorkerPool | undefined;
+  let cache: ContentCache | undefined;
+  try {
+    // Sweep what a crashed transaction left behind: unreferenced temp objects and work files.
+    repo.store.clearTxn();
+    rmSync(repo.layout.workDir, { recursive: true, force: true });
+    const previous = repo.manifest();
+    tree = new CatalogTree(repo.store, workDir, {
+      path: '',
+      hash: previous.rootCatalogHash,
+      sizeBytes: previous.rootCatalogSizeBytes,
+    });
+    cache = new ContentCache(repo.layout.cacheDbFile);
+    pool = new WorkerPool({
+      dataDir: repo.store.dataDir,
+      workers: repo.settings.workers,
+      compressionLevel: repo.settings.compressionLevel,
+      cacheDbPath: cache.file,
+    });
+    const tx = new Transaction(tree, pool, cache, repo.store.txnDir);
+    await fn(tx);
+    await tx.flush();
+    cache.flush();
+    options.onStep?.('objects-stored');
+
+    reconcileMarkers(tree);
+    const emptyHash = repo.store.putCompressed(Buffer.alloc(0), '');
+    const catalogsSplit = splitOversized(tree, repo.settings.maxCatalogEntries, emptyHash);
+    options.onStep?.('catalogs-structured');
+
+    const now = options.now?.() ?? new Date();
+    const publishedAt = Math.max(Math.floor(now.getTime() / 1000), previous.publishedAt);
+    const revision = previous.revision + 1;
+    const root = commitCatalogs(tree, {
+      revision,
+      publishedAt,
+      compressionLevel: repo.settings.compressionLevel,
+    });
+    options.onStep?.('catalogs-written');
+
+    const historyHash = options.tag
+      ? updateHistory(repo.store, workDir, repo.fqrn, previous.historyHash, {
+          add: [
+            {
+              name: options.tag.name,
+              rootHash: root.hash,
+              revision,
+              timestamp: publishedAt,
+              description: options.tag.description ?? '',
+              sizeBytes: root.sizeBytes,
+            },
+          ],
+        })
+      : previous.historyHash;
+    options.onStep?.('history-written');
+
+    repo.writeManifest(
+      {
+        ...previous,
+        rootCatalogHash: root.hash,
+        rootCatalogSizeBytes: root.sizeBytes,
+        revision,
+        publishedAt,
+        ttlSeconds: repo.settings.ttlSeconds,
+        ...(historyHash ? { historyHash } : {}),
+      },
+      () => options.onStep?.('manifest-staged'),
+    );
+    return {
+      revision,
+      rootCatalogHash: root.hash,
+      catalogsWritten: root.written.length,
+      catalogsSplit,
+      ...tx.stats,
+    };
+  } catch (error) {
+    if (error instanceof BridgeError) throw error;
+    throw new BridgeError('ABORTED', `transaction aborted: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await pool?.close();
+    cache?.close();
+    tree?.close();
+    rmSync(workDir, { recursive: true, force: true });
+    release();
+  }
+}

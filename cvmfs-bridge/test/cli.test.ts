@@ -1,0 +1,173 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from './helpers.js';
+
+const PKG = join(import.meta.dirname, '..');
+const CLI = join(PKG, 'dist', 'cli.js');
+const STAND_IN = join(import.meta.dirname, 'fixtures', 'cvmfs_server');
+let base: string;
+let env: NodeJS.ProcessEnv;
+
+function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  execFileSync(join(PKG, '..', 'node_modules', '.bin', 'tsc'), ['-b', PKG]);
+  base = tempDir('tsw-cli-');
+  env = {
+    ...process.env,
+    TSW_BRIDGE_STORAGE_DIR: join(base, 'srv'),
+    TSW_BRIDGE_STATE_DIR: join(base, 'state'),
+  };
+  mkdirSync(join(base, 'src', 'bin'), { recursive: true });
+  writeFileSync(join(base, 'src', 'bin', 'hello'), 'hello from the cli\n');
+});
+afterAll(() => {
+  /* temp dirs are left for inspection only on failure; tmp is cleaned by the OS */
+});
+
+describe('tsw-bridge CLI', () => {
+  it('creates, publishes, lists, reads, tags and verifies a repository', () => {
+    expect(cli(['repo', 'create', 'cli.example.org']).code).toBe(0);
+    expect(statSync(join(base, 'state', 'cli.example.org', 'cli.example.org.masterkey')).mode & 0o777).toBe(
+      0o600,
+    );
+    expect(statSync(join(base, 'state', 'cli.example.org', 'cli.example.org.key')).mode & 0o777).toBe(0o600);
+    expect(existsSync(join(base, 'srv', 'cli.example.org', '.cvmfs_master_replica'))).toBe(true);
+    const pub = cli([
+      '--json',
+      'repo',
+      'publish',
+      'cli.example.org',
+      join(base, 'src'),
+      '--path',
+      '/apps',
+      '--tag',
+      'first',
+    ]);
+    expect(pub.code).toBe(0);
+    expect(JSON.parse(pub.stdout)).toMatchObject({ backend: 'native', revision: 2, filesStored: 1 });
+    expect(cli(['repo', 'ls', 'cli.example.org', '/apps/bin']).stdout).toMatch(/-0644\s+19 hello/);
+    expect(cli(['repo', 'cat', 'cli.example.org', '/apps/bin/hello']).stdout).toBe('hello from the cli\n');
+    expect(cli(['repo', 'tag', 'cli.example.org']).stdout).toMatch(/^first\trevision 2\t/);
+    const verified = JSON.parse(cli(['--json', 'repo', 'verify', 'cli.example.org']).stdout);
+    expect(verified).toMatchObject({ ok: true, revision: 2, files: 1 });
+    const cfg = cli([
+      'repo',
+      'client-config',
+      'cli.example.org',
+      '--url',
+      'http://s0.example.org/cvmfs/@fqrn@',
+    ]);
+    expect(cfg.stdout).toContain('CVMFS_SERVER_URL=http://s0.example.org/cvmfs/cli.example.org');
+    expect(cfg.stdout).toContain('-----BEGIN PUBLIC KEY-----');
+    expect(cli(['--json', 'repo', 'resign', 'cli.example.org', '--if-expires-within', '1']).stdout).toContain(
+      '"resigned":false',
+    );
+    expect(JSON.parse(cli(['--json', 'repo', 'gc', 'cli.example.org', '--dry-run']).stdout)).toMatchObject({
+      objectsDeleted: 0,
+    });
+  });
+
+  it('prints one-line errors and exits non-zero', () => {
+    const cases = [
+      [['repo', 'cat', 'cli.example.org', '/missing'], /^tsw-bridge: NOT_FOUND: \/missing does not exist\n$/],
+      [['repo', 'create', 'not_a_name'], /^tsw-bridge: BAD_INPUT: repository name/],
+      [['repo', 'create', 'cli.example.org'], /^tsw-bridge: EXISTS: /],
+      [
+        ['repo', 'verify', 'nothere.example.org'],
+        /^tsw-bridge: NOT_FOUND: repository nothere.example.org does not exist/,
+      ],
+      [['repo', 'publish', 'cli.example.org', join(base, 'no-such-dir')], /^tsw-bridge: NOT_FOUND: source /],
+      [
+        ['--config', join(base, 'none.yaml'), 'repo', 'ls', 'cli.example.org'],
+        /^tsw-bridge: CONFIG_INVALID: /,
+      ],
+    ] as const;
+    for (const [args, pattern] of cases) {
+      const r = cli([...args]);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr).toMatch(pattern);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    const badEnv = cli(['repo', 'ls', 'cli.example.org'], { TSW_BRIDGE_COMPRESSION_LEVEL: '42' });
+    expect(badEnv.stderr).toMatch(/^tsw-bridge: CONFIG_INVALID: config compressionLevel/);
+    expect(cli(['--help']).stdout).toContain('repo');
+    expect(cli(['repo', 'publish', '--help']).stdout).toContain('--path');
+  });
+
+  it('serves the repository over HTTP and verifies it through the server', async () => {
+    const server = spawn(process.execPath, [CLI, '--json', 'repo', 'serve', '--port', '0'], { env });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        server.stdout.on('data', (d: Buffer) => resolve(JSON.parse(d.toString()).url));
+        server.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
+      });
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/cvmfs\/$/);
+      const keyFile = join(base, 'state', 'cli.example.org', 'cli.example.org.pub');
+      const verified = await new Promise<string>((resolve) => {
+        const p = spawn(
+          process.execPath,
+          [
+            CLI,
+            '--json',
+            'repo',
+            'verify',
+            'cli.example.org',
+            '--url',
+            `${url}cli.example.org`,
+            '--key',
+            keyFile,
+          ],
+          { env },
+        );
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        p.on('exit', () => resolve(out));
+      });
+      expect(JSON.parse(verified)).toMatchObject({ ok: true, files: 1 });
+      const traversal = await fetch(`${url}..%2f..%2fetc%2fpasswd`);
+      expect(traversal.status).toBeGreaterThanOrEqual(400);
+      const manifest = await fetch(`${url}cli.example.org/.cvmfspublished`);
+      expect(manifest.headers.get('cache-control')).toBe('max-age=61');
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+
+  it('aborts the cvmfs_server transaction when interrupted by SIGTERM', async () => {
+    const state = join(base, 'fake-s0');
+    const child = spawn(
+      process.execPath,
+      [CLI, '--backend', 'cvmfs_server', 'repo', 'publish', 'cli.example.org', join(base, 'src')],
+      {
+        env: {
+          ...env,
+          TSW_BRIDGE_CVMFS_SERVER_COMMAND: STAND_IN,
+          FAKE_CVMFS_STATE: state,
+          FAKE_CVMFS_SLOW_INGEST: '30',
+        },
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(join(state, 'ingest.started')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/^tsw-bridge: ABORTED: interrupted by SIGTERM; transaction aborted\n$/);
+    const calls = readFileSync(join(state, 'calls.log'), 'utf8').trim().split('\n');
+    expect(calls.at(-1)).toBe('abort -f cli.example.org');
+    expect(existsSync(join(state, 'cli.example.org.transaction'))).toBe(false);
+  });
+});

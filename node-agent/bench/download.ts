@@ -1,0 +1,237 @@
+// Benchmark: one download of a 1 GiB image on loopback, our agent (`tsw-agent fetch`)
+// against aria2c, on the same file, .torrent and tracker, in the same run. Each leecher
+// downloads from one seeder; both seeders are measured (our agent, aria2c) so neither
+// side is judged only against its own upload path. Prints throughputs, the ratio
+// (goal ≥ 2× aria2c) and the agent's peak RSS (goal ≤ 150 MB); writes JSON.
+//
+//   pnpm --filter @trustswarm/node-agent run build && pnpm exec tsx node-agent/bench/download.ts [--size-mib 1024] [--out FILE]
+
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Server } from 'bittorrent-tracker';
+import createTorrent from 'create-torrent';
+import { execa, type ResultPromise } from 'execa';
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(packageDir, 'dist', 'cli.js');
+const { values } = parseArgs({
+  options: { 'size-mib': { type: 'string', default: '1024' }, out: { type: 'string' } },
+});
+const sizeBytes = Number(values['size-mib']) * 1024 * 1024;
+const outPath = values.out ?? join(packageDir, '..', 'bench-results', 'node-agent-download.json');
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  await new Promise<void>((r) => server.close(() => r()));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function writeRandomFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  for (let left = sizeBytes; left > 0; ) {
+    const chunk = randomBytes(Math.min(left, 4 << 20));
+    hash.update(chunk);
+    if (!out.write(chunk)) await once(out, 'drain');
+    left -= chunk.length;
+  }
+  out.end();
+  await once(out, 'finish');
+  return hash.digest('hex');
+}
+
+function aria2Common(port: number): string[] {
+  return [
+    '--enable-dht=false',
+    '--enable-dht6=false',
+    '--enable-peer-exchange=false',
+    '--bt-enable-lpd=false',
+    '--disable-ipv6=true',
+    '--interface=127.0.0.1',
+    `--listen-port=${port}`,
+    '--console-log-level=warn',
+    '--summary-interval=0',
+    '--file-allocation=none',
+  ];
+}
+
+interface Seeder {
+  name: string;
+  proc: ResultPromise;
+}
+
+async function waitForSeeder(tracker: Server, infoHash: string): Promise<void> {
+  const torrents = (tracker as unknown as { torrents: Record<string, { complete: number } | undefined> })
+    .torrents;
+  const deadline = Date.now() + 120_000;
+  while ((torrents[infoHash]?.complete ?? 0) < 1) {
+    if (Date.now() > deadline) throw new Error('seeder never announced');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function leechAgent(dir: string, torrentPath: string, sha256: string) {
+  const started = process.hrtime.bigint();
+  const proc = execa('node', [
+    cli,
+    'fetch',
+    '--torrent',
+    torrentPath,
+    '--sha256',
+    sha256,
+    '--entry',
+    'bench',
+    '--data',
+    dir,
+    '--set',
+    'transfer.torrentPort=0',
+    '--set',
+    'transfer.dht.enabled=false',
+    '--set',
+    'transfer.webSeed.enabled=false',
+  ]);
+  let downloadedAt = 0n;
+  let maxRssBytes = 0;
+  if (!proc.stdout) throw new Error('no stdout');
+  for await (const line of createInterface({ input: proc.stdout })) {
+    const e = JSON.parse(line) as { event: string; maxRssBytes?: number };
+    if (e.event === 'downloaded') downloadedAt = process.hrtime.bigint();
+    if (e.event === 'installed') maxRssBytes = e.maxRssBytes ?? 0;
+  }
+  await proc;
+  const ended = process.hrtime.bigint();
+  return {
+    downloadSeconds: Number(downloadedAt - started) / 1e9,
+    installSeconds: Number(ended - started) / 1e9,
+    maxRssBytes,
+  };
+}
+
+async function leechAria2(dir: string, torrentPath: string) {
+  const started = process.hrtime.bigint();
+  await execa('aria2c', [...aria2Common(await freePort()), `--dir=${dir}`, '--seed-time=0', torrentPath]);
+  return { downloadSeconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'tsw-bench-'));
+  const tracker = new Server({ http: true, udp: false, ws: false, stats: false });
+  await new Promise<void>((r) => tracker.listen(0, '127.0.0.1', () => r()));
+  const address = tracker.http?.address();
+  if (!address || typeof address === 'string') throw new Error('tracker did not bind');
+  const announce = `http://127.0.0.1:${address.port}/announce`;
+  const results: Record<string, unknown>[] = [];
+  try {
+    const origin = join(dir, 'origin');
+    await mkdir(origin, { recursive: true });
+    const filePath = join(origin, 'image.qcow2');
+    process.stdout.write(`writing ${sizeBytes / 2 ** 20} MiB of random data...\n`);
+    const sha256 = await writeRandomFile(filePath);
+    const torrentFile = await new Promise<Uint8Array>((resolve, reject) =>
+      createTorrent(filePath, { announceList: [[announce]], pieceLength: 4 << 20 }, (err, t) =>
+        err ? reject(err) : resolve(t),
+      ),
+    );
+    const torrentPath = join(dir, 'image.torrent');
+    await writeFile(torrentPath, torrentFile);
+    const { readTorrentInfo } = await import('../src/transfer/torrent-file.js');
+    const info = await readTorrentInfo(torrentFile);
+
+    const agentSeedDir = join(dir, 'agent-seeder');
+    await mkdir(join(agentSeedDir, 'images', 'bench'), { recursive: true });
+    await copyFile(filePath, join(agentSeedDir, 'images', 'bench', 'image.qcow2'));
+    const seeders: Array<() => Promise<Seeder>> = [
+      async () => ({
+        name: 'agent',
+        proc: execa(
+          'node',
+          [
+            cli,
+            'fetch',
+            '--torrent',
+            torrentPath,
+            '--sha256',
+            sha256,
+            '--entry',
+            'bench',
+            '--data',
+            agentSeedDir,
+            '--seed',
+            '--set',
+            'transfer.torrentPort=0',
+            '--set',
+            'transfer.dht.enabled=false',
+          ],
+          { reject: false },
+        ),
+      }),
+      async () => ({
+        name: 'aria2c',
+        proc: execa(
+          'aria2c',
+          [...aria2Common(await freePort()), `--dir=${origin}`, '-V', '--seed-ratio=0.0', torrentPath],
+          { reject: false },
+        ),
+      }),
+    ];
+    for (const start of seeders) {
+      const seeder = await start();
+      await waitForSeeder(tracker, info.infoHash);
+      process.stdout.write(`seeder ${seeder.name} ready\n`);
+      const agentDir = join(dir, `leech-agent-${seeder.name}`);
+      const agent = await leechAgent(agentDir, torrentPath, sha256);
+      await rm(agentDir, { recursive: true, force: true });
+      const ariaDir = join(dir, `leech-aria2-${seeder.name}`);
+      const aria = await leechAria2(ariaDir, torrentPath);
+      await rm(ariaDir, { recursive: true, force: true });
+      const mbps = (s: number) => sizeBytes / s / 1e6;
+      const row = {
+        seeder: seeder.name,
+        agentDownloadMBps: mbps(agent.downloadSeconds),
+        agentInstallMBps: mbps(agent.installSeconds),
+        aria2cDownloadMBps: mbps(aria.downloadSeconds),
+        ratio: aria.downloadSeconds / agent.downloadSeconds,
+        agentPeakRssMB: agent.maxRssBytes / 1e6,
+        agentDownloadSeconds: agent.downloadSeconds,
+        agentInstallSeconds: agent.installSeconds,
+        aria2cSeconds: aria.downloadSeconds,
+      };
+      results.push(row);
+      process.stdout.write(
+        `seeder=${seeder.name}: agent ${row.agentDownloadMBps.toFixed(1)} MB/s (with sha256+install ${row.agentInstallMBps.toFixed(1)} MB/s), ` +
+          `aria2c ${row.aria2cDownloadMBps.toFixed(1)} MB/s, ratio ${row.ratio.toFixed(2)}x (goal ≥ 2), agent peak RSS ${row.agentPeakRssMB.toFixed(0)} MB (goal ≤ 150)\n`,
+      );
+      seeder.proc.kill('SIGTERM');
+      await seeder.proc;
+      // Let the tracker forget the stopped seeder before the next one announces.
+      const torrents = (tracker as unknown as { torrents: Record<string, unknown> }).torrents;
+      delete torrents[info.infoHash];
+    }
+    const report = {
+      benchmark: 'node-agent download',
+      sizeBytes,
+      pieceLengthBytes: 4 << 20,
+      node: process.version,
+      results,
+    };
+    await mkdir(dirname(outPath), { recursive: true });
+    await writeFile(outPath, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`wrote ${outPath}\n`);
+  } finally {
+    await new Promise<void>((r) => tracker.close(() => r()));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

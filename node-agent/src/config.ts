@@ -1,0 +1,192 @@
+// tsw-agent's one configuration schema: YAML file, then TSW_* environment variables, then
+// --set flags, parsed into a complete frozen object where every key has a default.
+// Env: TSW_TRANSFER__UPLOAD_LIMIT_BYTES_PER_SECOND=1000000 sets transfer.uploadLimitBytesPerSecond.
+
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AgentError, errorMessage } from './errors.js';
+
+const MiB = 1024 * 1024;
+
+export const configSchema = z
+  .strictObject({
+    site: z.string().min(1),
+    layoutUrl: z.url(),
+    dataDir: z.string().default('/var/lib/tsw-agent'),
+    host: z
+      .strictObject({
+        name: z.string().default(hostname()),
+        cluster: z.string().default(''),
+        subcluster: z.string().default(''),
+        voTags: z.array(z.string()).default([]),
+        kinds: z.array(z.enum(['vm-image', 'repo-snapshot', 'container-image'])).default(['vm-image']),
+      })
+      .prefault({}),
+    trust: z
+      .strictObject({
+        /** CApath layout (<hash>.0 certificates, <hash>.r0 CRLs), re-read on every poll */
+        caPath: z.string().default('/etc/grid-security/certificates'),
+        /** 'require': every certificate needs a current CRL from its issuer */
+        crlPolicy: z.enum(['require', 'if-present']).default('require'),
+        /** who may sign this site's approval (issuer + subject DNs) */
+        siteSigners: z
+          .array(z.strictObject({ issuer: z.string().min(1), subject: z.string().min(1) }))
+          .default([]),
+      })
+      .prefault({}),
+    poll: z
+      .strictObject({
+        intervalSeconds: z.number().positive().default(300),
+        timeoutSeconds: z.number().positive().default(30),
+        retrySeconds: z.number().positive().default(60),
+        maxApprovalBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1 * MiB),
+        maxCatalogBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(16 * MiB),
+        maxSignatureBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(64 * 1024),
+        maxTorrentBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(8 * MiB),
+        maxSignaturesPerCatalog: z.number().int().positive().default(16),
+      })
+      .prefault({}),
+    transfer: z
+      .strictObject({
+        torrentPort: z.number().int().min(0).max(65535).default(6881),
+        maxConnsPerTorrent: z.number().int().min(1).default(10),
+        uploadSlots: z.number().int().min(1).default(5),
+        uploadLimitBytesPerSecond: z.number().int().nonnegative().default(0),
+        downloadLimitBytesPerSecond: z.number().int().nonnegative().default(0),
+        tracker: z.boolean().default(true),
+        pex: z.boolean().default(true),
+        dht: z
+          .strictObject({
+            enabled: z.boolean().default(true),
+            bootstrap: z.array(z.string()).default([]),
+            port: z.number().int().min(0).max(65535).default(6881),
+          })
+          .prefault({}),
+        webSeed: z
+          .strictObject({
+            enabled: z.boolean().default(true),
+            delaySeconds: z.number().nonnegative().default(300),
+            noPeerGraceSeconds: z.number().nonnegative().default(30),
+          })
+          .prefault({}),
+        strikesToBan: z.number().int().min(1).default(2),
+        resumeSaveIntervalMs: z.number().int().positive().default(1000),
+        maxParallelDownloads: z.number().int().min(1).default(2),
+        encryption: z.enum(['off', 'prefer', 'require']).default('off'),
+      })
+      .prefault({}),
+    lifecycle: z
+      .strictObject({
+        onRevoke: z.enum(['archive', 'remove']).default('archive'),
+        graceSeconds: z.number().nonnegative().default(86400),
+      })
+      .prefault({}),
+    hooks: z
+      .strictObject({
+        available: z.array(z.array(z.string()).min(1)).default([]),
+        expiring: z.array(z.array(z.string()).min(1)).default([]),
+        removed: z.array(z.array(z.string()).min(1)).default([]),
+        timeoutSeconds: z.number().positive().default(300),
+      })
+      .prefault({}),
+    api: z
+      .strictObject({
+        /** "127.0.0.1:PORT" or "unix:/path/to.sock" */
+        listen: z.string().default('127.0.0.1:9731'),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+      .prefault({}),
+  })
+  .strict();
+
+export type AgentConfig = Readonly<z.infer<typeof configSchema>>;
+
+type Tree = Record<string, unknown>;
+
+function setPath(tree: Tree, path: string[], value: unknown): void {
+  let node = tree;
+  for (const key of path.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Tree;
+  }
+  const last = path[path.length - 1];
+  if (last) node[last] = value;
+}
+
+function snakeToCamel(segment: string): string {
+  return segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Values are read as YAML scalars or flow lists, so numbers, booleans and [a, b] work. */
+function parseValue(text: string): unknown {
+  try {
+    return parseYaml(text);
+  } catch {
+    return text;
+  }
+}
+
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; sets?: string[] }): AgentConfig {
+  let tree: Tree = {};
+  if (opts.file) {
+    try {
+      tree = (parseYaml(readFileSync(opts.file, 'utf8')) as Tree | null) ?? {};
+    } catch (err) {
+      throw new AgentError('CONFIG_INVALID', `${opts.file}: ${errorMessage(err)}`);
+    }
+  }
+  for (const [name, value] of Object.entries(opts.env ?? {})) {
+    if (!name.startsWith('TSW_') || value === undefined || name === 'TSW_CONFIG') continue;
+    setPath(tree, name.slice(4).split('__').map(snakeToCamel), parseValue(value));
+  }
+  for (const assignment of opts.sets ?? []) {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) throw new AgentError('CONFIG_INVALID', `--set ${assignment}: expected key.path=value`);
+    setPath(tree, assignment.slice(0, eq).split('.'), parseValue(assignment.slice(eq + 1)));
+  }
+  const result = configSchema.safeParse(tree);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new AgentError('CONFIG_INVALID', `config ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+  }
+  return Object.freeze(result.data);
+}
+
+/** The transfer section alone (for `tsw-agent fetch`), from --set transfer.key=value flags. */
+export function loadTransferConfig(sets: string[]): AgentConfig['transfer'] {
+  const tree: Tree = {};
+  for (const assignment of sets) {
+    const eq = assignment.indexOf('=');
+    const path = assignment.slice(0, eq).split('.');
+    if (eq <= 0 || path[0] !== 'transfer') {
+      throw new AgentError('CONFIG_INVALID', `--set ${assignment}: expected transfer.key=value`);
+    }
+    setPath(tree, path, parseValue(assignment.slice(eq + 1)));
+  }
+  const result = configSchema.shape.transfer.safeParse(tree.transfer ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new AgentError('CONFIG_INVALID', `config transfer.${issue?.path.join('.')}: ${issue?.message}`);
+  }
+  return Object.freeze(result.data);
+}

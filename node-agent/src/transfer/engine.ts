@@ -1,0 +1,297 @@
+// The BitTorrent engine: one webtorrent client per agent, configured for a private site
+// swarm (tracker + DHT from site nodes + PEX, no UPnP/NAT-PMP, rarest-first) and wrapped
+// with the limits, bans, resume records and web-seed policy webtorrent lacks.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import WebTorrent, { type Torrent } from 'webtorrent';
+import { AgentError, errorMessage, isDiskFull } from '../errors.js';
+import { type BanEvent, banCorruptPeers, PeerBanList } from './peer-bans.js';
+import { countConns, countUnchoked, enforcePeerLimits, type PeerLimitCounters } from './peer-limits.js';
+import { linearRarestFirst } from './piece-picker.js';
+import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
+import { readTorrentInfo, type TorrentInfo } from './torrent-file.js';
+import { deferWebSeeds } from './web-seed.js';
+
+export interface TransferConfig {
+  torrentPort: number;
+  maxConnsPerTorrent: number;
+  uploadSlots: number;
+  /** bytes per second; 0 means unlimited */
+  uploadLimitBytesPerSecond: number;
+  downloadLimitBytesPerSecond: number;
+  tracker: boolean;
+  pex: boolean;
+  dht: { enabled: boolean; bootstrap: string[]; port: number };
+  webSeed: { enabled: boolean; delaySeconds: number; noPeerGraceSeconds: number };
+  strikesToBan: number;
+  resumeSaveIntervalMs: number;
+  /** BitTorrent protocol encryption (MSE/PE): costs CPU; pointless inside a site. */
+  encryption: 'off' | 'prefer' | 'require';
+}
+
+export const defaultTransferConfig: TransferConfig = {
+  torrentPort: 6881,
+  maxConnsPerTorrent: 10,
+  uploadSlots: 5,
+  uploadLimitBytesPerSecond: 0,
+  downloadLimitBytesPerSecond: 0,
+  tracker: true,
+  pex: true,
+  dht: { enabled: true, bootstrap: [], port: 6881 },
+  webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 30 },
+  strikesToBan: 2,
+  resumeSaveIntervalMs: 1000,
+  encryption: 'off',
+};
+
+export interface TransferEvents {
+  onBan?: (infoHash: string, event: BanEvent) => void;
+  onWebSeed?: (infoHash: string, reason: string) => void;
+  onWarning?: (infoHash: string, message: string) => void;
+}
+
+export interface TransferStats extends PeerLimitCounters {
+  infoHash: string;
+  state: 'downloading' | 'seeding';
+  sizeBytes: number;
+  progress: number;
+  receivedBytes: number;
+  uploadedBytes: number;
+  downloadBytesPerSecond: number;
+  uploadBytesPerSecond: number;
+  conns: number;
+  unchoked: number;
+  webSeedUsed: boolean;
+}
+
+interface Active {
+  torrent: Torrent;
+  state: 'downloading' | 'seeding';
+  counters: PeerLimitCounters;
+  webSeedUsed: boolean;
+  stop: () => Promise<void>;
+}
+
+export interface DownloadJob {
+  torrentFile: Uint8Array;
+  expectedInfoHash: string;
+  stagingDir: string;
+}
+
+export interface DownloadResult {
+  info: TorrentInfo;
+  dataPath: string;
+  /** bytes received in this run (resume skips what earlier runs verified) */
+  receivedBytes: number;
+}
+
+function limitOf(bytesPerSecond: number): number {
+  return bytesPerSecond > 0 ? bytesPerSecond : -1;
+}
+
+export class TransferEngine {
+  private readonly active = new Map<string, Active>();
+  private readonly bans = new PeerBanList();
+
+  private constructor(
+    private readonly client: WebTorrent,
+    private readonly config: TransferConfig,
+    private readonly events: TransferEvents,
+  ) {}
+
+  static async start(config: TransferConfig, events: TransferEvents = {}): Promise<TransferEngine> {
+    const client = new WebTorrent({
+      torrentPort: config.torrentPort,
+      dhtPort: config.dht.port,
+      maxConns: config.maxConnsPerTorrent,
+      tracker: config.tracker ? {} : false,
+      dht: config.dht.enabled
+        ? { bootstrap: config.dht.bootstrap.length ? config.dht.bootstrap : false }
+        : false,
+      utPex: config.pex,
+      lsd: false,
+      natUpnp: false,
+      natPmp: false,
+      utp: false,
+      secure: { off: 0, prefer: 1, require: 2 }[config.encryption],
+      webSeeds: false, // added by deferWebSeeds only
+      uploadLimit: limitOf(config.uploadLimitBytesPerSecond),
+      downloadLimit: limitOf(config.downloadLimitBytesPerSecond),
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.once('error', reject);
+      client.once('listening', () => {
+        client.off('error', reject);
+        resolve();
+      });
+    });
+    const engine = new TransferEngine(client, config, events);
+    client.on('error', (err: unknown) => events.onWarning?.('', errorMessage(err)));
+    return engine;
+  }
+
+  get port(): number {
+    return this.client.address()?.port ?? 0;
+  }
+
+  setRates(rates: { uploadLimitBytesPerSecond?: number; downloadLimitBytesPerSecond?: number }): void {
+    if (rates.uploadLimitBytesPerSecond !== undefined) {
+      this.client.throttleUpload(limitOf(rates.uploadLimitBytesPerSecond));
+    }
+    if (rates.downloadLimitBytesPerSecond !== undefined) {
+      this.client.throttleDownload(limitOf(rates.downloadLimitBytesPerSecond));
+    }
+  }
+
+  has(infoHash: string): boolean {
+    return this.active.has(infoHash);
+  }
+
+  /** Downloads into job.stagingDir; resolves when every piece is verified and the torrent closed. */
+  async download(job: DownloadJob): Promise<DownloadResult> {
+    const info = await readTorrentInfo(job.torrentFile, job.expectedInfoHash);
+    if (this.active.has(info.infoHash)) {
+      throw new AgentError('TRANSFER_FAILED', `torrent ${info.infoHash} is already active`);
+    }
+    await mkdir(job.stagingDir, { recursive: true });
+    const resumePath = join(job.stagingDir, RESUME_FILE);
+    const dataPath = join(job.stagingDir, info.fileName);
+    const bitfield = await loadBitfield(resumePath, info.infoHash, info.pieceCount);
+
+    const torrent = this.addTorrent(job.torrentFile, {
+      path: job.stagingDir,
+      ...(bitfield ? { bitfield } : {}),
+    });
+    const entry = this.track(torrent, info.infoHash, 'downloading');
+    const stopPersist = persistBitfield(torrent, {
+      resumePath,
+      dataPath,
+      intervalMs: this.config.resumeSaveIntervalMs,
+      onError: (err) =>
+        this.events.onWarning?.(info.infoHash, `resume record not saved: ${errorMessage(err)}`),
+    });
+    const stopWebSeed = this.config.webSeed.enabled
+      ? deferWebSeeds(
+          torrent,
+          info.webSeedUrls,
+          { ...this.config.webSeed, checkIntervalMs: 500 },
+          (reason) => {
+            entry.webSeedUsed = true;
+            this.events.onWebSeed?.(info.infoHash, reason);
+          },
+        )
+      : () => {};
+    entry.stop = async () => {
+      stopWebSeed();
+      await stopPersist();
+    };
+
+    try {
+      await new Promise<void>((resolve, reject) => {
+        if (torrent.done) return resolve();
+        torrent.once('done', resolve);
+        torrent.once('error', reject);
+        torrent.once('close', () =>
+          reject(new AgentError('TRANSFER_CANCELLED', `download ${info.infoHash} cancelled`)),
+        );
+      });
+    } catch (err) {
+      await this.close(info.infoHash);
+      if (err instanceof AgentError) throw err;
+      if (isDiskFull(err)) {
+        throw new AgentError(
+          'DISK_FULL',
+          `disk full while downloading ${info.infoHash} into ${job.stagingDir}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      throw new AgentError('TRANSFER_FAILED', `download ${info.infoHash} failed: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    const receivedBytes = torrent.received;
+    await this.close(info.infoHash);
+    return { info, dataPath, receivedBytes };
+  }
+
+  /** Seeds a file that is already verified whole (sha256), so pieces are not re-hashed. */
+  async seed(torrentFile: Uint8Array, dir: string): Promise<TorrentInfo> {
+    const info = await readTorrentInfo(torrentFile);
+    if (this.active.get(info.infoHash)?.state === 'seeding') return info;
+    await this.close(info.infoHash);
+    const torrent = this.addTorrent(torrentFile, { path: dir, skipVerify: true });
+    this.track(torrent, info.infoHash, 'seeding');
+    torrent.on('error', (err: unknown) => this.events.onWarning?.(info.infoHash, errorMessage(err)));
+    return info;
+  }
+
+  /** Stops downloading or seeding; files stay on disk. */
+  async close(infoHash: string): Promise<void> {
+    const entry = this.active.get(infoHash);
+    if (!entry) return;
+    this.active.delete(infoHash);
+    await entry.stop();
+    // webtorrent never calls back when the torrent already destroyed itself (e.g. on ENOSPC).
+    if (entry.torrent.destroyed) return;
+    await new Promise<void>((resolve) => entry.torrent.destroy({ destroyStore: false }, () => resolve()));
+  }
+
+  stats(): TransferStats[] {
+    return [...this.active.entries()].map(([infoHash, a]) => ({
+      infoHash,
+      state: a.state,
+      sizeBytes: a.torrent.length ?? 0,
+      progress: a.torrent.progress ?? 0,
+      receivedBytes: a.torrent.received ?? 0,
+      uploadedBytes: a.torrent.uploaded ?? 0,
+      downloadBytesPerSecond: a.torrent.downloadSpeed ?? 0,
+      uploadBytesPerSecond: a.torrent.uploadSpeed ?? 0,
+      conns: a.torrent.wires ? countConns(a.torrent) : 0,
+      unchoked: a.torrent.wires ? countUnchoked(a.torrent) : 0,
+      webSeedUsed: a.webSeedUsed,
+      ...a.counters,
+    }));
+  }
+
+  get bannedPeers(): number {
+    return this.bans.size;
+  }
+
+  async destroy(): Promise<void> {
+    for (const infoHash of [...this.active.keys()]) await this.close(infoHash);
+    await new Promise<void>((resolve) => this.client.destroy(() => resolve()));
+  }
+
+  private addTorrent(
+    torrentFile: Uint8Array,
+    opts: { path: string; bitfield?: Uint8Array; skipVerify?: boolean },
+  ) {
+    const torrent = this.client.add(torrentFile, {
+      ...opts,
+      strategy: 'rarest',
+      uploads: this.config.uploadSlots,
+      private: !this.config.pex && !this.config.dht.enabled,
+    });
+    torrent.on('warning', (err: unknown) => this.events.onWarning?.(torrent.infoHash, errorMessage(err)));
+    linearRarestFirst(torrent);
+    return torrent;
+  }
+
+  private track(torrent: Torrent, infoHash: string, state: Active['state']): Active {
+    // Bans first, so a banned peer never takes a connection slot.
+    banCorruptPeers(torrent, this.bans, {
+      strikesToBan: this.config.strikesToBan,
+      onBan: (event) => this.events.onBan?.(infoHash, event),
+    });
+    const counters = enforcePeerLimits(torrent, {
+      maxConnsPerTorrent: this.config.maxConnsPerTorrent,
+      uploadSlots: this.config.uploadSlots,
+    });
+    const entry: Active = { torrent, state, counters, webSeedUsed: false, stop: async () => {} };
+    this.active.set(infoHash, entry);
+    return entry;
+  }
+}

@@ -1,0 +1,51 @@
+// Parses and checks a .torrent before the engine touches it: the bytes must already match
+// the catalog's sha256 (checked by the caller); here we check what the catalog states about
+// it (info hash) and what the store relies on (one file with a safe name).
+
+import parseTorrent, { type ParsedTorrent } from 'parse-torrent';
+import { AgentError, errorMessage } from '../errors.js';
+
+export interface TorrentInfo {
+  infoHash: string;
+  fileName: string;
+  sizeBytes: number;
+  pieceLengthBytes: number;
+  pieceCount: number;
+  webSeedUrls: string[];
+  announce: string[];
+}
+
+const SAFE_NAME = /^[A-Za-z0-9._+-][A-Za-z0-9._+@=-]{0,254}$/;
+
+export async function readTorrentInfo(bytes: Uint8Array, expectedInfoHash?: string): Promise<TorrentInfo> {
+  let parsed: ParsedTorrent;
+  try {
+    parsed = await parseTorrent(bytes);
+  } catch (err) {
+    throw new AgentError('TORRENT_INVALID', `torrent file cannot be parsed: ${errorMessage(err)}`);
+  }
+  if (expectedInfoHash !== undefined && parsed.infoHash !== expectedInfoHash.toLowerCase()) {
+    throw new AgentError(
+      'TORRENT_MISMATCH',
+      `torrent info hash ${parsed.infoHash} differs from the catalog's ${expectedInfoHash}`,
+    );
+  }
+  if (parsed.files.length !== 1) {
+    throw new AgentError(
+      'TORRENT_INVALID',
+      `torrent ${parsed.infoHash} has ${parsed.files.length} files; one expected`,
+    );
+  }
+  if (!SAFE_NAME.test(parsed.name) || parsed.name === '.' || parsed.name === '..') {
+    throw new AgentError('TORRENT_INVALID', `torrent ${parsed.infoHash} has an unsafe file name`);
+  }
+  return {
+    infoHash: parsed.infoHash,
+    fileName: parsed.name,
+    sizeBytes: parsed.length,
+    pieceLengthBytes: parsed.pieceLength,
+    pieceCount: parsed.pieces.length,
+    webSeedUrls: parsed.urlList.filter((u) => /^https?:\/\//.test(u)),
+    announce: parsed.announce,
+  };
+}

@@ -1,0 +1,53 @@
+// Holds back the origin web seed (BEP 19) so a rollout to thousands of agents does not
+// stampede it: the web seed joins only when some missing piece is offered by no connected
+// peer for `noPeerGraceSeconds`, or in any case after `delaySeconds`.
+
+import type { Torrent } from 'webtorrent';
+
+export interface WebSeedPolicy {
+  delaySeconds: number;
+  noPeerGraceSeconds: number;
+  checkIntervalMs: number;
+}
+
+function missingPieceWithoutPeer(torrent: Torrent): boolean {
+  const peers = torrent.wires.filter((w) => w.type !== 'webSeed' && !w.destroyed);
+  for (let i = 0; i < torrent.pieces.length; i++) {
+    if (torrent.bitfield.get(i)) continue;
+    if (!peers.some((w) => w.peerPieces.get(i))) return true;
+  }
+  return false;
+}
+
+/** Starts watching; returns a stop function. `onUse` reports why the web seed was added. */
+export function deferWebSeeds(
+  torrent: Torrent,
+  urls: string[],
+  policy: WebSeedPolicy,
+  onUse: (reason: 'delay' | 'no-peer-has-piece') => void,
+): () => void {
+  if (urls.length === 0) return () => {};
+  const startedAt = Date.now();
+  let uncoveredSince: number | undefined;
+
+  const timer = setInterval(() => {
+    if (torrent.destroyed || torrent.done) return stop();
+    const now = Date.now();
+    let reason: 'delay' | 'no-peer-has-piece' | undefined;
+    if (now - startedAt >= policy.delaySeconds * 1000) reason = 'delay';
+    else if (missingPieceWithoutPeer(torrent)) {
+      uncoveredSince ??= now;
+      if (now - uncoveredSince >= policy.noPeerGraceSeconds * 1000) reason = 'no-peer-has-piece';
+    } else uncoveredSince = undefined;
+    if (!reason) return;
+    for (const url of urls) torrent.addWebSeed(url);
+    onUse(reason);
+    stop();
+  }, policy.checkIntervalMs);
+  timer.unref();
+
+  function stop(): void {
+    clearInterval(timer);
+  }
+  return stop;
+}

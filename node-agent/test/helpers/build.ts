@@ -1,0 +1,35 @@
+// Builds node-agent once per test run (several test files spawn dist/cli.js); a lock
+// directory keeps parallel test files from running tsc -b on the same tree at once.
+
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+export const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const cliPath = join(packageDir, 'dist', 'cli.js');
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+export async function buildAgent(): Promise<void> {
+  const lock = join(packageDir, 'dist.build-lock');
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // A lock older than 2 minutes is left over from a killed run.
+      const ageMs = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (ageMs > 120_000) rmSync(lock, { recursive: true, force: true });
+      await sleep(200);
+    }
+  }
+  try {
+    await execa('pnpm', ['exec', 'tsc', '-b'], { cwd: packageDir });
+    if (!existsSync(cliPath)) throw new Error(`build did not produce ${cliPath}`);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}

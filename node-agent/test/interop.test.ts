@@ -1,0 +1,112 @@
+// Interop with an independent BitTorrent implementation (aria2c, Debian package aria2):
+// aria2c downloads from our seeding agent, and our agent downloads from an aria2c seeder.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256File } from '../src/store.js';
+import { buildAgent } from './helpers/build.js';
+import {
+  type Artifact,
+  type FetchProcess,
+  makeArtifact,
+  preinstall,
+  spawnFetch,
+  startTracker,
+  stopAll,
+  type Tracker,
+} from './helpers/swarm.js';
+
+let dir: string;
+let tracker: Tracker;
+let artifact: Artifact;
+const procs: { proc: ResultPromise }[] = [];
+
+/** aria2c cannot listen on port 0; ask the kernel for a free port and hand it over. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function aria2Args(): Promise<string[]> {
+  return [
+    '--enable-dht=false',
+    '--enable-dht6=false',
+    '--enable-peer-exchange=false',
+    '--bt-enable-lpd=false',
+    '--disable-ipv6=true',
+    '--interface=127.0.0.1',
+    `--listen-port=${await freePort()}`,
+    '--console-log-level=warn',
+    '--summary-interval=0',
+  ];
+}
+
+beforeAll(async () => {
+  await buildAgent();
+  dir = await mkdtemp(join(tmpdir(), 'tsw-interop-'));
+  tracker = await startTracker();
+  artifact = await makeArtifact(join(dir, 'origin'), {
+    fileName: 'interop.img',
+    sizeBytes: 8 * 1024 * 1024,
+    announce: [tracker.announceUrl],
+  });
+});
+
+afterAll(async () => {
+  await stopAll(procs);
+  await tracker?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('aria2c interop', () => {
+  it('an aria2c leecher downloads the artifact from a seeding agent', async () => {
+    await preinstall(join(dir, 'seeder'), 'entry', artifact);
+    const seeder: FetchProcess = spawnFetch({
+      artifact,
+      entryId: 'entry',
+      dataDir: join(dir, 'seeder'),
+      seed: true,
+    });
+    procs.push(seeder);
+    await seeder.waitFor((e) => e.event === 'seeding');
+    const result = await execa(
+      'aria2c',
+      [...(await aria2Args()), `--dir=${join(dir, 'aria2-leecher')}`, '--seed-time=0', artifact.torrentPath],
+      { timeout: 60_000 },
+    );
+    expect(result.exitCode).toBe(0);
+    expect(await sha256File(join(dir, 'aria2-leecher', artifact.fileName))).toBe(artifact.sha256);
+    await stopAll([seeder]);
+    const uploaded = Number(seeder.lastStats()?.transfers[0]?.uploadedBytes ?? 0);
+    expect(uploaded).toBeGreaterThanOrEqual(artifact.info.sizeBytes);
+  }, 90_000);
+
+  it('an agent downloads the artifact from an aria2c seeder', async () => {
+    // aria2c checks the file (-V) and then seeds it forever (--seed-ratio=0.0).
+    const aria2 = execa(
+      'aria2c',
+      [
+        ...(await aria2Args()),
+        `--dir=${join(dir, 'origin')}`,
+        '-V',
+        '--seed-ratio=0.0',
+        artifact.torrentPath,
+      ],
+      { reject: false },
+    );
+    procs.push({ proc: aria2 as ResultPromise });
+    const leecher = spawnFetch({ artifact, entryId: 'entry', dataDir: join(dir, 'agent-from-aria2') });
+    procs.push(leecher);
+    const installed = await leecher.waitFor((e) => e.event === 'installed', 60_000);
+    expect(await sha256File(String(installed.path))).toBe(artifact.sha256);
+    expect(Number(installed.receivedBytes)).toBeGreaterThanOrEqual(artifact.info.sizeBytes);
+  }, 90_000);
+});

@@ -1,0 +1,68 @@
+// Real swarms on loopback: separate agent processes (`tsw-agent fetch`) exchange pieces
+// through a real tracker; every agent installs the artifact with the right sha256.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256File } from '../src/store.js';
+import { buildAgent } from './helpers/build.js';
+import {
+  type FetchProcess,
+  makeArtifact,
+  preinstall,
+  spawnFetch,
+  startTracker,
+  stopAll,
+  type Tracker,
+} from './helpers/swarm.js';
+
+let dir: string;
+let tracker: Tracker;
+const procs: FetchProcess[] = [];
+
+beforeAll(async () => {
+  await buildAgent();
+  dir = await mkdtemp(join(tmpdir(), 'tsw-swarm-'));
+  tracker = await startTracker();
+});
+
+afterAll(async () => {
+  await stopAll(procs);
+  await tracker?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('swarm of agent processes', () => {
+  it('five agents install the image from one seeding agent and each other, hashes matching', async () => {
+    const artifact = await makeArtifact(join(dir, 'origin'), {
+      fileName: 'image.qcow2',
+      sizeBytes: 24 * 1024 * 1024,
+      announce: [tracker.announceUrl],
+    });
+    const seederData = join(dir, 'seeder');
+    await preinstall(seederData, 'entry-1', artifact);
+    const seeder = spawnFetch({ artifact, entryId: 'entry-1', dataDir: seederData, seed: true });
+    procs.push(seeder);
+    await seeder.waitFor((e) => e.event === 'seeding');
+
+    const leechers = Array.from({ length: 5 }, (_, i) =>
+      spawnFetch({ artifact, entryId: 'entry-1', dataDir: join(dir, `agent-${i}`), seed: true }),
+    );
+    procs.push(...leechers);
+    const installed = await Promise.all(
+      leechers.map((p) => p.waitFor((e) => e.event === 'installed', 120_000)),
+    );
+    for (const e of installed) {
+      expect(await sha256File(String(e.path))).toBe(artifact.sha256);
+    }
+    // The seeder never held more than its caps, whatever the leechers did.
+    const seederStats = seeder.lastStats()?.transfers[0];
+    expect(seederStats?.peakConns).toBeLessThanOrEqual(10);
+    expect(seederStats?.peakUnchoked).toBeLessThanOrEqual(5);
+    // Leechers exchanged pieces among themselves: together they received more than the seeder sent.
+    const uploadedBySeeder = Number(seederStats?.uploadedBytes ?? 0);
+    expect(uploadedBySeeder).toBeGreaterThan(0);
+    expect(uploadedBySeeder).toBeLessThan(5 * artifact.info.sizeBytes);
+  }, 180_000);
+});
