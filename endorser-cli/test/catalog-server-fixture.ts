@@ -171,6 +171,20 @@ export async function startFakeCatalogServer(
     }
   };
 
+  // The static layout, unauthenticated, with signatures/index.json as the real server has.
+  const serveStatic = (res: ServerResponse, id: string, version: string, rest: string) => {
+    const vdir = join(dir, 'catalogs', id, version);
+    if (rest === 'signatures/index.json') {
+      if (!existsSync(vdir)) return fail(res, 404, 'NOT_FOUND', rest);
+      const names = readdirSync(join(vdir, 'signatures')).map((n) => n.replace(/\.p7s$/, ''));
+      return send(res, 200, names);
+    }
+    const file = join(vdir, rest);
+    if (!existsSync(file)) return fail(res, 404, 'NOT_FOUND', rest);
+    res.writeHead(200);
+    res.end(readFileSync(file));
+  };
+
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     state.requests.push({
@@ -178,6 +192,12 @@ export async function startFakeCatalogServer(
       path,
       ...(req.headers['upload-offset'] ? { offset: String(req.headers['upload-offset']) } : {}),
     });
+    const staticFile =
+      /^\/catalogs\/([0-9a-f-]{36})\/(\d+)\/(catalog\.yaml|signatures\/[0-9a-f]{64}\.p7s|signatures\/index\.json)$/.exec(
+        path,
+      );
+    if (staticFile && req.method === 'GET')
+      return serveStatic(res, staticFile[1] as string, staticFile[2] as string, staticFile[3] as string);
     if (req.headers.authorization !== `Bearer ${token}`)
       return fail(res, 401, 'UNAUTHORISED', 'bad or missing token');
     const handle = async () => {

@@ -110,6 +110,33 @@ describe('publish', () => {
     );
   });
 
+  it('another endorser pulls the published version, co-signs it and adds only the signature', async () => {
+    const catalog = parseCatalog(readFileSync(join(box.dir, 'catalog.yaml')));
+    const { carol } = pki.endorsers;
+    const carolEnv = { ...env, TSW_IDENTITY_CERT_FILE: carol.certPath, TSW_IDENTITY_KEY_FILE: carol.keyPath };
+    const ws = join(box.dir, 'carol-ws');
+    const pulled = await box.run(['-C', ws, 'pull', catalog.id, String(catalog.version)], { env: carolEnv });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(readFileSync(join(ws, 'catalog.yaml')).equals(readFileSync(join(box.dir, 'catalog.yaml')))).toBe(
+      true,
+    );
+    const verified = await box.run(['-C', ws, 'verify', '--threshold', '2'], { env: carolEnv });
+    expect(verified.exitCode, verified.stdout).toBe(0);
+    expect((await box.run(['-C', ws, 'sign'], { env: carolEnv })).exitCode).toBe(0);
+    const before = server.requests.length;
+    const r = await box.run(['--json', '-C', ws, 'publish', '--signatures-only'], { env: carolEnv });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json().signaturesAdded).toEqual([`${carol.certificate.sha256}.p7s`]);
+    expect(
+      server.requests
+        .slice(before)
+        .filter((q) => q.method !== 'GET')
+        .map((q) => q.method),
+    ).toEqual(['POST']);
+    // Pulling an unknown version fails cleanly.
+    expectOneLineError(await box.run(['-C', ws, 'pull', catalog.id, '999'], { env: carolEnv }), 5, /404/);
+  });
+
   it('reports the server refusing: wrong token, equivocation', async () => {
     expectOneLineError(
       await box.run(['publish'], { env: { ...env, TSW_SERVER_TOKEN: 'wrong' } }),

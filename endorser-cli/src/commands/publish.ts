@@ -11,6 +11,7 @@ import type { CommandResult, Context } from '../lib/context.js';
 import { CliError, fsError } from '../lib/errors.js';
 import { startProgress } from '../lib/progress.js';
 import { ServerClient } from '../lib/server-client.js';
+import { fetchLimited } from '../lib/static-client.js';
 import { uploadArtifact } from '../lib/upload.js';
 
 export interface PublishOptions {
@@ -18,6 +19,8 @@ export interface PublishOptions {
   tokenFile?: string;
   ca?: string;
   skipArtifacts?: boolean;
+  /** Only add our signatures to a version already on the server (after `pull`). */
+  signaturesOnly?: boolean;
 }
 
 function readToken(ctx: Context, opts: PublishOptions): string {
@@ -175,6 +178,22 @@ export async function publish(ctx: Context, opts: PublishOptions): Promise<Comma
     timeoutSeconds: ctx.config.server.timeoutSeconds,
   });
 
+  if (opts.signaturesOnly) {
+    const indexUrl = `${serverUrl.replace(/\/+$/, '')}/catalogs/${catalog.id}/${catalog.version}/signatures/index.json`;
+    const listed = JSON.parse(
+      (await fetchLimited(indexUrl, 1024 * 1024, ctx.config.server.timeoutSeconds)).toString('utf8'),
+    ) as unknown;
+    const known = Array.isArray(listed) ? listed.map((v) => ({ signerCertSha256: String(v) })) : [];
+    const added = await addMissingSignatures(client, catalog, signatures, { signatures: known });
+    return {
+      data: {
+        server: serverUrl,
+        catalog: { id: catalog.id, version: catalog.version },
+        signaturesAdded: added,
+      },
+      text: `added ${added.length} signature(s) to ${catalog.name} version ${catalog.version} on ${serverUrl}`,
+    };
+  }
   const torrents = await publishTorrents(ctx, client, catalog);
   const artifacts = opts.skipArtifacts ? [] : await publishArtifacts(ctx, client, catalog);
   const form = new FormData();

@@ -73,7 +73,14 @@ export function registerCoreCommands(program: Command): void {
     .option('--token-file <file>', 'file holding the API token (or $TSW_SERVER_TOKEN)')
     .option('--ca <dir>', 'CApath used to check the signatures before sending (config verify.caPath)')
     .option('--skip-artifacts', 'do not upload artifact bytes (the server already has them)')
+    .option('--signatures-only', 'only add your signatures to a version already published (after pull)')
     .action(action(lazy(() => import('./publish.js'), 'publish')));
+
+  program
+    .command('pull <id> <version>')
+    .description('fetch a published catalog version and its signatures, to check and co-sign it')
+    .option('--server <url>', 'catalog server (or any mirror of the static layout)')
+    .action(action(lazy(() => import('./pull.js'), 'pull')));
 
   program
     .command('diff <a> <b>')

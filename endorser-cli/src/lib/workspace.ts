@@ -176,6 +176,33 @@ export class Workspace {
     return { catalog: next, bytes };
   }
 
+  /**
+   * Makes fetched bytes the current catalog with their signatures (for `pull`): same
+   * catalog id only, never an older version; the replaced version goes to history/.
+   */
+  adopt(bytes: Buffer, signatures: Array<{ name: string; bytes: Buffer }>): Catalog {
+    return this.withLock(() => {
+      const incoming = parseCatalogOrFail(bytes, 'fetched catalog.yaml');
+      if (this.hasCatalog()) {
+        const { catalog: current, bytes: currentBytes } = this.readCatalog();
+        if (current.id !== incoming.id)
+          throw new CliError('CATALOG_EXISTS', `${this.catalogPath} holds another catalog (${current.id})`);
+        if (current.version > incoming.version)
+          throw new CliError(
+            'CATALOG_INVALID',
+            `the workspace has version ${current.version}, newer than ${incoming.version}`,
+          );
+        if (!currentBytes.equals(bytes)) this.archive(current.version, currentBytes);
+      }
+      mkdirSync(this.dir, { recursive: true });
+      rmSync(this.signaturesDir, { recursive: true, force: true });
+      mkdirSync(this.signaturesDir, { recursive: true });
+      for (const s of signatures) writeFileAtomicSync(join(this.signaturesDir, s.name), s.bytes);
+      writeFileAtomicSync(this.catalogPath, bytes);
+      return incoming;
+    });
+  }
+
   private archive(version: number, bytes: Buffer): void {
     const dir = join(this.historyDir, String(version));
     mkdirSync(dir, { recursive: true });
