@@ -71,7 +71,7 @@ beforeAll(async () => {
   pki = await createTestPki(join(dir, 'pki'));
   image = await makeArtifact(join(dir, 'a'), {
     fileName: 'slc.qcow2',
-    sizeBytes: 16 << 20,
+    sizeBytes: 8 << 20,
     announce: [tracker.announceUrl],
   });
   other = await makeArtifact(join(dir, 'b'), {
