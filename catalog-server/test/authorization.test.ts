@@ -103,6 +103,11 @@ describe.each(backends)('authorisation matrix on %s', (backend) => {
         payload: { name: `u-${r}`, roles: [{ role: 'reader' }] },
       }),
     },
+    {
+      name: 'update user',
+      allowed: ['admin'],
+      request: () => ({ method: 'PATCH', url: '/api/v1/users/victim', payload: { disabled: false } }),
+    },
     { name: 'list users', allowed: ['admin'], request: () => ({ method: 'GET', url: '/api/v1/users' }) },
     {
       name: 'token for another user',
