@@ -3,4 +3,4 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bootstrap
 cd "$ROOT"
-exec "$PNPM" exec tsx test/demo/demo.ts "$@"
+exec "$PNPM" exec tsx test/demo/flow.ts "$@"

@@ -79,3 +79,45 @@ describe('round trip of every entry type', () => {
     }
   });
 });
+
+describe('replacements and deletions across revisions', () => {
+  it('replaces entries by other types, removes subtrees, and every revision verifies', async () => {
+    t = createTestRepo();
+    await withTransaction(t.repo, async (tx) => {
+      await tx.addFile('/a/file', Buffer.from('file'));
+      await tx.addSymlink('/a/link', 'file');
+      await tx.addFile('/a/dir/inner', Buffer.from('inner'));
+      await tx.addFile('/gone/x/y', Buffer.from('y'));
+      await tx.addFile('/a/h1', Buffer.from('hard'));
+      await tx.addHardLink('/a/h2', '/a/h1');
+      await tx.addHardLink('/a/h3', '/a/h1');
+    });
+    const r3 = await withTransaction(t.repo, async (tx) => {
+      await tx.addDirectory('/a/file');
+      await tx.addFile('/a/file/now-a-dir', Buffer.from('child'));
+      await tx.addFile('/a/link', Buffer.from('no longer a link'));
+      await tx.addSymlink('/a/dir', 'file');
+      await tx.remove('/gone');
+      await tx.remove('/a/h3');
+      await tx.addFile('/a/h2', Buffer.from('replaced, leaves the group'));
+    });
+    expect(r3.revision).toBe(3);
+    const reader = await t.reader();
+    try {
+      expect(await reader.lookup('/a/file')).toMatchObject({ kind: 'dir', linkcount: 2 });
+      expect((await reader.readFile('/a/file/now-a-dir')).toString()).toBe('child');
+      expect((await reader.readFile('/a/link')).toString()).toBe('no longer a link');
+      expect(await reader.lookup('/a/dir')).toMatchObject({ kind: 'symlink', symlink: 'file' });
+      expect(await reader.lookup('/a/dir/inner')).toBeUndefined();
+      expect(await reader.lookup('/gone')).toBeUndefined();
+      expect(await reader.lookup('/a/h1')).toMatchObject({ hardlinkGroup: 0, linkcount: 1 });
+      expect(await reader.lookup('/a/h2')).toMatchObject({ hardlinkGroup: 0, linkcount: 1 });
+      expect((await reader.lookup('/'))?.linkcount).toBe(3);
+      expect((await reader.lookup('/a'))?.linkcount).toBe(3);
+      const report = await verifyRevision(reader);
+      expect(report.files).toBe(4);
+    } finally {
+      reader.close();
+    }
+  });
+});

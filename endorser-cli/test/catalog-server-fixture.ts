@@ -8,6 +8,7 @@ import {
   createWriteStream,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -122,9 +123,13 @@ export async function startFakeCatalogServer(
     });
     if (!parts.catalog || parts.signatures.length === 0)
       return fail(res, 400, 'BAD_REQUEST', 'catalog and signature parts required');
+    const verified: Array<{ name: string; bytes: Buffer }> = [];
     const reasons = parts.signatures.flatMap((s) => {
       try {
-        verifyDetached(parts.catalog as Buffer, s, anchors);
+        verified.push({
+          name: `${verifyDetached(parts.catalog as Buffer, s, anchors).signerCertSha256}.p7s`,
+          bytes: s,
+        });
         return [];
       } catch (err) {
         return reasonsOf(err);
@@ -134,15 +139,50 @@ export async function startFakeCatalogServer(
     const catalog = parseCatalog(parts.catalog);
     const vdir = join(dir, 'catalogs', catalog.id, String(catalog.version));
     const path = join(vdir, 'catalog.yaml');
-    const body = { id: catalog.id, version: catalog.version };
+    const answer = () => ({
+      id: catalog.id,
+      version: catalog.version,
+      signatures: readdirSync(join(vdir, 'signatures')).map((n) => ({
+        signerCertSha256: n.replace(/\.p7s$/, ''),
+      })),
+    });
     if (existsSync(path)) {
-      if (readFileSync(path).equals(parts.catalog)) return send(res, 200, body);
+      // Idempotent: the stored copy and its signatures stay as they are.
+      if (readFileSync(path).equals(parts.catalog)) return send(res, 200, answer());
       return fail(res, 409, 'EQUIVOCATION', `version ${catalog.version} exists with other bytes`);
     }
     mkdirSync(join(vdir, 'signatures'), { recursive: true });
     writeFileSync(path, parts.catalog);
-    for (const [i, s] of parts.signatures.entries()) writeFileSync(join(vdir, 'signatures', `${i}.p7s`), s);
-    return send(res, 201, body);
+    for (const v of verified) writeFileSync(join(vdir, 'signatures', v.name), v.bytes);
+    return send(res, 201, answer());
+  };
+
+  const addSignature = async (req: IncomingMessage, res: ServerResponse, id: string, version: string) => {
+    const vdir = join(dir, 'catalogs', id, version);
+    if (!existsSync(join(vdir, 'catalog.yaml')))
+      return fail(res, 404, 'NOT_FOUND', `no catalog ${id} v${version}`);
+    const body = await readBody(req, 1024 * 1024);
+    try {
+      const v = verifyDetached(readFileSync(join(vdir, 'catalog.yaml')), body, anchors);
+      writeFileSync(join(vdir, 'signatures', `${v.signerCertSha256}.p7s`), body);
+      return send(res, 201, { signerCertSha256: v.signerCertSha256 });
+    } catch (err) {
+      return fail(res, 422, 'SIGNATURE_INVALID', 'signature does not verify', reasonsOf(err));
+    }
+  };
+
+  // The static layout, unauthenticated, with signatures/index.json as the real server has.
+  const serveStatic = (res: ServerResponse, id: string, version: string, rest: string) => {
+    const vdir = join(dir, 'catalogs', id, version);
+    if (rest === 'signatures/index.json') {
+      if (!existsSync(vdir)) return fail(res, 404, 'NOT_FOUND', rest);
+      const names = readdirSync(join(vdir, 'signatures')).map((n) => n.replace(/\.p7s$/, ''));
+      return send(res, 200, names);
+    }
+    const file = join(vdir, rest);
+    if (!existsSync(file)) return fail(res, 404, 'NOT_FOUND', rest);
+    res.writeHead(200);
+    res.end(readFileSync(file));
   };
 
   const server: Server = createServer((req, res) => {
@@ -152,6 +192,12 @@ export async function startFakeCatalogServer(
       path,
       ...(req.headers['upload-offset'] ? { offset: String(req.headers['upload-offset']) } : {}),
     });
+    const staticFile =
+      /^\/catalogs\/([0-9a-f-]{36})\/(\d+)\/(catalog\.yaml|signatures\/[0-9a-f]{64}\.p7s|signatures\/index\.json)$/.exec(
+        path,
+      );
+    if (staticFile && req.method === 'GET')
+      return serveStatic(res, staticFile[1] as string, staticFile[2] as string, staticFile[3] as string);
     if (req.headers.authorization !== `Bearer ${token}`)
       return fail(res, 401, 'UNAUTHORISED', 'bad or missing token');
     const handle = async () => {
@@ -167,6 +213,8 @@ export async function startFakeCatalogServer(
       }
       if (up && (req.method === 'HEAD' || req.method === 'PATCH')) return upload(req, res, up[1] as string);
       if (path === '/api/v1/catalogs' && req.method === 'POST') return postCatalog(req, res);
+      const sig = /^\/api\/v1\/catalogs\/([0-9a-f-]{36})\/versions\/(\d+)\/signatures$/.exec(path);
+      if (sig && req.method === 'POST') return addSignature(req, res, sig[1] as string, sig[2] as string);
       return fail(res, 404, 'NOT_FOUND', path);
     };
     handle().catch((err: unknown) => {

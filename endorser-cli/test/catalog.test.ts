@@ -74,9 +74,15 @@ describe('catalog', () => {
     expect(r.exitCode).toBe(0);
     expect(catalog().version).toBe(2);
     expect(parseCatalog(readFileSync(join(box.dir, 'history', '1', 'catalog.yaml'))).version).toBe(1);
-    const abs = await box.run(['catalog', 'set-expiry', '2099-01-01T00:00:00Z']);
+    const inTwoMonths = new Date(Date.now() + 60 * 24 * 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const abs = await box.run(['catalog', 'set-expiry', inTwoMonths]);
     expect(abs.exitCode).toBe(0);
-    expect(catalog().expires).toBe('2099-01-01T00:00:00Z');
+    expect(catalog().expires).toBe(inTwoMonths);
+    expectOneLineError(
+      await box.run(['catalog', 'set-expiry', '2099-01-01T00:00:00Z']),
+      2,
+      /agents would refuse/,
+    );
     expectOneLineError(await box.run(['catalog', 'set-expiry', '2001-01-01T00:00:00Z']), 2, /in the past/);
     expectOneLineError(await box.run(['catalog', 'set-expiry', 'soon']), 2, /expected a date/);
     await box.run(['catalog', 'set-expiry', '+30d']);

@@ -140,6 +140,28 @@ describe('import-hepix', () => {
     expect(d.warnings.join('\n')).toMatch(/2499/);
   });
 
+  it('reads a list signed with -text (a MIME header inside the signed content)', async () => {
+    const file = signList('text', imageList(pki.endorsers.alice), pki.endorsers.alice, [
+      '-md',
+      'sha256',
+      '-text',
+    ]);
+    const ws = join(box.dir, 'ws-text');
+    const r = await box.run([
+      '--json',
+      '-C',
+      ws,
+      'import-hepix',
+      file,
+      '--ca',
+      pki.caPathDir,
+      '--files',
+      'files',
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((r.json() as unknown as ImportData).images[0]?.status).toBe('imported');
+  });
+
   it('rejects a tampered list and writes nothing', async () => {
     const file = signList('tampered', imageList(pki.endorsers.alice), pki.endorsers.alice, ['-md', 'sha256']);
     writeFileSync(file, readFileSync(file, 'utf8').replace('9.4-20261101', '9.5-20261101'));

@@ -4,7 +4,7 @@
 // with one line and exit 5.
 
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCatalog } from '@trustswarm/policy';
 import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
@@ -95,6 +95,46 @@ describe('publish', () => {
     const after = server.requests.slice(before);
     expect(after.some((q) => q.method === 'PATCH')).toBe(false);
     expect((r.json().catalog as { status: number }).status).toBe(200);
+  });
+
+  it('a second endorser adds their signature to the published version', async () => {
+    const { bob } = pki.endorsers;
+    expect((await box.run(['--cert', bob.certPath, '--key', bob.keyPath, 'sign'], { env })).exitCode).toBe(0);
+    const r = await box.run(['--json', 'publish', '--skip-artifacts'], { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json().signaturesAdded).toEqual([`${bob.certificate.sha256}.p7s`]);
+    const catalog = parseCatalog(readFileSync(join(box.dir, 'catalog.yaml')));
+    const sigDir = join(server.dir, 'catalogs', catalog.id, String(catalog.version), 'signatures');
+    expect(readdirSync(sigDir).sort()).toEqual(
+      [`${pki.endorsers.alice.certificate.sha256}.p7s`, `${bob.certificate.sha256}.p7s`].sort(),
+    );
+  });
+
+  it('another endorser pulls the published version, co-signs it and adds only the signature', async () => {
+    const catalog = parseCatalog(readFileSync(join(box.dir, 'catalog.yaml')));
+    const { carol } = pki.endorsers;
+    const carolEnv = { ...env, TSW_IDENTITY_CERT_FILE: carol.certPath, TSW_IDENTITY_KEY_FILE: carol.keyPath };
+    const ws = join(box.dir, 'carol-ws');
+    const pulled = await box.run(['-C', ws, 'pull', catalog.id, String(catalog.version)], { env: carolEnv });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(readFileSync(join(ws, 'catalog.yaml')).equals(readFileSync(join(box.dir, 'catalog.yaml')))).toBe(
+      true,
+    );
+    const verified = await box.run(['-C', ws, 'verify', '--threshold', '2'], { env: carolEnv });
+    expect(verified.exitCode, verified.stdout).toBe(0);
+    expect((await box.run(['-C', ws, 'sign'], { env: carolEnv })).exitCode).toBe(0);
+    const before = server.requests.length;
+    const r = await box.run(['--json', '-C', ws, 'publish', '--signatures-only'], { env: carolEnv });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json().signaturesAdded).toEqual([`${carol.certificate.sha256}.p7s`]);
+    expect(
+      server.requests
+        .slice(before)
+        .filter((q) => q.method !== 'GET')
+        .map((q) => q.method),
+    ).toEqual(['POST']);
+    // Pulling an unknown version fails cleanly.
+    expectOneLineError(await box.run(['-C', ws, 'pull', catalog.id, '999'], { env: carolEnv }), 5, /404/);
   });
 
   it('reports the server refusing: wrong token, equivocation', async () => {

@@ -131,6 +131,9 @@ describe('verify', () => {
     const { exitCode, verdict } = await verify(['--threshold', '3']);
     expect(exitCode).toBe(3);
     expect(verdict.catalog.reasons[0]?.code).toBe('THRESHOLD_NOT_MET');
+    // Every entry still gets a verdict, refused for the catalog's reasons.
+    expect(verdict.entries.map((e) => e.allowed)).toEqual([false, false]);
+    expect(verdict.entries[0]?.reasons[0]?.code).toBe('THRESHOLD_NOT_MET');
   });
 
   it('rejects a tampered catalog with a reason for every signature', async () => {
@@ -171,6 +174,22 @@ describe('verify', () => {
       expect(verdict.entries[1]?.allowed).toBe(true);
     } finally {
       writeFileSync(torrent, original);
+    }
+  });
+
+  it('--check-artifacts re-hashes the local bytes and flags a changed file', async () => {
+    const ok = await verify(['--check-artifacts']);
+    expect(ok.exitCode).toBe(0);
+    const path = join(box.dir, 'b.img');
+    const original = readFileSync(path);
+    writeFileSync(path, Buffer.alloc(original.length, 8));
+    try {
+      const { exitCode, verdict } = await verify(['--check-artifacts']);
+      expect(exitCode).toBe(3);
+      expect(verdict.entries.map((e) => e.allowed)).toEqual([true, false]);
+      expect(verdict.entries[1]?.reasons[0]?.code).toBe('DIGEST_MISMATCH');
+    } finally {
+      writeFileSync(path, original);
     }
   });
 

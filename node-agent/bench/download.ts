@@ -103,11 +103,15 @@ async function leechAgent(dir: string, torrentPath: string, sha256: string) {
   ]);
   let downloadedAt = 0n;
   let maxRssBytes = 0;
+  let cpuSeconds = 0;
   if (!proc.stdout) throw new Error('no stdout');
   for await (const line of createInterface({ input: proc.stdout })) {
-    const e = JSON.parse(line) as { event: string; maxRssBytes?: number };
+    const e = JSON.parse(line) as { event: string; maxRssBytes?: number; cpuSeconds?: number };
     if (e.event === 'downloaded') downloadedAt = process.hrtime.bigint();
-    if (e.event === 'installed') maxRssBytes = e.maxRssBytes ?? 0;
+    if (e.event === 'installed') {
+      maxRssBytes = e.maxRssBytes ?? 0;
+      cpuSeconds = e.cpuSeconds ?? 0;
+    }
   }
   await proc;
   const ended = process.hrtime.bigint();
@@ -115,13 +119,20 @@ async function leechAgent(dir: string, torrentPath: string, sha256: string) {
     downloadSeconds: Number(downloadedAt - started) / 1e9,
     installSeconds: Number(ended - started) / 1e9,
     maxRssBytes,
+    cpuSeconds,
   };
 }
 
 async function leechAria2(dir: string, torrentPath: string) {
   const started = process.hrtime.bigint();
-  await execa('aria2c', [...aria2Common(await freePort()), `--dir=${dir}`, '--seed-time=0', torrentPath]);
-  return { downloadSeconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  // bash's `times` prints the CPU time of its children (aria2c): wall time alone is unfair
+  // on a machine shared with other jobs.
+  const args = [...aria2Common(await freePort()), `--dir=${dir}`, '--seed-time=0', torrentPath];
+  const result = await execa('bash', ['-c', 'aria2c "$@" >/dev/null && times', 'bench', ...args]);
+  const downloadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const children = result.stdout.trim().split('\n').at(-1) ?? '';
+  const seconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return { downloadSeconds, cpuSeconds: seconds.reduce((a, b) => a + b, 0) };
 }
 
 async function main(): Promise<void> {
@@ -206,11 +217,15 @@ async function main(): Promise<void> {
         agentDownloadSeconds: agent.downloadSeconds,
         agentInstallSeconds: agent.installSeconds,
         aria2cSeconds: aria.downloadSeconds,
+        agentCpuSeconds: agent.cpuSeconds,
+        aria2cCpuSeconds: aria.cpuSeconds,
+        cpuRatio: aria.cpuSeconds / agent.cpuSeconds,
       };
       results.push(row);
       process.stdout.write(
         `seeder=${seeder.name}: agent ${row.agentDownloadMBps.toFixed(1)} MB/s (with sha256+install ${row.agentInstallMBps.toFixed(1)} MB/s), ` +
-          `aria2c ${row.aria2cDownloadMBps.toFixed(1)} MB/s, ratio ${row.ratio.toFixed(2)}x (goal ≥ 2), agent peak RSS ${row.agentPeakRssMB.toFixed(0)} MB (goal ≤ 150)\n`,
+          `aria2c ${row.aria2cDownloadMBps.toFixed(1)} MB/s, ratio ${row.ratio.toFixed(2)}x (goal ≥ 2), agent peak RSS ${row.agentPeakRssMB.toFixed(0)} MB (goal ≤ 150); ` +
+          `CPU seconds agent ${row.agentCpuSeconds.toFixed(1)} vs aria2c ${row.aria2cCpuSeconds.toFixed(1)}\n`,
       );
       seeder.proc.kill('SIGTERM');
       await seeder.proc;

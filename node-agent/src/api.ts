@@ -1,7 +1,7 @@
 // Local HTTP API on 127.0.0.1 or a unix socket: GET /status (JSON), GET /metrics
 // (Prometheus), PUT /rates (change upload/download limits at run time).
 
-import { rm } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AgentDaemon } from './daemon.js';
@@ -57,6 +57,8 @@ export async function startApi(
   if ('socketPath' in target) {
     await rm(target.socketPath, { force: true });
     await app.listen({ path: target.socketPath });
+    // Owner and group only: the control API changes rate limits.
+    await chmod(target.socketPath, 0o660);
   } else {
     await app.listen({ host: target.host, port: target.port });
   }

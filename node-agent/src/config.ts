@@ -76,7 +76,17 @@ export const configSchema = z
         dht: z
           .strictObject({
             enabled: z.boolean().default(true),
-            bootstrap: z.array(z.string()).default([]),
+            /** site DHT nodes as host:port; never public routers */
+            bootstrap: z
+              .array(
+                z
+                  .string()
+                  .regex(
+                    /^[A-Za-z0-9.-]+:([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/,
+                    'expected host:port',
+                  ),
+              )
+              .default([]),
             port: z.number().int().min(0).max(65535).default(6881),
           })
           .prefault({}),
@@ -91,6 +101,7 @@ export const configSchema = z
         resumeSaveIntervalMs: z.number().int().positive().default(1000),
         maxParallelDownloads: z.number().int().min(1).default(2),
         encryption: z.enum(['off', 'prefer', 'require']).default('off'),
+        pieceCacheSlots: z.number().int().min(0).max(64).default(4),
       })
       .prefault({}),
     lifecycle: z

@@ -23,6 +23,8 @@ export interface JobStatus {
   infoHash: string;
   state: 'fetching' | 'downloading' | 'installing' | 'failed';
   error?: { code: string; message: string };
+  /** set when the entry stopped being approved while the job ran */
+  cancelled?: boolean;
 }
 
 export interface DaemonDeps {
@@ -118,8 +120,23 @@ export class AgentDaemon {
 
     const wanted = selectForHost(this.sync.approvedEntries(now), this.deps.config.host);
     const wantedIds = new Set(wanted.map((w) => w.entry.id));
+    await this.cancelUnwantedJobs(wantedIds);
     for (const approved of wanted) this.ensureInstalled(approved);
     await this.applyLifecycle(wantedIds, now);
+  }
+
+  /** A download whose entry was revoked stops at once and leaves no staging data. */
+  private async cancelUnwantedJobs(wantedIds: Set<string>): Promise<void> {
+    for (const [entryId, job] of [...this.jobs]) {
+      if (wantedIds.has(entryId)) continue;
+      this.jobs.delete(entryId);
+      // Hashing and renaming are short; the lifecycle retires the result on the next poll.
+      if (job.state === 'installing') continue;
+      job.cancelled = true;
+      await this.deps.engine.close(job.infoHash);
+      await this.store.clearStaging(job.infoHash);
+      this.deps.logger.info({ entryId }, 'download cancelled: entry no longer approved');
+    }
   }
 
   private ensureInstalled(approved: ApprovedEntry): void {
@@ -134,12 +151,19 @@ export class AgentDaemon {
     }
     const job = this.jobs.get(entry.id);
     if (job && job.state !== 'failed') return;
-    const running = [...this.jobs.values()].filter((j) => j.state !== 'failed').length;
-    if (running >= this.deps.config.transfer.maxParallelDownloads) return;
-    void this.install(approved);
+    const artifact = entry.artifact;
+    if (!artifact) return;
+    // Another entry with the same artifact: wait for its download, or link its verified copy.
+    const active = [...this.jobs.values()].filter((j) => j.state !== 'failed' && j.entryId !== entry.id);
+    if (active.some((j) => j.infoHash === artifact.infoHash)) return;
+    const twin = Object.values(this.state.entries).find(
+      (e) => e.entryId !== entry.id && e.infoHash === artifact.infoHash && e.sha256 === artifact.sha256,
+    );
+    if (!twin && active.length >= this.deps.config.transfer.maxParallelDownloads) return;
+    void this.install(approved, twin);
   }
 
-  private async install(approved: ApprovedEntry): Promise<void> {
+  private async install(approved: ApprovedEntry, twin?: InstalledEntry): Promise<void> {
     const { entry } = approved;
     const artifact = entry.artifact;
     if (!artifact) return;
@@ -152,33 +176,18 @@ export class AgentDaemon {
     this.jobs.set(entry.id, job);
     const log = this.deps.logger.child({ entryId: entry.id, infoHash: artifact.infoHash });
     try {
-      const torrentFile = await this.layout.getPinned(
-        this.layout.torrentPath(artifact.infoHash),
-        this.deps.config.poll.maxTorrentBytes,
-        artifact.torrent.sha256,
-      );
-      const info = await readTorrentInfo(torrentFile, artifact.infoHash);
-      if (info.sizeBytes !== artifact.size || (artifact.fileName && artifact.fileName !== info.fileName)) {
-        throw new AgentError(
-          'TORRENT_MISMATCH',
-          `torrent names ${info.fileName} (${info.sizeBytes} bytes); the catalog ${artifact.fileName ?? ''} (${artifact.size} bytes)`,
-        );
-      }
-      job.state = 'downloading';
-      log.info({ sizeBytes: artifact.size }, 'download started');
-      const result = await this.deps.engine.download({
-        torrentFile,
-        expectedInfoHash: artifact.infoHash,
-        stagingDir: this.store.stagingDir(artifact.infoHash),
-      });
-      job.state = 'installing';
-      const path = await this.store.install({
-        entryId: entry.id,
-        infoHash: artifact.infoHash,
-        fileName: result.info.fileName,
-        expectedSha256: artifact.sha256,
-      });
-      await this.writeTorrentCache(artifact.infoHash, torrentFile);
+      const { path, fileName } = twin
+        ? {
+            fileName: twin.fileName,
+            path: await this.store.installLinked({
+              entryId: entry.id,
+              from: twin.path,
+              fileName: twin.fileName,
+              expectedSha256: artifact.sha256,
+            }),
+          }
+        : await this.downloadAndInstall(entry.id, artifact, job, log);
+      if (job.cancelled) return;
       const installed: InstalledEntry = {
         entryId: entry.id,
         catalogId: approved.catalogId,
@@ -189,7 +198,7 @@ export class AgentDaemon {
         infoHash: artifact.infoHash,
         sha256: artifact.sha256,
         sizeBytes: artifact.size,
-        fileName: result.info.fileName,
+        fileName,
         path,
         installedAt: this.now().toISOString(),
         metadata: entry,
@@ -201,12 +210,54 @@ export class AgentDaemon {
       await this.seedInstalled(installed);
       await this.hook('available', installed);
     } catch (err) {
+      if (job.cancelled) return;
       const code = err instanceof AgentError ? err.code : 'TRANSFER_FAILED';
       job.state = 'failed';
       job.error = { code, message: errorMessage(err) };
       log.error({ code }, `install failed: ${errorMessage(err)}`);
       if (code === 'DISK_FULL') await this.store.clearStaging(artifact.infoHash);
     }
+  }
+
+  private async downloadAndInstall(
+    entryId: string,
+    artifact: NonNullable<ApprovedEntry['entry']['artifact']>,
+    job: JobStatus,
+    log: Logger,
+  ): Promise<{ path: string; fileName: string }> {
+    const torrentFile = await this.layout.getPinned(
+      this.layout.torrentPath(artifact.infoHash),
+      this.deps.config.poll.maxTorrentBytes,
+      artifact.torrent.sha256,
+    );
+    const info = await readTorrentInfo(torrentFile, artifact.infoHash);
+    if (info.sizeBytes !== artifact.size || (artifact.fileName && artifact.fileName !== info.fileName)) {
+      throw new AgentError(
+        'TORRENT_MISMATCH',
+        `torrent names ${info.fileName} (${info.sizeBytes} bytes); the catalog ${artifact.fileName ?? ''} (${artifact.size} bytes)`,
+      );
+    }
+    if (job.cancelled) throw new AgentError('TRANSFER_CANCELLED', `entry ${entryId} no longer approved`);
+    job.state = 'downloading';
+    log.info({ sizeBytes: artifact.size }, 'download started');
+    const result = await this.deps.engine.download({
+      torrentFile,
+      expectedInfoHash: artifact.infoHash,
+      stagingDir: this.store.stagingDir(artifact.infoHash),
+    });
+    if (job.cancelled) {
+      await this.store.clearStaging(artifact.infoHash);
+      throw new AgentError('TRANSFER_CANCELLED', `entry ${entryId} no longer approved`);
+    }
+    job.state = 'installing';
+    const path = await this.store.install({
+      entryId,
+      infoHash: artifact.infoHash,
+      fileName: result.info.fileName,
+      expectedSha256: artifact.sha256,
+    });
+    await this.writeTorrentCache(artifact.infoHash, torrentFile);
+    return { path, fileName: result.info.fileName };
   }
 
   private async applyLifecycle(wantedIds: Set<string>, now: Date): Promise<void> {
@@ -226,6 +277,9 @@ export class AgentDaemon {
       else await this.store.remove(entry.entryId);
       delete this.state.entries[entry.entryId];
       await this.persist();
+      // Another entry linked to the same bytes keeps them in the swarm.
+      const sharer = Object.values(this.state.entries).find((e) => e.infoHash === entry.infoHash);
+      if (sharer) await this.seedInstalled(sharer);
       this.deps.logger.info({ entryId: entry.entryId, action: lifecycle.onRevoke }, 'entry retired');
       await this.hook('removed', entry);
     }

@@ -36,7 +36,7 @@ export async function fetchOne(args: FetchArgs): Promise<void> {
     onBan: (infoHash, e) => emit('ban', { infoHash, ...e }),
     onWebSeed: (infoHash, reason) => emit('webseed', { infoHash, reason }),
   });
-  emit('started', { port: engine.port, infoHash: info.infoHash });
+  emit('started', { port: engine.port, dhtPort: engine.dhtPort, infoHash: info.infoHash });
   const report = setInterval(
     () => emit('stats', { transfers: engine.stats(), bannedPeers: engine.bannedPeers }),
     500,
@@ -58,7 +58,15 @@ export async function fetchOne(args: FetchArgs): Promise<void> {
         stagingDir: store.stagingDir(info.infoHash),
       });
       const maxRssBytes = () => process.resourceUsage().maxRSS * 1024;
-      emit('downloaded', { receivedBytes: result.receivedBytes, maxRssBytes: maxRssBytes() });
+      const cpuSeconds = () => {
+        const usage = process.resourceUsage();
+        return (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+      };
+      emit('downloaded', {
+        receivedBytes: result.receivedBytes,
+        maxRssBytes: maxRssBytes(),
+        cpuSeconds: cpuSeconds(),
+      });
       const stats = { receivedBytes: result.receivedBytes };
       await store.install({
         entryId: entry,
@@ -70,6 +78,7 @@ export async function fetchOne(args: FetchArgs): Promise<void> {
         path: store.imagePath(entry, info.fileName),
         ...stats,
         maxRssBytes: maxRssBytes(),
+        cpuSeconds: cpuSeconds(),
       });
     } else emit('installed', { path: store.imagePath(entry, info.fileName), receivedBytes: 0 });
   } catch (err) {

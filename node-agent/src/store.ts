@@ -9,7 +9,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AgentError, errorMessage } from './errors.js';
@@ -71,22 +71,52 @@ export class ImageStore {
         `entry ${opts.entryId}: downloaded file sha256 ${actual} differs from approved ${opts.expectedSha256}`,
       );
     }
-    const verifiedDir = join(this.dataDir, 'verified', requireSafeId('entry id', opts.entryId));
-    const target = this.imageDir(opts.entryId);
+    const path = await this.promote(opts.entryId, opts.fileName, (dest) => rename(staged, dest));
+    await this.clearStaging(opts.infoHash);
+    return path;
+  }
+
+  /**
+   * Installs an entry whose artifact another installed entry already holds: the file is
+   * re-hashed, then hard-linked (same bytes, no second copy, no download).
+   */
+  async installLinked(opts: {
+    entryId: string;
+    from: string;
+    fileName: string;
+    expectedSha256: string;
+  }): Promise<string> {
+    const actual = await sha256File(opts.from);
+    if (actual !== opts.expectedSha256.toLowerCase()) {
+      throw new AgentError(
+        'HASH_MISMATCH',
+        `entry ${opts.entryId}: ${opts.from} no longer has sha256 ${opts.expectedSha256}`,
+      );
+    }
+    return this.promote(opts.entryId, opts.fileName, (dest) => link(opts.from, dest));
+  }
+
+  // verified/<entryId>/<file> is filled by `place`, then renamed to images/<entryId> in one step.
+  private async promote(
+    entryId: string,
+    fileName: string,
+    place: (dest: string) => Promise<void>,
+  ): Promise<string> {
+    const verifiedDir = join(this.dataDir, 'verified', requireSafeId('entry id', entryId));
+    const target = this.imageDir(entryId);
     try {
       await rm(verifiedDir, { recursive: true, force: true });
       await mkdir(verifiedDir);
-      await rename(staged, join(verifiedDir, opts.fileName));
+      await place(join(verifiedDir, fileName));
       // images/<entryId> may hold an older copy only if state was lost; replace it whole.
       await rm(target, { recursive: true, force: true });
       await rename(verifiedDir, target);
     } catch (err) {
-      throw new AgentError('STORE_FAILED', `entry ${opts.entryId}: install failed: ${errorMessage(err)}`, {
+      throw new AgentError('STORE_FAILED', `entry ${entryId}: install failed: ${errorMessage(err)}`, {
         cause: err,
       });
     }
-    await this.clearStaging(opts.infoHash);
-    return join(target, opts.fileName);
+    return join(target, fileName);
   }
 
   async isInstalled(entryId: string, fileName: string): Promise<boolean> {

@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
@@ -170,6 +170,7 @@ describe('five agents on one site', () => {
     const socketAgent = agents[4];
     if (!agent || !socketAgent) throw new Error('no agent');
     expect(socketAgent.api).toMatch(/^unix:.*api\.sock$/);
+    expect((await stat(socketAgent.api.slice(5))).mode & 0o777).toBe(0o660);
     const overSocket = await execa('node', [cliPath, 'status', '--api', socketAgent.api, '--json']);
     expect(JSON.parse(overSocket.stdout).installed).toHaveLength(1);
     const table = await execa('node', [cliPath, 'status', '--api', agent.api]);
@@ -261,6 +262,18 @@ describe('five agents on one site', () => {
         expect(s.installed.map((e) => e.entryId)).toEqual([ID_A]);
         expect(s.transfers.find((t) => t.infoHash === image.info.infoHash)?.state).toBe('seeding');
       }
+      // A restart while the server is down: the cached bundle is re-verified and used.
+      const first = agents[0];
+      if (!first) throw new Error('no agent');
+      first.proc.kill('SIGTERM');
+      await first.proc;
+      const restarted = await spawnAgent(first.dataDir, agentConfig(0));
+      agents[0] = restarted;
+      const s = await restarted.waitForStatus(
+        (st) => st.lastSync?.kind === 'unreachable' && st.transfers.some((t) => t.state === 'seeding'),
+      );
+      expect(s.approval).toMatchObject({ version: 3, valid: true });
+      expect(s.installed.map((e) => e.entryId)).toEqual([ID_A]);
     } finally {
       server.down = false;
     }
@@ -283,5 +296,95 @@ describe('five agents on one site', () => {
       expect(hooks).toMatch(new RegExp(`^removed ${ID_A} slc-kvm `, 'm'));
     }
     expect(approvalV2.bytes.length).toBeGreaterThan(0);
+  });
+  it('cancels a download whose entry is revoked mid-way and leaves no staging data', async () => {
+    const agent = agents[0];
+    if (!agent) throw new Error('no agent');
+    const slow = await makeArtifact(join(dir, 'd'), {
+      fileName: 'd.qcow2',
+      sizeBytes: 16 << 20,
+      announce: [tracker.announceUrl],
+    });
+    await preinstall(join(dir, 'origin-d'), 'd', slow);
+    const seeder = spawnFetch({ artifact: slow, entryId: 'd', dataDir: join(dir, 'origin-d'), seed: true });
+    helpers.push(seeder);
+    await seeder.waitFor((e) => e.event === 'seeding');
+    // Only host hv0 is listed, and its download rate is lowered at run time so it is caught mid-way.
+    await execa('node', [cliPath, 'rates', '--api', agent.api, '--down', '1000000']);
+    const entryD: EntrySpec = { id: randomUUID(), name: 'slow', artifact: slow, hosts: ['hv0'] };
+    const catalogV3 = await publishCatalog(layoutDir, [pki.endorsers.alice], {
+      id: CATALOG,
+      version: 3,
+      entries: [entryD],
+    });
+    await publishApproval(layoutDir, pki, {
+      site: SITE,
+      version: 5,
+      catalogs: [{ catalog: catalogV3, entries: [entryD] }],
+    });
+    await agent.waitForStatus((st) =>
+      st.transfers.some(
+        (t) => t.infoHash === slow.info.infoHash && t.state === 'downloading' && t.progress > 0,
+      ),
+    );
+    const staging = join(agent.dataDir, 'staging', slow.info.infoHash);
+    expect(existsSync(staging)).toBe(true);
+    for (const other of agents.slice(1)) {
+      const st = await other.waitForStatus((x) => x.approval?.version === 5);
+      expect(st.jobs).toEqual([]); // not for these hosts
+    }
+    await publishApproval(layoutDir, pki, {
+      site: SITE,
+      version: 6,
+      catalogs: [{ catalog: catalogV3, entries: [] }],
+    });
+    const s = await agent.waitForStatus((st) => st.approval?.version === 6 && st.jobs.length === 0);
+    expect(s.transfers.some((t) => t.infoHash === slow.info.infoHash)).toBe(false);
+    expect(s.installed).toEqual([]);
+    expect(existsSync(staging)).toBe(false);
+    expect(existsSync(join(agent.dataDir, 'images', entryD.id))).toBe(false);
+  });
+  it('links a second entry with the same artifact instead of downloading it twice', async () => {
+    const agent = agents[1];
+    if (!agent) throw new Error('no agent');
+    await preinstall(join(dir, 'origin-b'), 'b', other);
+    const seeder = spawnFetch({ artifact: other, entryId: 'b', dataDir: join(dir, 'origin-b'), seed: true });
+    helpers.push(seeder);
+    await seeder.waitFor((e) => e.event === 'seeding');
+    const one: EntrySpec = { id: randomUUID(), name: 'twin-one', artifact: other, hosts: ['hv1'] };
+    const two: EntrySpec = { id: randomUUID(), name: 'twin-two', artifact: other, hosts: ['hv1'] };
+    const catalogV4 = await publishCatalog(layoutDir, [pki.endorsers.alice], {
+      id: CATALOG,
+      version: 4,
+      entries: [one, two],
+    });
+    await publishApproval(layoutDir, pki, {
+      site: SITE,
+      version: 7,
+      catalogs: [{ catalog: catalogV4, entries: [one, two] }],
+    });
+    const both = await agent.waitForStatus((st) => st.installed.length === 2);
+    const paths = both.installed.map((e) => e.path);
+    for (const path of paths) expect(await sha256File(path)).toBe(other.sha256);
+    const [first, second] = await Promise.all(paths.map((p) => stat(p)));
+    expect(first?.ino).toBe(second?.ino); // one copy on disk, hard-linked
+    expect(both.transfers.filter((t) => t.infoHash === other.info.infoHash).map((t) => t.state)).toEqual([
+      'seeding',
+    ]);
+
+    // Retiring one keeps the other installed and still seeding.
+    await publishApproval(layoutDir, pki, {
+      site: SITE,
+      version: 8,
+      catalogs: [{ catalog: catalogV4, entries: [two] }],
+    });
+    const left = await agent.waitForStatus((st) => st.approval?.version === 8 && st.installed.length === 1);
+    expect(left.installed.map((e) => e.entryId)).toEqual([two.id]);
+    const kept = left.installed[0]?.path ?? '';
+    expect(await sha256File(kept)).toBe(other.sha256);
+    const seeding = await agent.waitForStatus((st) =>
+      st.transfers.some((t) => t.infoHash === other.info.infoHash && t.state === 'seeding'),
+    );
+    expect(seeding.transfers.filter((t) => t.infoHash === other.info.infoHash)).toHaveLength(1);
   });
 });

@@ -37,7 +37,7 @@ describe('swarm of agent processes', () => {
   it('five agents install the image from one seeding agent and each other, hashes matching', async () => {
     const artifact = await makeArtifact(join(dir, 'origin'), {
       fileName: 'image.qcow2',
-      sizeBytes: 24 * 1024 * 1024,
+      sizeBytes: 16 * 1024 * 1024,
       announce: [tracker.announceUrl],
     });
     const seederData = join(dir, 'seeder');

@@ -62,6 +62,13 @@ describe('config', () => {
       /transfer/,
     );
     expect(() => loadConfig({ sets: ['site=S'] })).toThrow(/^config layoutUrl: /);
+    expect(() =>
+      loadConfig({ sets: ['site=S', 'layoutUrl=http://x/', 'transfer.dht.bootstrap=["node1:0"]'] }),
+    ).toThrow(/^config transfer\.dht\.bootstrap\.0: expected host:port$/);
+    const ok = loadConfig({
+      sets: ['site=S', 'layoutUrl=http://x/', 'transfer.dht.bootstrap=["dht1.site:6881"]'],
+    });
+    expect(ok.transfer.dht.bootstrap).toEqual(['dht1.site:6881']);
   });
 });
 

@@ -90,10 +90,15 @@ async function run(task) {
   return result;
 }
 
-parentPort.on('message', (task) => {
-  run(task).then(
-    (result) => parentPort.postMessage({ id: task.id, result }),
-    (error) => parentPort.postMessage({ id: task.id, error: { message: error.message, code: error.code } }),
-  );
+parentPort.on('message', async ({ jobs }) => {
+  const results = [];
+  for (const task of jobs) {
+    try {
+      results.push({ id: task.id, result: await run(task) });
+    } catch (error) {
+      results.push({ id: task.id, error: { message: error.message, code: error.code } });
+    }
+  }
+  parentPort.postMessage({ results });
 });
 `;

@@ -26,11 +26,20 @@ export interface WorkerPoolOptions {
   readonly sampleBytes?: number;
   /** Stored compressed only if compressed size < raw size × this ratio. */
   readonly maxStoredRatio?: number;
+  /** Tasks handed to one worker at a time (overlaps its I/O waits). */
+  readonly tasksPerWorker?: number;
 }
 
 export type StoreTask =
   | { readonly file: string; readonly deleteAfter?: boolean }
   | { readonly buffer: Uint8Array };
+
+interface WorkerReply {
+  readonly results: { id: number; result?: StoredObject; error?: { message: string } }[];
+}
+
+const MAX_BATCH_JOBS = 64;
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 interface Pending {
   resolve(value: StoredObject): void;
@@ -42,7 +51,8 @@ export class WorkerPool {
   private readonly idle: Worker[] = [];
   private readonly queue: { id: number; task: StoreTask }[] = [];
   private readonly pending = new Map<number, Pending>();
-  private readonly busy = new Map<Worker, number>();
+  /** Task id → the worker running it. */
+  private readonly running = new Map<number, Worker>();
   private nextId = 1;
   private closed = false;
 
@@ -53,18 +63,17 @@ export class WorkerPool {
       level: options.compressionLevel,
       cacheDbPath: options.cacheDbPath,
       betterSqlitePath: require.resolve('better-sqlite3'),
-      smallFileBytes: options.smallFileBytes ?? 4 * 1024 * 1024,
+      smallFileBytes: options.smallFileBytes ?? 16 * 1024 * 1024,
       sampleBytes: options.sampleBytes ?? 4 * 1024 * 1024,
       maxStoredRatio: options.maxStoredRatio ?? 1,
     };
     for (let i = 0; i < Math.max(1, options.workers); i++) {
       const worker = new Worker(COMPRESS_WORKER_SOURCE, { eval: true, workerData });
-      worker.on('message', (msg: { id: number; result?: StoredObject; error?: { message: string } }) =>
-        this.onMessage(worker, msg),
-      );
+      worker.on('message', (msg: WorkerReply) => this.onMessage(worker, msg));
       worker.on('error', (error) => this.onCrash(worker, error));
       this.workers.push(worker);
-      this.idle.push(worker);
+      // Several slots per worker: while one task waits for disk, another one computes.
+      for (let slot = 0; slot < (options.tasksPerWorker ?? 2); slot++) this.idle.push(worker);
     }
   }
 
@@ -79,7 +88,7 @@ export class WorkerPool {
   }
 
   get queuedCount(): number {
-    return this.queue.length + this.busy.size;
+    return this.queue.length + this.running.size;
   }
 
   private capacityWaiters: { max: number; resolve: () => void }[] = [];
@@ -103,35 +112,52 @@ export class WorkerPool {
   private dispatch(): void {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const worker = this.idle.pop() as Worker;
-      const job = this.queue.shift() as { id: number; task: StoreTask };
-      this.busy.set(worker, job.id);
-      const transfer = 'buffer' in job.task ? [job.task.buffer.buffer as ArrayBuffer] : [];
-      worker.postMessage({ id: job.id, ...job.task }, transfer);
+      // Small in-memory contents travel in batches: one message per batch, not per file.
+      const jobs = [this.queue.shift() as { id: number; task: StoreTask }];
+      let batchBytes = 0;
+      while (
+        'buffer' in (jobs[0] as { task: StoreTask }).task &&
+        jobs.length < MAX_BATCH_JOBS &&
+        batchBytes < MAX_BATCH_BYTES &&
+        this.queue[0] !== undefined &&
+        'buffer' in this.queue[0].task
+      ) {
+        const next = this.queue.shift() as { id: number; task: { buffer: Uint8Array } };
+        batchBytes += next.task.buffer.byteLength;
+        jobs.push(next);
+      }
+      const transfer: ArrayBuffer[] = [];
+      for (const job of jobs) {
+        this.running.set(job.id, worker);
+        if ('buffer' in job.task) transfer.push(job.task.buffer.buffer as ArrayBuffer);
+      }
+      worker.postMessage({ jobs: jobs.map((j) => ({ id: j.id, ...j.task })) }, transfer);
     }
   }
 
-  private onMessage(
-    worker: Worker,
-    msg: { id: number; result?: StoredObject; error?: { message: string } },
-  ): void {
-    this.busy.delete(worker);
+  private onMessage(worker: Worker, msg: WorkerReply): void {
     this.idle.push(worker);
-    const pending = this.pending.get(msg.id);
-    this.pending.delete(msg.id);
-    if (msg.result) pending?.resolve(msg.result);
-    else
-      pending?.reject(
-        new BridgeError('BAD_INPUT', `storing content failed: ${msg.error?.message ?? 'unknown'}`),
-      );
+    for (const r of msg.results) {
+      this.running.delete(r.id);
+      const pending = this.pending.get(r.id);
+      this.pending.delete(r.id);
+      if (r.result) pending?.resolve(r.result);
+      else
+        pending?.reject(
+          new BridgeError('BAD_INPUT', `storing content failed: ${r.error?.message ?? 'unknown'}`),
+        );
+    }
     this.dispatch();
     this.wakeCapacityWaiters();
   }
 
   private onCrash(worker: Worker, error: Error): void {
-    const id = this.busy.get(worker);
-    if (id !== undefined) this.pending.get(id)?.reject(error);
-    if (id !== undefined) this.pending.delete(id);
-    this.busy.delete(worker);
+    for (const [id, w] of this.running) {
+      if (w !== worker) continue;
+      this.pending.get(id)?.reject(error);
+      this.pending.delete(id);
+      this.running.delete(id);
+    }
     this.wakeCapacityWaiters();
   }
 

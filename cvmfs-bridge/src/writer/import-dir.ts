@@ -70,7 +70,9 @@ export async function importDirectory(
     if (existingDir?.kind !== 'dir' || !sameMeta(existingDir, st)) await tx.addDirectory(repoDir, metaOf(st));
     const names = readdirSync(srcDir).sort();
     const present = new Set(names);
-    for (const old of tx.list(repoDir)) {
+    // One query per directory instead of one lookup per entry.
+    const before = new Map(tx.list(repoDir).map((d) => [d.name, d]));
+    for (const old of before.values()) {
       if (!present.has(old.name) && old.name !== AUTO_CATALOG_MARKER) {
         await tx.remove(`${repoDir}/${old.name}`);
         stats.removed++;
@@ -83,7 +85,7 @@ export async function importDirectory(
       const src = join(srcDir, name);
       const path = `${repoDir}/${name}`;
       const est = lstatSync(src, { bigint: true });
-      const existing = tx.get(path);
+      const existing = before.get(name);
       if (est.isDirectory()) {
         await walk(src, path, est);
       } else if (est.isSymbolicLink()) {

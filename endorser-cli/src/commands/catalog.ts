@@ -1,7 +1,7 @@
 // catalog new | show | set-expiry | remove: the catalog's header and its list of entries.
 
 import { randomUUID } from 'node:crypto';
-import type { Catalog } from '@trustswarm/policy';
+import { type Catalog, DEFAULT_LIMITS } from '@trustswarm/policy';
 import type { CommandResult, Context } from '../lib/context.js';
 import { CliError } from '../lib/errors.js';
 import { loadIdentityCertificate } from '../lib/identity.js';
@@ -81,6 +81,13 @@ export function catalogSetExpiry(ctx: Context, value: string): CommandResult {
   const expires = parseExpiry(value, now);
   if (expires.getTime() <= now.getTime())
     throw new CliError('USAGE', `expiry ${isoSeconds(expires)} is in the past`);
+  // Agents refuse catalogs living longer than policy's limit: refuse to write one.
+  const maxMs = DEFAULT_LIMITS.maxCatalogLifetimeSeconds * 1000;
+  if (expires.getTime() - now.getTime() > maxMs)
+    throw new CliError(
+      'USAGE',
+      `expiry ${isoSeconds(expires)} is more than ${maxMs / DAY_MS} days away; agents would refuse the catalog`,
+    );
   const { catalog } = ctx.workspace.update((c) => {
     c.expires = isoSeconds(expires);
   }, now);

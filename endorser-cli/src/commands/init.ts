@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadCertificate, opensslNameHash } from '@trustswarm/policy';
+import { derToPem, loadCertificate, opensslNameHash } from '@trustswarm/policy';
 import { buildCrl } from '@trustswarm/policy/testing';
 import forge from 'node-forge';
 import { writeFileAtomicSync } from '../lib/atomic.js';
@@ -117,13 +117,7 @@ function openDevCa(dir: string): DevCa {
   writeFileAtomicSync(keyPath, keyToPem(key, undefined), 0o600);
   writeFileAtomicSync(certPath, certPem);
   writeFileAtomicSync(join(caPathDir, `${hash}.0`), certPem);
-  writeFileAtomicSync(
-    join(caPathDir, `${hash}.r0`),
-    `-----BEGIN X509 CRL-----\n${crl
-      .toString('base64')
-      .replace(/(.{64})/g, '$1\n')
-      .replace(/\n$/, '')}\n-----END X509 CRL-----\n`,
-  );
+  writeFileAtomicSync(join(caPathDir, `${hash}.r0`), derToPem(crl, 'X509 CRL'));
   return { certPem, key, caPathDir };
 }
 

@@ -11,6 +11,7 @@ import type { CommandResult, Context } from '../lib/context.js';
 import { CliError, fsError } from '../lib/errors.js';
 import { startProgress } from '../lib/progress.js';
 import { ServerClient } from '../lib/server-client.js';
+import { fetchLimited } from '../lib/static-client.js';
 import { uploadArtifact } from '../lib/upload.js';
 
 export interface PublishOptions {
@@ -18,6 +19,8 @@ export interface PublishOptions {
   tokenFile?: string;
   ca?: string;
   skipArtifacts?: boolean;
+  /** Only add our signatures to a version already on the server (after `pull`). */
+  signaturesOnly?: boolean;
 }
 
 function readToken(ctx: Context, opts: PublishOptions): string {
@@ -134,6 +137,31 @@ async function publishArtifacts(ctx: Context, client: ServerClient, catalog: Cat
   return results;
 }
 
+/**
+ * When the version was already on the server (a second endorser publishing), the server
+ * keeps its copy: each of our signatures it does not list is added on its own.
+ */
+async function addMissingSignatures(
+  client: ServerClient,
+  catalog: Catalog,
+  signatures: Array<{ name: string; bytes: Buffer }>,
+  answer: { signatures?: Array<{ signerCertSha256?: string }> },
+): Promise<string[]> {
+  const known = new Set((answer.signatures ?? []).map((s) => `${s.signerCertSha256}.p7s`));
+  const added: string[] = [];
+  for (const s of signatures) {
+    if (known.has(s.name)) continue;
+    const res = await client.send('POST', `/catalogs/${catalog.id}/versions/${catalog.version}/signatures`, {
+      headers: { 'content-type': 'application/pkcs7-signature' },
+      body: s.bytes,
+    });
+    await client.expectOk(res, `signature ${s.name}`);
+    await res.body?.cancel();
+    added.push(s.name);
+  }
+  return added;
+}
+
 export async function publish(ctx: Context, opts: PublishOptions): Promise<CommandResult> {
   const serverUrl = opts.server ?? ctx.config.server.url;
   if (!serverUrl) throw new CliError('USAGE', 'no server: use --server URL or server.url in the config');
@@ -150,6 +178,22 @@ export async function publish(ctx: Context, opts: PublishOptions): Promise<Comma
     timeoutSeconds: ctx.config.server.timeoutSeconds,
   });
 
+  if (opts.signaturesOnly) {
+    const indexUrl = `${serverUrl.replace(/\/+$/, '')}/catalogs/${catalog.id}/${catalog.version}/signatures/index.json`;
+    const listed = JSON.parse(
+      (await fetchLimited(indexUrl, 1024 * 1024, ctx.config.server.timeoutSeconds)).toString('utf8'),
+    ) as unknown;
+    const known = Array.isArray(listed) ? listed.map((v) => ({ signerCertSha256: String(v) })) : [];
+    const added = await addMissingSignatures(client, catalog, signatures, { signatures: known });
+    return {
+      data: {
+        server: serverUrl,
+        catalog: { id: catalog.id, version: catalog.version },
+        signaturesAdded: added,
+      },
+      text: `added ${added.length} signature(s) to ${catalog.name} version ${catalog.version} on ${serverUrl}`,
+    };
+  }
   const torrents = await publishTorrents(ctx, client, catalog);
   const artifacts = opts.skipArtifacts ? [] : await publishArtifacts(ctx, client, catalog);
   const form = new FormData();
@@ -158,7 +202,10 @@ export async function publish(ctx: Context, opts: PublishOptions): Promise<Comma
     form.append('signature', new Blob([s.bytes], { type: 'application/pkcs7-signature' }), s.name);
   const res = await client.send('POST', '/catalogs', { body: form });
   await client.expectOk(res, `catalog ${catalog.name} v${catalog.version}`);
-  const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  const answer = (await res.json().catch(() => ({}))) as {
+    signatures?: Array<{ signerCertSha256?: string }>;
+  };
+  const added = await addMissingSignatures(client, catalog, signatures, answer);
   const data = {
     server: serverUrl,
     catalog: {
@@ -169,6 +216,7 @@ export async function publish(ctx: Context, opts: PublishOptions): Promise<Comma
       answer,
     },
     signatures: signatures.map((s) => s.name),
+    signaturesAdded: added,
     torrents,
     artifacts,
   };

@@ -1,10 +1,7 @@
 // add image | repo-snapshot | container-image.
 
 import type { Command } from 'commander';
-import { runAction as action } from '../lib/run.js';
-import { addContainerImage } from './add-container.js';
-import { addImage } from './add-image.js';
-import { addRepoSnapshot } from './add-snapshot.js';
+import { runAction as action, lazy } from '../lib/run.js';
 import { collect } from './register-core.js';
 
 function entryOptions(cmd: Command): Command {
@@ -33,7 +30,7 @@ export function registerAddCommands(program: Command): void {
     .option('--hypervisor <name>', 'hypervisor, e.g. kvm')
     .option('--format <format>', 'disk format, e.g. qcow2')
     .option('--sha512', 'also compute sha512 (HEPiX compatibility)')
-    .action(action(addImage));
+    .action(action(lazy(() => import('./add-image.js'), 'addImage')));
   entryOptions(
     add
       .command('repo-snapshot <source>')
@@ -43,7 +40,7 @@ export function registerAddCommands(program: Command): void {
     .requiredOption('--path <path>', 'absolute path inside the repository, e.g. /cms/14.0.0')
     .option('--preserve', 'keep owners, modes and times instead of normalising them')
     .option('--sha512', 'also compute sha512')
-    .action(action(addRepoSnapshot));
+    .action(action(lazy(() => import('./add-snapshot.js'), 'addRepoSnapshot')));
   entryOptions(
     add
       .command('container-image <reference>')
@@ -55,5 +52,5 @@ export function registerAddCommands(program: Command): void {
     .option('--path <path>', 'path in the repository (default /<registry>/<repo>:<tag>)')
     .option('--insecure', 'plain HTTP to the registry (also: config registry.insecureHosts)')
     .option('--username <name>', 'registry user; the password comes from $TSW_REGISTRY_PASSWORD')
-    .action(action(addContainerImage));
+    .action(action(lazy(() => import('./add-container.js'), 'addContainerImage')));
 }

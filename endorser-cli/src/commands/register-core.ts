@@ -1,15 +1,7 @@
 // Commands about catalogs as a whole: catalog *, sign, verify, config.
 
 import { type Command, InvalidArgumentError } from 'commander';
-import { runAction as action } from '../lib/run.js';
-import { catalogNew, catalogRemove, catalogSetExpiry, catalogShow } from './catalog.js';
-import { configShow } from './config-show.js';
-import { diff } from './diff.js';
-import { importHepix } from './import-hepix.js';
-import { init } from './init.js';
-import { publish } from './publish.js';
-import { sign } from './sign.js';
-import { verify } from './verify.js';
+import { runAction as action, lazy } from '../lib/run.js';
 
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -30,7 +22,7 @@ export function registerCoreCommands(program: Command): void {
     .option('--install-cert <file>', 'install the certificate your CA returned for the request')
     .option('--dev-ca <dir>', 'issue the certificate from a local test CA in DIR (made on first use)')
     .option('--force', 'replace an existing key')
-    .action(action(init));
+    .action(action(lazy(() => import('./init.js'), 'init')));
 
   const catalog = program.command('catalog').description('create and edit the catalog of the workspace');
   catalog
@@ -39,23 +31,26 @@ export function registerCoreCommands(program: Command): void {
     .option('--description <text>', 'free text shown to site admins')
     .option('--lifetime-days <n>', 'days until the catalog expires (config catalog.lifetimeDays)', intArg)
     .option('--id <uuid>', 'catalog id (default: a new UUID)')
-    .action(action(catalogNew));
-  catalog.command('show').description('print the catalog and its entries').action(action(catalogShow));
+    .action(action(lazy(() => import('./catalog.js'), 'catalogNew')));
+  catalog
+    .command('show')
+    .description('print the catalog and its entries')
+    .action(action(lazy(() => import('./catalog.js'), 'catalogShow')));
   catalog
     .command('set-expiry <when>')
     .description('set the expiry: an RFC 3339 UTC time or +Nd / +Nh; raises the version')
-    .action(action(catalogSetExpiry));
+    .action(action(lazy(() => import('./catalog.js'), 'catalogSetExpiry')));
   catalog
     .command('remove <entry>')
     .description('remove an entry by id (or by name when unique); raises the version')
-    .action(action(catalogRemove));
+    .action(action(lazy(() => import('./catalog.js'), 'catalogRemove')));
 
   program
     .command('sign')
     .description('sign the exact bytes of catalog.yaml with your certificate (one .p7s per signer)')
     .option('--catalog <file>', 'sign this catalog file instead of the workspace one')
     .option('--out <dir>', 'directory for the signature (default: signatures/ beside the catalog)')
-    .action(action(sign));
+    .action(action(lazy(() => import('./sign.js'), 'sign')));
 
   program
     .command('verify')
@@ -68,11 +63,8 @@ export function registerCoreCommands(program: Command): void {
     .option('--approval-signature <file>', 'signature of the approval (default: <approval>.p7s)')
     .option('--site-cert <file>', 'the site certificate whose approvals are believed (repeatable)', collect)
     .option('--site <name>', 'expected site name in the approval')
-    .action(
-      action((ctx, opts: Record<string, unknown>) =>
-        verify(ctx, { ...opts, siteSignerCert: opts.siteCert as string[] | undefined }),
-      ),
-    );
+    .option('--check-artifacts', 're-hash the local artifact files as well')
+    .action(action(lazy(() => import('./verify.js'), 'verifyFromFlags')));
 
   program
     .command('publish')
@@ -81,12 +73,19 @@ export function registerCoreCommands(program: Command): void {
     .option('--token-file <file>', 'file holding the API token (or $TSW_SERVER_TOKEN)')
     .option('--ca <dir>', 'CApath used to check the signatures before sending (config verify.caPath)')
     .option('--skip-artifacts', 'do not upload artifact bytes (the server already has them)')
-    .action(action(publish));
+    .option('--signatures-only', 'only add your signatures to a version already published (after pull)')
+    .action(action(lazy(() => import('./publish.js'), 'publish')));
+
+  program
+    .command('pull <id> <version>')
+    .description('fetch a published catalog version and its signatures, to check and co-sign it')
+    .option('--server <url>', 'catalog server (or any mirror of the static layout)')
+    .action(action(lazy(() => import('./pull.js'), 'pull')));
 
   program
     .command('diff <a> <b>')
     .description('what changed between two catalogs: version numbers from history/ or catalog files')
-    .action(action(diff));
+    .action(action(lazy(() => import('./diff.js'), 'diff')));
 
   program
     .command('import-hepix <file>')
@@ -96,10 +95,10 @@ export function registerCoreCommands(program: Command): void {
     .option('--ca <dir>', 'CApath that must vouch for the list signer (config verify.caPath)')
     .option('--files <dir>', 'directory holding the image files (matched by the name in hv:uri)')
     .option('--name <name>', 'catalog name when the workspace has none (default: from dc:title)')
-    .action(action(importHepix));
+    .action(action(lazy(() => import('./import-hepix.js'), 'importHepix')));
 
   program
     .command('config')
     .description('print the effective configuration (defaults < file < TSW_* env < flags)')
-    .action(action(configShow));
+    .action(action(lazy(() => import('./config-show.js'), 'configShow')));
 }

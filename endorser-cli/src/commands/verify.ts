@@ -10,6 +10,7 @@ import {
   evaluate,
   loadCertificate,
   loadTrustAnchors,
+  parseCatalog,
   type Reason,
   reasonsOf,
   sha256Hex,
@@ -20,6 +21,7 @@ import {
 import { expandPath } from '../lib/config.js';
 import type { CommandResult, Context } from '../lib/context.js';
 import { CliError, EXIT, fsError } from '../lib/errors.js';
+import { hashFile } from '../lib/hash-file.js';
 import { infoHashOf } from '../lib/torrent.js';
 
 export interface VerifyOptions {
@@ -31,6 +33,8 @@ export interface VerifyOptions {
   siteSignerCert?: string[];
   site?: string;
   threshold?: number;
+  /** Re-hash the local artifact files too (slow for large images). */
+  checkArtifacts?: boolean;
 }
 
 interface SignatureVerdict {
@@ -94,6 +98,15 @@ function torrentReasons(ctx: Context, entry: CatalogEntry): Reason[] {
   return reasons;
 }
 
+/** The entries of a catalog that failed verification, parsed only to name them. */
+function entriesForDisplay(bytes: Buffer): CatalogEntry[] {
+  try {
+    return parseCatalog(bytes).entries;
+  } catch {
+    return [];
+  }
+}
+
 function verdictOf(
   entry: CatalogEntry | undefined,
   id: string,
@@ -103,7 +116,45 @@ function verdictOf(
   return { id, name: entry?.name, version: entry?.version, kind: entry?.kind, allowed, reasons };
 }
 
-export function verify(ctx: Context, opts: VerifyOptions): CommandResult {
+/** The command line names the repeatable flag --site-cert. */
+export async function verifyFromFlags(
+  ctx: Context,
+  flags: VerifyOptions & { siteCert?: string[] },
+): Promise<CommandResult> {
+  return verify(ctx, { ...flags, siteSignerCert: flags.siteCert });
+}
+
+/** Re-hashes the local bytes of each entry (as an agent does after a download). */
+async function checkArtifacts(ctx: Context, bytes: Buffer, entries: EntryVerdict[]): Promise<void> {
+  const sources = ctx.workspace.readSources().artifacts;
+  const byId = new Map(entriesForDisplay(bytes).map((e) => [e.id, e]));
+  for (const verdict of entries) {
+    const artifact = byId.get(verdict.id)?.artifact;
+    if (!artifact) continue;
+    const source = sources[artifact.sha256];
+    let reason: Reason | undefined;
+    if (!source) {
+      reason = { code: 'ENTRY_MISSING', message: `no local copy of artifact ${artifact.sha256}` };
+    } else {
+      try {
+        const d = await hashFile(source.path);
+        if (d.sha256 !== artifact.sha256 || d.sizeBytes !== artifact.size)
+          reason = {
+            code: 'DIGEST_MISMATCH',
+            message: `${source.path}: bytes do not match the catalog's sha256 and size`,
+          };
+      } catch (err) {
+        reason = { code: 'ENTRY_MISSING', message: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    if (reason) {
+      verdict.allowed = false;
+      verdict.reasons.push(reason);
+    }
+  }
+}
+
+export async function verify(ctx: Context, opts: VerifyOptions): Promise<CommandResult> {
   const catalogPath = opts.catalog ? resolve(opts.catalog) : ctx.workspace.catalogPath;
   const bytes = opts.catalog ? readInput(catalogPath, 'catalog') : ctx.workspace.readCatalogBytes();
   const sigDir = opts.signatures
@@ -153,11 +204,17 @@ export function verify(ctx: Context, opts: VerifyOptions): CommandResult {
     } catch (err) {
       catalogReasons = reasonsOf(err);
     }
-    entries = (catalog?.entries ?? []).map((e) => {
-      const reasons = torrentReasons(ctx, e);
-      return verdictOf(e, e.id, reasons.length === 0, reasons);
-    });
+    if (catalog) {
+      entries = catalog.entries.map((e) => {
+        const reasons = torrentReasons(ctx, e);
+        return verdictOf(e, e.id, reasons.length === 0, reasons);
+      });
+    } else {
+      // Still one verdict per entry: each is refused for the catalog's reasons.
+      entries = entriesForDisplay(bytes).map((e) => verdictOf(e, e.id, false, catalogReasons));
+    }
   }
+  if (opts.checkArtifacts) await checkArtifacts(ctx, bytes, entries);
   const ok = catalog !== undefined && catalogReasons.length === 0 && entries.every((e) => e.allowed);
   const data = {
     ok,

@@ -38,6 +38,18 @@ function firstError(stderr: string): string {
   );
 }
 
+/**
+ * The JSON text of the signed content. Lists signed with `openssl smime -sign -text` carry a
+ * MIME header (Content-Type: text/plain) inside the signed bytes: it is signed too, so it is
+ * safe to skip up to the first blank line.
+ */
+function signedJsonText(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  if (!/^content-type:/i.test(text)) return text;
+  const blank = /\r?\n\r?\n/.exec(text);
+  return blank ? text.slice(blank.index + blank[0].length) : text;
+}
+
 function sameDn(certNameDer: Buffer, slashDn: string): boolean {
   try {
     return canonicalNameFromDer(certNameDer).equals(canonicalNameFromText(slashDn));
@@ -89,7 +101,7 @@ export async function verifyImageList(
       throw new CliError('HEPIX_INVALID', `${file}: list larger than ${MAX_LIST_BYTES} bytes`);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(bytes.toString('utf8'));
+      parsed = JSON.parse(signedJsonText(bytes));
     } catch (err) {
       throw new CliError('HEPIX_INVALID', `${file}: signed content is not JSON (${messageOf(err)})`);
     }

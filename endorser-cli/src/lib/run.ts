@@ -62,3 +62,18 @@ function action<H extends Handler>(
 }
 
 export const runAction = Object.assign(action, { reportError });
+
+/**
+ * A handler loaded only when its command runs, so `tsw-endorse catalog show` does not pay
+ * for the modules of `import-hepix` or `add container-image` at start-up.
+ */
+export function lazy<M extends Record<string, unknown>>(
+  load: () => Promise<M>,
+  name: keyof M & string,
+): Handler {
+  return (async (ctx: Context, ...args: unknown[]) => {
+    const module = await load();
+    const handler = module[name] as (ctx: Context, ...a: unknown[]) => CommandResult | Promise<CommandResult>;
+    return handler(ctx, ...args);
+  }) as unknown as Handler;
+}

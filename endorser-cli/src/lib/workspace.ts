@@ -2,7 +2,7 @@
 // bytes that get signed; every change raises the version and archives the previous
 // version (with its signatures) under history/<version>/ so `diff` and audits can see it.
 
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Catalog, parseCatalog, serializeDocument, TrustError } from '@trustswarm/policy';
 import { writeFileAtomicSync } from './atomic.js';
@@ -23,8 +23,73 @@ export function isoSeconds(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+const LOCK_WAIT_MS = 15_000;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class Workspace {
+  private lockDepth = 0;
+
   constructor(readonly dir: string) {}
+
+  private get lockPath(): string {
+    return join(this.dir, '.tsw-endorse.lock');
+  }
+
+  /**
+   * Runs `fn` holding the workspace lock, so two tsw-endorse processes never interleave
+   * read-modify-write of catalog.yaml or sources.json. Re-entrant within one process; a lock
+   * left by a process that no longer exists is taken over.
+   */
+  withLock<T>(fn: () => T): T {
+    if (this.lockDepth > 0) {
+      this.lockDepth++;
+      try {
+        return fn();
+      } finally {
+        this.lockDepth--;
+      }
+    }
+    mkdirSync(this.dir, { recursive: true });
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        writeFileSync(this.lockPath, String(process.pid), { flag: 'wx' });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, this.lockPath);
+        const holder = Number(readFileSync(this.lockPath, 'utf8').trim() || '0');
+        if (holder > 0 && !processAlive(holder)) {
+          rmSync(this.lockPath, { force: true });
+          continue;
+        }
+        if (Date.now() > deadline)
+          throw new CliError(
+            'WORKSPACE_INVALID',
+            `${this.dir} is busy: another tsw-endorse (pid ${holder}) holds ${this.lockPath}`,
+          );
+        sleepSync(100);
+      }
+    }
+    this.lockDepth = 1;
+    try {
+      return fn();
+    } finally {
+      this.lockDepth = 0;
+      rmSync(this.lockPath, { force: true });
+    }
+  }
 
   get catalogPath(): string {
     return join(this.dir, 'catalog.yaml');
@@ -74,6 +139,10 @@ export class Workspace {
 
   /** Writes the first version of a new catalog. */
   create(catalog: Catalog): Buffer {
+    return this.withLock(() => this.createLocked(catalog));
+  }
+
+  private createLocked(catalog: Catalog): Buffer {
     if (this.hasCatalog()) throw new CliError('CATALOG_EXISTS', `${this.catalogPath} already exists`);
     mkdirSync(this.dir, { recursive: true });
     const bytes = serializeOrFail(catalog);
@@ -86,6 +155,10 @@ export class Workspace {
    * replaces catalog.yaml; the old version and its signatures move to history/.
    */
   update(change: (catalog: Catalog) => void, now = new Date()): { catalog: Catalog; bytes: Buffer } {
+    return this.withLock(() => this.updateLocked(change, now));
+  }
+
+  private updateLocked(change: (catalog: Catalog) => void, now: Date): { catalog: Catalog; bytes: Buffer } {
     const { catalog: current, bytes: oldBytes } = this.readCatalog();
     const next: Catalog = structuredClone(current);
     change(next);
@@ -101,6 +174,33 @@ export class Workspace {
     rmSync(this.signaturesDir, { recursive: true, force: true });
     writeFileAtomicSync(this.catalogPath, bytes);
     return { catalog: next, bytes };
+  }
+
+  /**
+   * Makes fetched bytes the current catalog with their signatures (for `pull`): same
+   * catalog id only, never an older version; the replaced version goes to history/.
+   */
+  adopt(bytes: Buffer, signatures: Array<{ name: string; bytes: Buffer }>): Catalog {
+    return this.withLock(() => {
+      const incoming = parseCatalogOrFail(bytes, 'fetched catalog.yaml');
+      if (this.hasCatalog()) {
+        const { catalog: current, bytes: currentBytes } = this.readCatalog();
+        if (current.id !== incoming.id)
+          throw new CliError('CATALOG_EXISTS', `${this.catalogPath} holds another catalog (${current.id})`);
+        if (current.version > incoming.version)
+          throw new CliError(
+            'CATALOG_INVALID',
+            `the workspace has version ${current.version}, newer than ${incoming.version}`,
+          );
+        if (!currentBytes.equals(bytes)) this.archive(current.version, currentBytes);
+      }
+      mkdirSync(this.dir, { recursive: true });
+      rmSync(this.signaturesDir, { recursive: true, force: true });
+      mkdirSync(this.signaturesDir, { recursive: true });
+      for (const s of signatures) writeFileAtomicSync(join(this.signaturesDir, s.name), s.bytes);
+      writeFileAtomicSync(this.catalogPath, bytes);
+      return incoming;
+    });
   }
 
   private archive(version: number, bytes: Buffer): void {
@@ -147,9 +247,11 @@ export class Workspace {
 
   /** Remembers where an artifact's bytes are, so `publish` can upload them later. */
   recordSource(sha256: string, source: ArtifactSource): void {
-    const sources = this.readSources();
-    sources.artifacts[sha256] = source;
-    writeFileAtomicSync(this.sourcesPath, `${JSON.stringify(sources, null, 2)}\n`);
+    this.withLock(() => {
+      const sources = this.readSources();
+      sources.artifacts[sha256] = source;
+      writeFileAtomicSync(this.sourcesPath, `${JSON.stringify(sources, null, 2)}\n`);
+    });
   }
 }
 

@@ -26,6 +26,8 @@ export interface TransferConfig {
   webSeed: { enabled: boolean; delaySeconds: number; noPeerGraceSeconds: number };
   strikesToBan: number;
   resumeSaveIntervalMs: number;
+  /** whole pieces kept in memory for uploads (webtorrent's default 20 × 4 MiB per torrent) */
+  pieceCacheSlots: number;
   /** BitTorrent protocol encryption (MSE/PE): costs CPU; pointless inside a site. */
   encryption: 'off' | 'prefer' | 'require';
 }
@@ -42,6 +44,7 @@ export const defaultTransferConfig: TransferConfig = {
   webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 30 },
   strikesToBan: 2,
   resumeSaveIntervalMs: 1000,
+  pieceCacheSlots: 4,
   encryption: 'off',
 };
 
@@ -133,6 +136,11 @@ export class TransferEngine {
 
   get port(): number {
     return this.client.address()?.port ?? 0;
+  }
+
+  /** UDP port of the DHT node, or 0 when DHT is off (other agents bootstrap from it). */
+  get dhtPort(): number {
+    return this.client.dht ? (this.client.dht.address()?.port ?? 0) : 0;
   }
 
   setRates(rates: { uploadLimitBytesPerSecond?: number; downloadLimitBytesPerSecond?: number }): void {
@@ -273,6 +281,7 @@ export class TransferEngine {
       ...opts,
       strategy: 'rarest',
       uploads: this.config.uploadSlots,
+      storeCacheSlots: this.config.pieceCacheSlots,
       private: !this.config.pex && !this.config.dht.enabled,
     });
     torrent.on('warning', (err: unknown) => this.events.onWarning?.(torrent.infoHash, errorMessage(err)));

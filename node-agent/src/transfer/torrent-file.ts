@@ -2,7 +2,7 @@
 // the catalog's sha256 (checked by the caller); here we check what the catalog states about
 // it (info hash) and what the store relies on (one file with a safe name).
 
-import parseTorrent, { type ParsedTorrent } from 'parse-torrent';
+import parseTorrent from 'parse-torrent';
 import { AgentError, errorMessage } from '../errors.js';
 
 export interface TorrentInfo {
@@ -15,12 +15,25 @@ export interface TorrentInfo {
   announce: string[];
 }
 
+// The fields we read, declared here: other packages declare 'parse-torrent' too, and in the
+// workspace-wide test typecheck those ambient declarations merge into overloads.
+interface ParsedFields {
+  infoHash: string;
+  name: string;
+  length: number;
+  pieceLength: number;
+  pieces: string[];
+  files: { path: string; length: number }[];
+  announce: string[];
+  urlList: string[];
+}
+
 const SAFE_NAME = /^[A-Za-z0-9._+-][A-Za-z0-9._+@=-]{0,254}$/;
 
 export async function readTorrentInfo(bytes: Uint8Array, expectedInfoHash?: string): Promise<TorrentInfo> {
-  let parsed: ParsedTorrent;
+  let parsed: ParsedFields;
   try {
-    parsed = await parseTorrent(bytes);
+    parsed = (await parseTorrent(bytes)) as unknown as ParsedFields;
   } catch (err) {
     throw new AgentError('TORRENT_INVALID', `torrent file cannot be parsed: ${errorMessage(err)}`);
   }

@@ -2,7 +2,7 @@
 // status API through the address file it writes.
 
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
@@ -22,8 +22,9 @@ export async function spawnAgent(dataDir: string, config: Record<string, unknown
   await mkdir(dataDir, { recursive: true });
   const configPath = join(dataDir, 'agent.yaml');
   await writeFile(configPath, stringify({ dataDir, api: { listen: '127.0.0.1:0' }, ...config }));
-  const proc = execa('node', [cliPath, 'run', '--config', configPath], { reject: false });
   const addressFile = join(dataDir, 'api.address');
+  await rm(addressFile, { force: true }); // a restart must not read the previous run's address
+  const proc = execa('node', [cliPath, 'run', '--config', configPath], { reject: false });
   const started = Date.now();
   while (!existsSync(addressFile)) {
     if (proc.exitCode !== null || Date.now() - started > 20_000) {

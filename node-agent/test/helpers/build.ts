@@ -27,7 +27,8 @@ export async function buildAgent(): Promise<void> {
     }
   }
   try {
-    await execa('pnpm', ['exec', 'tsc', '-b'], { cwd: packageDir });
+    // tsc from node_modules/.bin: pnpm itself may not be on PATH inside vitest.
+    await execa('tsc', ['-b'], { cwd: packageDir, preferLocal: true });
     if (!existsSync(cliPath)) throw new Error(`build did not produce ${cliPath}`);
   } finally {
     rmSync(lock, { recursive: true, force: true });

@@ -29,6 +29,7 @@ export interface EntrySpec {
   name: string;
   artifact: Artifact;
   cluster?: string;
+  hosts?: string[];
 }
 
 export function catalogEntry(e: EntrySpec): CatalogEntry {
@@ -45,7 +46,7 @@ export function catalogEntry(e: EntrySpec): CatalogEntry {
     },
     image: { os: 'linux', arch: 'x86_64', hypervisor: 'kvm', format: 'qcow2' },
     voTags: ['cms'],
-    distribution: { cluster: e.cluster ?? 'c1' },
+    distribution: { cluster: e.cluster ?? 'c1', ...(e.hosts ? { hosts: e.hosts } : {}) },
   };
 }
 

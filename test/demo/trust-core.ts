@@ -1,7 +1,6 @@
-// The TrustSwarm demo. Today it runs the trust core end to end: a test PKI, an endorser
-// catalog signed by two endorsers, a site approval, the agent's decision, stock OpenSSL
-// confirming every signature, and the attacks the core refuses. It grows into the full
-// flow (catalog server, agents over BitTorrent, CVMFS bridge) as those packages land.
+// A walk through the trust core alone: a test PKI, a catalog signed by two endorsers, a
+// site approval, the agent's decision, stock OpenSSL confirming every signature, and the
+// attacks the core refuses. Run: pnpm exec tsx test/demo/trust-core.ts
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -142,9 +141,6 @@ try {
 
   console.log(
     `\n\u001b[1mdone\u001b[0m in ${ms()}. ${values.keep ? `Files kept in ${dir}` : 'Temporary files removed.'}`,
-  );
-  console.log(
-    'Coming as the packages land: catalog server, agents over BitTorrent, the CVMFS bridge (see README).',
   );
   cleanup();
 } catch (err) {

@@ -1,0 +1,131 @@
+// The demo's processes: every TrustSwarm binary runs as its own process from the built
+// packages, exactly as an operator would start it. Failures become one clear line.
+
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const BIN = {
+  catalog: join(ROOT, 'catalog-server', 'dist', 'cli.js'),
+  endorse: join(ROOT, 'endorser-cli', 'dist', 'cli.js'),
+  agent: join(ROOT, 'node-agent', 'dist', 'cli.js'),
+  bridge: join(ROOT, 'cvmfs-bridge', 'dist', 'cli.js'),
+};
+
+const running = new Set<ResultPromise>();
+
+/** Runs a binary to completion; throws one line with the tail of its stderr on failure. */
+export async function run(bin: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  const r = await execa('node', [bin, ...args], { reject: false, env, stdin: 'ignore' });
+  if (r.exitCode !== 0) {
+    const why = String(r.stderr || r.stdout)
+      .trim()
+      .split('\n')
+      .slice(-1)[0];
+    throw new Error(`${bin.split('/').slice(-3, -2)[0]} ${args.slice(0, 2).join(' ')} failed: ${why}`);
+  }
+  return String(r.stdout);
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface CatalogServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** `tsw-catalog serve` on 127.0.0.1 and port 0; the URL comes from its "listening" log line. */
+export async function startCatalogServer(configPath: string): Promise<CatalogServer> {
+  const proc = execa('node', [BIN.catalog, 'serve', '--config', configPath], {
+    reject: false,
+    buffer: false,
+  });
+  running.add(proc);
+  let log = '';
+  proc.stdout?.on('data', (chunk: Buffer) => {
+    if (log.length < 1_000_000) log += chunk.toString();
+  });
+  proc.stderr?.on('data', (chunk: Buffer) => {
+    if (log.length < 1_000_000) log += chunk.toString();
+  });
+  const url = await waitFor('the catalog server', 30_000, async () => {
+    if (proc.exitCode !== null)
+      throw new Error(`catalog server exited: ${log.trim().split('\n').slice(-1)[0]}`);
+    return /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(log)?.[1];
+  });
+  return { url, stop: () => stop(proc) };
+}
+
+export interface AgentStatusView {
+  installed: Array<{ entryId: string; path: string }>;
+  transfers: Array<{
+    infoHash: string;
+    state: string;
+    progress: number;
+    conns: number;
+    downloadBytesPerSecond: number;
+    uploadBytesPerSecond: number;
+    webSeedUsed: boolean;
+  }>;
+}
+
+export interface Agent {
+  name: string;
+  dataDir: string;
+  status(): Promise<AgentStatusView>;
+  stop(): Promise<void>;
+}
+
+/** `tsw-agent run` with a config file; its local API address is read from DATA/api.address. */
+export async function startAgent(name: string, dataDir: string, config: object): Promise<Agent> {
+  await mkdir(dataDir, { recursive: true });
+  const configPath = join(dataDir, 'agent.yaml');
+  await writeFile(
+    configPath,
+    JSON.stringify({ dataDir, api: { listen: '127.0.0.1:0' }, ...config }, null, 2),
+  );
+  const proc = execa('node', [BIN.agent, 'run', '--config', configPath], { reject: false, buffer: false });
+  running.add(proc);
+  const addressFile = join(dataDir, 'api.address');
+  const api = await waitFor(`agent ${name}`, 30_000, async () => {
+    if (proc.exitCode !== null) throw new Error(`agent ${name} exited with ${proc.exitCode}`);
+    return existsSync(addressFile) ? (await readFile(addressFile, 'utf8')).trim() : undefined;
+  });
+  return {
+    name,
+    dataDir,
+    async status() {
+      const res = await fetch(`http://${api}/status`);
+      if (!res.ok) throw new Error(`agent ${name} status: HTTP ${res.status}`);
+      return (await res.json()) as AgentStatusView;
+    },
+    stop: () => stop(proc),
+  };
+}
+
+async function stop(proc: ResultPromise): Promise<void> {
+  running.delete(proc);
+  if (proc.exitCode !== null) return;
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+  await proc;
+  clearTimeout(timer);
+}
+
+/** Stops every process this module started (on success, failure and Ctrl-C alike). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map(stop));
+}
+
+export { waitFor };
