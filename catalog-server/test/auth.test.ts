@@ -83,6 +83,29 @@ describe('authentication', () => {
     expect((await app.inject({ url: '/api/v1/me', headers: bearer(token) })).statusCode).toBe(401);
   });
 
+  it('disabling a user stops its tokens at once; roles can be changed', async () => {
+    const token = await userWithToken(t.services, 'dana', [{ role: 'reader' }]);
+    const patch = (payload: object) =>
+      app.inject({ method: 'PATCH', url: '/api/v1/users/dana', headers: bearer(adminToken), payload });
+    expect((await patch({ disabled: true })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/api/v1/me', headers: bearer(token) })).statusCode).toBe(401);
+    const changed = await patch({ disabled: false, roles: [{ role: 'site-admin', site: 'S1' }] });
+    expect(changed.json()).toMatchObject({ disabled: false, roles: [{ role: 'site-admin', site: 'S1' }] });
+    expect((await app.inject({ url: '/api/v1/me', headers: bearer(token) })).json().roles).toEqual([
+      { role: 'site-admin', site: 'S1' },
+    ]);
+    const endorserWithoutIdentity = await patch({ roles: [{ role: 'endorser' }] });
+    expect(endorserWithoutIdentity.statusCode).toBe(400);
+    expect(endorserWithoutIdentity.json().error.code).toBe('ENDORSER_IDENTITY_REQUIRED');
+    const missing = await app.inject({
+      method: 'PATCH',
+      url: '/api/v1/users/nobody',
+      headers: bearer(adminToken),
+      payload: { disabled: true },
+    });
+    expect(missing.statusCode).toBe(404);
+  });
+
   it('stores only a hash of the token secret', async () => {
     const token = await userWithToken(t.services, 'erin', [{ role: 'reader' }]);
     const secret = token.split('.')[1] as string;

@@ -2,7 +2,7 @@
 // "Allowed" means the request passed authorisation (2xx, or 409 when an earlier allowed role
 // already made the same change); "refused" means 403 (401 without a token).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { identityOf, serializeDocument, signDetached } from '@trustswarm/policy';
@@ -81,6 +81,7 @@ describe.each(backends)('authorisation matrix on %s', (backend) => {
     exportArchive = (await app.inject({ url: '/api/v1/sites/SITE-A/export', headers: admin })).rawPayload;
   });
   afterAll(async () => {
+    await rm(pki.dir, { recursive: true, force: true });
     await app.close();
     await t.cleanup();
   });
@@ -102,6 +103,11 @@ describe.each(backends)('authorisation matrix on %s', (backend) => {
         url: '/api/v1/users',
         payload: { name: `u-${r}`, roles: [{ role: 'reader' }] },
       }),
+    },
+    {
+      name: 'update user',
+      allowed: ['admin'],
+      request: () => ({ method: 'PATCH', url: '/api/v1/users/victim', payload: { disabled: false } }),
     },
     { name: 'list users', allowed: ['admin'], request: () => ({ method: 'GET', url: '/api/v1/users' }) },
     {

@@ -1,7 +1,7 @@
 // One blob-store suite on both backends (local directory, S3 on a private Ceph RGW), plus the
 // origin and resumable upload over S3.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -42,8 +42,10 @@ function s3Blobs(directory: string) {
 
 describe.each(['fs', 's3'] as const)('blob store on %s', (backend) => {
   let store: BlobStore;
+  let dir: string;
+  afterAll(() => rm(dir, { recursive: true, force: true }));
   beforeAll(async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tsw-blobs-'));
+    dir = await mkdtemp(join(tmpdir(), 'tsw-blobs-'));
     store =
       backend === 'fs'
         ? new FsBlobStore(dir)
@@ -87,13 +89,15 @@ describe('origin and resumable upload over S3', () => {
   let t: TestServices;
   let server: RunningServer;
   beforeAll(async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tsw-s3-origin-'));
-    t = await openTestServices('sqlite', { blobs: s3Blobs(dir) });
+    stagingDir = await mkdtemp(join(tmpdir(), 'tsw-s3-origin-'));
+    t = await openTestServices('sqlite', { blobs: s3Blobs(stagingDir) });
     server = await startServer(t.config, { db: t.db });
   });
+  let stagingDir: string;
   afterAll(async () => {
     await server.app.close();
     await t.cleanup();
+    await rm(stagingDir, { recursive: true, force: true });
   });
 
   it('uploads an artifact into the bucket and serves ranges of it', async () => {

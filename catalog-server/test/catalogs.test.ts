@@ -1,5 +1,5 @@
 // Publishing catalogs with signatures verified on upload, extra signatures, history and drafts.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { identityOf, serializeDocument, signDetached, verifyDetached } from '@trustswarm/policy';
@@ -37,6 +37,7 @@ describe('catalog publishing', () => {
     reader = await userWithToken(server.services, 'reader', [{ role: 'reader' }]);
   });
   afterAll(async () => {
+    await rm(pki.dir, { recursive: true, force: true });
     await server.app.close();
     await t.cleanup();
   });

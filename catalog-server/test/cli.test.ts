@@ -1,11 +1,11 @@
 // The built tsw-catalog binary: user and token management, audit-chain verification, clear errors.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
@@ -24,9 +24,10 @@ async function tsw(args: string[], env: Record<string, string>) {
 describe('tsw-catalog CLI', () => {
   let env: Record<string, string>;
   let dbPath: string;
+  let dir: string;
   beforeAll(async () => {
     await run('npx', ['tsc', '-b', 'tsconfig.json'], { cwd: root });
-    const dir = await mkdtemp(join(tmpdir(), 'tsw-cli-'));
+    dir = await mkdtemp(join(tmpdir(), 'tsw-cli-'));
     dbPath = join(dir, 'catalog.db');
     env = {
       TSW_STORAGE_SQLITE_PATH: dbPath,
@@ -34,6 +35,7 @@ describe('tsw-catalog CLI', () => {
       ADMIN_PW: 'a very long password',
     };
   }, 180_000);
+  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('prints help and the effective config with env names', async () => {
     expect((await tsw(['--help'], env)).stdout).toContain('user add NAME');

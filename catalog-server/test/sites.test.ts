@@ -1,6 +1,6 @@
 // Sites: trust list, approvals, the signed Approval document (re-signing, rising versions), the
 // static layout with ETags, and upstream trust-list subscriptions.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -81,6 +81,7 @@ describe('sites and approvals', () => {
     expect(published.statusCode).toBe(201);
   });
   afterAll(async () => {
+    await rm(pki.dir, { recursive: true, force: true });
     await app.close();
     await t.cleanup();
   });

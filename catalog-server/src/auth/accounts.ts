@@ -4,13 +4,14 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { identityOf, loadCertificate } from '@trustswarm/policy';
 import { appendAudit } from '../audit/chain.js';
 import type { Config } from '../config.js';
-import { ApiError, badRequest, conflict, unauthorized } from '../errors.js';
+import { ApiError, badRequest, conflict, notFound, unauthorized } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import {
   insertToken,
   insertUser,
   type RoleBinding,
   roles,
+  updateUser as saveUser,
   type TokenRecord,
   tokenById,
   type UserRecord,
@@ -103,6 +104,39 @@ export class Accounts {
       );
     });
     return totpSecret ? { user, totpSecret } : { user };
+  }
+
+  /** Changes roles and/or the disabled flag; a disabled user's tokens stop working at once. */
+  async updateUser(
+    name: string,
+    change: { roles?: RoleBinding[]; disabled?: boolean },
+    actor: string,
+  ): Promise<UserRecord> {
+    if (change.roles) validateRoles(change.roles);
+    return this.db.transaction(async (tx) => {
+      const current = await userByName(tx, name);
+      if (!current) throw notFound(`user ${name}`);
+      const updated: UserRecord = {
+        ...current,
+        roles: change.roles ?? current.roles,
+        disabled: change.disabled ?? current.disabled,
+      };
+      if (updated.roles.some((b) => b.role === 'endorser') && !updated.endorserIdentity)
+        throw badRequest('ENDORSER_IDENTITY_REQUIRED', 'an endorser must be bound to a certificate identity');
+      await saveUser(tx, updated);
+      await appendAudit(
+        this.db,
+        tx,
+        {
+          actor,
+          action: 'user.update',
+          target: `user:${name}`,
+          detail: { roles: updated.roles, disabled: updated.disabled },
+        },
+        this.clock(),
+      );
+      return updated;
+    });
   }
 
   async createToken(

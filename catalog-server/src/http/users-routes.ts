@@ -154,6 +154,28 @@ export async function usersRoutes(app: FastifyInstance) {
     }));
   });
 
+  app.patch<{ Params: { name: string }; Body: { roles?: RoleBinding[]; disabled?: boolean } }>(
+    '/api/v1/users/:name',
+    {
+      schema: {
+        tags: ['users'],
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            roles: { type: 'array', items: roleSchema, maxItems: 64 },
+            disabled: { type: 'boolean' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const p = requireAction(request, 'user.manage');
+      const user = await accounts.updateUser(request.params.name, request.body, actorOf(p));
+      return { id: user.id, name: user.name, roles: user.roles, disabled: user.disabled };
+    },
+  );
+
   app.post<{ Body: { user?: string; scopes?: string[]; ttlSeconds?: number; label?: string } }>(
     '/api/v1/tokens',
     {
