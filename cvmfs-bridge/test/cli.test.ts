@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
@@ -26,9 +26,7 @@ beforeAll(() => {
   mkdirSync(join(base, 'src', 'bin'), { recursive: true });
   writeFileSync(join(base, 'src', 'bin', 'hello'), 'hello from the cli\n');
 });
-afterAll(() => {
-  /* temp dirs are left for inspection only on failure; tmp is cleaned by the OS */
-});
+afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 describe('tsw-bridge CLI', () => {
   it('creates, publishes, lists, reads, tags and verifies a repository', () => {
