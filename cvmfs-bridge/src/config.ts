@@ -12,7 +12,7 @@ export const ConfigSchema = z
     stateDir: z.string().min(1).default('/var/lib/tsw-bridge'),
     backend: z.enum(['native', 'cvmfs_server']).default('native'),
     cvmfsServerCommand: z.string().min(1).default('cvmfs_server'),
-    compressionLevel: z.coerce.number().int().min(1).max(9).default(3),
+    compressionLevel: z.coerce.number().int().min(1).max(9).default(1),
     workers: z.coerce.number().int().min(1).max(64).default(Math.max(1, availableParallelism())),
     maxCatalogEntries: z.coerce.number().int().min(100).max(200_000).default(200_000),
     ttlSeconds: z.coerce.number().int().min(1).default(240),

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CvmfsServerPublisher } from '../src/backend/cvmfs-server.js';
@@ -10,6 +10,7 @@ let dirs: string[] = [];
 afterEach(() => {
   delete process.env.FAKE_CVMFS_STATE;
   delete process.env.FAKE_CVMFS_FAIL;
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs = [];
 });
 

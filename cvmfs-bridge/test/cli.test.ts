@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
@@ -26,9 +26,7 @@ beforeAll(() => {
   mkdirSync(join(base, 'src', 'bin'), { recursive: true });
   writeFileSync(join(base, 'src', 'bin', 'hello'), 'hello from the cli\n');
 });
-afterAll(() => {
-  /* temp dirs are left for inspection only on failure; tmp is cleaned by the OS */
-});
+afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 describe('tsw-bridge CLI', () => {
   it('creates, publishes, lists, reads, tags and verifies a repository', () => {
@@ -169,5 +167,42 @@ describe('tsw-bridge CLI', () => {
     const calls = readFileSync(join(state, 'calls.log'), 'utf8').trim().split('\n');
     expect(calls.at(-1)).toBe('abort -f cli.example.org');
     expect(existsSync(join(state, 'cli.example.org.transaction'))).toBe(false);
+  });
+});
+
+describe('a publisher killed with SIGKILL', () => {
+  it('leaves the previous revision intact, and the next publish succeeds', async () => {
+    const tree = join(base, 'killtree');
+    for (let d = 0; d < 20; d++) {
+      mkdirSync(join(tree, `d${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++)
+        writeFileSync(join(tree, `d${d}`, `f${f}`), `content ${d}/${f} `.repeat(200));
+    }
+    const before = JSON.parse(cli(['--json', 'repo', 'verify', 'cli.example.org']).stdout);
+    const txn = join(base, 'srv', 'cli.example.org', 'data', 'txn');
+    const child = spawn(
+      process.execPath,
+      [CLI, 'repo', 'publish', 'cli.example.org', tree, '--path', '/killed'],
+      { env },
+    );
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
+    // Kill once objects are being written, i.e. in the middle of the publish.
+    const deadline = Date.now() + 30_000;
+    const { readdirSync } = await import('node:fs');
+    while (Date.now() < deadline && !(existsSync(txn) && readdirSync(txn).length > 0))
+      await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const after = JSON.parse(cli(['--json', 'repo', 'verify', 'cli.example.org']).stdout);
+    expect(after).toMatchObject({ ok: true, revision: before.revision, files: before.files });
+    const next = cli(['--json', 'repo', 'publish', 'cli.example.org', tree, '--path', '/killed']);
+    expect(next.code).toBe(0);
+    expect(JSON.parse(next.stdout)).toMatchObject({ revision: before.revision + 1, filesStored: 2000 });
+    expect(JSON.parse(cli(['--json', 'repo', 'verify', 'cli.example.org']).stdout)).toMatchObject({
+      ok: true,
+      files: before.files + 2000,
+    });
   });
 });

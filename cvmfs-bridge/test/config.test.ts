@@ -1,9 +1,12 @@
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { isBridgeError } from '../src/errors.js';
 import { tempDir } from './helpers.js';
+
+const dir = tempDir('tsw-cfgtest-');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('configuration', () => {
   it('has a default for every key', () => {
@@ -18,7 +21,7 @@ describe('configuration', () => {
   });
 
   it('layers YAML, then TSW_BRIDGE_* environment, then flags', () => {
-    const file = join(tempDir(), 'bridge.yaml');
+    const file = join(dir, 'bridge.yaml');
     writeFileSync(file, 'storageDir: /from/yaml\nstateDir: /state/yaml\ncompressionLevel: 6\n');
     const config = loadConfig({
       file,
@@ -29,7 +32,7 @@ describe('configuration', () => {
   });
 
   it('rejects unknown keys and bad values with CONFIG_INVALID', () => {
-    const file = join(tempDir(), 'bad.yaml');
+    const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'storageDirr: /typo\n');
     expect(() => loadConfig({ file, env: {} })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
     let error: unknown;

@@ -2,7 +2,7 @@
 // certificate fingerprint, the sqlite3 CLI for the catalog, Python's zlib/hashlib/struct for
 // object naming and MD5 path keys.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +38,10 @@ beforeAll(async () => {
     await tx.addFile('/sw/n/inner', Buffer.from('inner'));
   });
 });
-afterAll(() => t.cleanup());
+afterAll(() => {
+  t.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
 
 describe('independent tools agree with the format', () => {
   it('openssl verifies the manifest signature with the repository certificate', () => {

@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BridgeErrorCode, isBridgeError } from '../src/errors.js';
 import { objectPath } from '../src/format/hash.js';
@@ -144,6 +145,36 @@ describe('reader trust checks', () => {
     writeFileSync(objectFile, tampered);
     await expectRefusal('HASH_MISMATCH');
     writeFileSync(objectFile, original);
+  });
+
+  it('emits no byte of a tampered large object', async () => {
+    await withTransaction(t.repo, async (tx) => tx.addFile('/data/large.bin', randomBytes(3 * 1024 * 1024)));
+    for (const f of ['.cvmfspublished', '.cvmfswhitelist'])
+      files[f] = readFileSync(`${t.repo.layout.publicDir}/${f}`);
+    const reader = await t.reader();
+    try {
+      const entry = await reader.lookup('/data/large.bin');
+      const objectFile = `${t.repo.layout.publicDir}/${objectPath(entry?.hash as string)}`;
+      const original = readFileSync(objectFile);
+      const tampered = Buffer.from(original);
+      tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 0x01;
+      writeFileSync(objectFile, tampered);
+      let emitted = 0;
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          emitted += chunk.length;
+          cb();
+        },
+      });
+      await expect(reader.streamFile('/data/large.bin', sink)).rejects.toSatisfy((e: unknown) =>
+        isBridgeError(e, 'HASH_MISMATCH'),
+      );
+      expect(emitted).toBe(0);
+      writeFileSync(objectFile, original);
+      expect((await reader.readFile('/data/large.bin')).equals(original)).toBe(entry?.compressed === false);
+    } finally {
+      reader.close();
+    }
   });
 
   it('refuses a manifest for another repository name', async () => {

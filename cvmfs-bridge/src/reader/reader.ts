@@ -1,7 +1,7 @@
 // Read side of a repository, as a client sees it: after establishTrust, catalogs and file
 // objects are fetched on demand and every object is checked against its hash before use.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Readable, Transform, type Writable } from 'node:stream';
@@ -109,9 +109,8 @@ export class RepositoryReader {
   }
 
   /**
-   * Streams a regular file's content into `out`. The stored bytes are hashed as they arrive and
-   * the size is checked; a mismatch rejects (callers that must not emit unverified bytes use
-   * readFile, which buffers, or write to a temp file first).
+   * Streams a regular file's content into `out`. Nothing is written before the object's hash
+   * has been checked; a hash or size mismatch rejects with HASH_MISMATCH.
    */
   async streamFile(rawPath: string, out: Writable): Promise<Dirent> {
     const path = normalizeRepoPath(rawPath);
@@ -138,40 +137,50 @@ export class RepositoryReader {
       );
       return;
     }
-    const source: Readable = await this.fetcher.open(objectPath(hash));
-    const hasher = createHash('sha1');
-    let produced = 0;
-    const hashStored = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hasher.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        produced += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    const stages =
-      d.compressed === false
-        ? [source, hashStored, count, out]
-        : [source, hashStored, createInflate(), count, out];
+    // Large objects: stage the stored bytes to a temp file while hashing, and emit content only
+    // after the hash matched, so a tampered object never reaches `out` (fail closed).
+    const staged = join(this.tempDir, `object.${randomBytes(6).toString('hex')}`);
     try {
-      await pipeline(stages as [Readable, Transform, Transform, Writable]);
-    } catch (error) {
-      throw new BridgeError(
-        'HASH_MISMATCH',
-        `object of ${d.name} is unreadable: ${(error as Error).message}`,
-      );
+      const hasher = createHash('sha1');
+      const hashStored = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hasher.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      await pipeline(await this.fetcher.open(objectPath(hash)), hashStored, createWriteStream(staged));
+      if (hasher.digest('hex') !== hash) {
+        throw new BridgeError(
+          'HASH_MISMATCH',
+          `object ${objectPath(hash)} of ${d.name} does not match its hash`,
+        );
+      }
+      let produced = 0;
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          produced += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      const source: Readable = createReadStream(staged, { highWaterMark: 1 << 20 });
+      const stages = d.compressed === false ? [source, count, out] : [source, createInflate(), count, out];
+      try {
+        await pipeline(stages as [Readable, Transform, Writable]);
+      } catch (error) {
+        throw new BridgeError(
+          'HASH_MISMATCH',
+          `object of ${d.name} is unreadable: ${(error as Error).message}`,
+        );
+      }
+      if (produced !== d.sizeBytes) {
+        throw new BridgeError(
+          'HASH_MISMATCH',
+          `${d.name} has ${produced} bytes, catalog says ${d.sizeBytes}`,
+        );
+      }
+    } finally {
+      rmSync(staged, { force: true });
     }
-    if (hasher.digest('hex') !== hash)
-      throw new BridgeError(
-        'HASH_MISMATCH',
-        `object ${objectPath(hash)} of ${d.name} does not match its hash`,
-      );
-    if (produced !== d.sizeBytes)
-      throw new BridgeError('HASH_MISMATCH', `${d.name} has ${produced} bytes, catalog says ${d.sizeBytes}`);
   }
 
   async readFile(rawPath: string): Promise<Buffer> {

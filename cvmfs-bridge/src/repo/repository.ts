@@ -25,7 +25,7 @@ export interface RepoSettings {
 }
 
 export const DEFAULT_REPO_SETTINGS: Omit<RepoSettings, 'storageDir' | 'stateDir'> = {
-  compressionLevel: 3,
+  compressionLevel: 1,
   workers: 2,
   maxCatalogEntries: 200_000,
   ttlSeconds: 240,
