@@ -2,6 +2,7 @@
 // hashes and .torrent are right (same info hash as create-torrent), duplicates and bad
 // input are refused with one line and nothing half-written.
 
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -196,6 +197,9 @@ describe('add image', () => {
     );
     mkdirSync(join(box.dir, 'a-directory'));
     expectOneLineError(await box.run(['add', 'image', 'a-directory']), 1, /not a regular file/);
+    // A FIFO must be refused, not block the command waiting for a writer.
+    execFileSync('mkfifo', [join(box.dir, 'a-fifo')]);
+    expectOneLineError(await box.run(['add', 'image', 'a-fifo']), 1, /a-fifo: not a regular file/);
     expect(catalog().version).toBe(version);
     expect(readdirSync(box.dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
