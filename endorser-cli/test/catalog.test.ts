@@ -204,6 +204,29 @@ describe('add image', () => {
     expect(readdirSync(box.dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('adds several files in one command and one version', async () => {
+    writeRandom('m1.img', 5000);
+    writeRandom('m2.img', 6000);
+    const version = catalog().version;
+    const r = await box.run([
+      '--json',
+      'add',
+      'image',
+      'm1.img',
+      'm2.img',
+      '--os',
+      'linux',
+      '--entry-version',
+      '7',
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(catalog().version).toBe(version + 1);
+    const added = catalog().entries.filter((e) => e.version === '7');
+    expect(added.map((e) => e.name).sort()).toEqual(['m1', 'm2']);
+    expect(added.every((e) => e.image?.os === 'linux')).toBe(true);
+    expectOneLineError(await box.run(['add', 'image', 'm1.img', 'm2.img', '--name', 'x']), 2, /single file/);
+  });
+
   it('remove drops an entry by name or id and raises the version', async () => {
     const entry = catalog().entries.find((e) => e.name === 'empty');
     const version = catalog().version;
