@@ -299,5 +299,10 @@ describe('command line', () => {
       2,
       /expected a number/,
     );
+    const printed = await box.run(['--print-config'], {
+      env: { TSW_SERVER_URL: 'https://printed.example.org' },
+    });
+    expect(printed.exitCode).toBe(0);
+    expect(printed.stdout).toMatch(/url: https:\/\/printed\.example\.org/);
   });
 });
