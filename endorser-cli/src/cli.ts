@@ -27,6 +27,8 @@ function buildProgram(): Command {
     .addHelpText(
       'after',
       `
+--print-config is the same as the config command.
+
 Exit codes: 0 ok; 1 bad input or state; 2 usage or config error; 3 verification failed;
 4 identity problem (missing key, wrong passphrase, certificate not valid); 5 server or registry.`,
     );
@@ -47,8 +49,12 @@ async function main(argv: string[]): Promise<void> {
       sub.configureOutput({ outputError: () => {} });
     }
   }
+  // --print-config, as the other TrustSwarm binaries spell it, is the `config` command.
+  const args = argv.includes('--print-config')
+    ? [...argv.filter((a) => a !== '--print-config'), 'config']
+    : argv;
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(args);
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0 || err.code === 'commander.help' || err.code === 'commander.helpDisplayed') {

@@ -2,6 +2,7 @@
 // hashes and .torrent are right (same info hash as create-torrent), duplicates and bad
 // input are refused with one line and nothing half-written.
 
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -196,8 +197,34 @@ describe('add image', () => {
     );
     mkdirSync(join(box.dir, 'a-directory'));
     expectOneLineError(await box.run(['add', 'image', 'a-directory']), 1, /not a regular file/);
+    // A FIFO must be refused, not block the command waiting for a writer.
+    execFileSync('mkfifo', [join(box.dir, 'a-fifo')]);
+    expectOneLineError(await box.run(['add', 'image', 'a-fifo']), 1, /a-fifo: not a regular file/);
     expect(catalog().version).toBe(version);
     expect(readdirSync(box.dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('adds several files in one command and one version', async () => {
+    writeRandom('m1.img', 5000);
+    writeRandom('m2.img', 6000);
+    const version = catalog().version;
+    const r = await box.run([
+      '--json',
+      'add',
+      'image',
+      'm1.img',
+      'm2.img',
+      '--os',
+      'linux',
+      '--entry-version',
+      '7',
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(catalog().version).toBe(version + 1);
+    const added = catalog().entries.filter((e) => e.version === '7');
+    expect(added.map((e) => e.name).sort()).toEqual(['m1', 'm2']);
+    expect(added.every((e) => e.image?.os === 'linux')).toBe(true);
+    expectOneLineError(await box.run(['add', 'image', 'm1.img', 'm2.img', '--name', 'x']), 2, /single file/);
   });
 
   it('remove drops an entry by name or id and raises the version', async () => {
@@ -272,5 +299,10 @@ describe('command line', () => {
       2,
       /expected a number/,
     );
+    const printed = await box.run(['--print-config'], {
+      env: { TSW_SERVER_URL: 'https://printed.example.org' },
+    });
+    expect(printed.exitCode).toBe(0);
+    expect(printed.stdout).toMatch(/url: https:\/\/printed\.example\.org/);
   });
 });

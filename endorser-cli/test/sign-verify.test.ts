@@ -199,6 +199,14 @@ describe('verify', () => {
       await other.run(['catalog', 'new', 'lonely']);
       expect((await other.run([...as(pki.untrusted), 'sign'])).exitCode).toBe(0);
       expect((await other.run([...as(pki.revoked), 'sign'])).exitCode).toBe(0);
+      // Signing with the revoked certificate warns at once (advisory: the key is still the endorser's).
+      const warned = await other.run(['--json', ...as(pki.revoked), 'sign'], {
+        env: { TSW_VERIFY_CA_PATH: pki.caPathDir },
+      });
+      expect(warned.exitCode).toBe(0);
+      expect((warned.json().warnings as string[]).join('\n')).toMatch(
+        /will refuse this signature: CERT_REVOKED/,
+      );
       const r = await other.run(['--json', 'verify', '--ca', pki.caPathDir]);
       expect(r.exitCode).toBe(3);
       const verdict = r.json() as unknown as Verdict;

@@ -165,5 +165,18 @@ describe('add repo-snapshot', () => {
       /unsupported file type/,
     );
     expect(readdirSync(join(box.dir, 'artifacts'))).toEqual(before);
+    expectOneLineError(
+      await box.run([
+        'add',
+        'repo-snapshot',
+        'tree-fifo/pipe',
+        '--repository',
+        'sw.example.org',
+        '--path',
+        '/f',
+      ]),
+      1,
+      /not a directory or regular file/,
+    );
   });
 });

@@ -53,6 +53,8 @@ export async function addRepoSnapshot(
       writeDeterministicTar(sourcePath, temp, { preserve: opts.preserve === true }),
     );
     made = true;
+  } else if (!st.isFile()) {
+    throw new CliError('ARTIFACT_UNREADABLE', `${source}: not a directory or regular file`);
   } else if (!(await looksLikeTar(sourcePath))) {
     throw new CliError('USAGE', `${source} is neither a directory nor a tar archive`);
   }

@@ -21,8 +21,8 @@ export function registerAddCommands(program: Command): void {
   const add = program.command('add').description('add an artifact to the catalog (raises the version)');
   entryOptions(
     add
-      .command('image <file>')
-      .description('a VM image: sha256 (+sha512), .torrent and image metadata in one read of the file'),
+      .command('image <files...>')
+      .description('VM image(s): sha256 (+sha512), .torrent and image metadata in one read of each file'),
   )
     .option('--os <os>', 'operating system')
     .option('--os-version <version>', 'operating system version')

@@ -3,12 +3,38 @@
 
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { signDetached, TrustError } from '@trustswarm/policy';
+import { loadTrustAnchors, reasonsOf, signDetached, TrustError, verifyDetached } from '@trustswarm/policy';
 import { writeFileAtomic } from '../lib/atomic.js';
+import { expandPath } from '../lib/config.js';
 import type { CommandResult, Context } from '../lib/context.js';
 import { CliError, fsError } from '../lib/errors.js';
 import { loadIdentity, requireCurrentlyValid } from '../lib/identity.js';
 import { parseCatalogOrFail } from '../lib/workspace.js';
+
+/**
+ * Checks the new signature as a verifier will, when the configured CA directory is there:
+ * a revoked certificate or a missing chain is better learned now than from every site.
+ * Advisory: without trust anchors on this machine, signing still works.
+ */
+function selfCheck(ctx: Context, bytes: Buffer, signature: Buffer): string[] {
+  let anchors: ReturnType<typeof loadTrustAnchors>;
+  try {
+    anchors = loadTrustAnchors({
+      caPath: expandPath(ctx.config.verify.caPath),
+      crlPolicy: ctx.config.verify.crlPolicy,
+    });
+  } catch {
+    return [`not checked against trust anchors (${ctx.config.verify.caPath} unreadable)`];
+  }
+  try {
+    verifyDetached(bytes, signature, anchors);
+    return [];
+  } catch (err) {
+    return reasonsOf(err).map(
+      (r) => `verifiers with ${ctx.config.verify.caPath} will refuse this signature: ${r.code}: ${r.message}`,
+    );
+  }
+}
 
 export async function sign(ctx: Context, opts: { catalog?: string; out?: string }): Promise<CommandResult> {
   const catalogPath = opts.catalog ? resolve(opts.catalog) : ctx.workspace.catalogPath;
@@ -39,6 +65,7 @@ export async function sign(ctx: Context, opts: { catalog?: string; out?: string 
     if (err instanceof TrustError) throw new CliError('IDENTITY_INVALID', err.message);
     throw err;
   }
+  const warnings = selfCheck(ctx, bytes, signature);
   const dir = opts.out
     ? resolve(opts.out)
     : opts.catalog
@@ -53,7 +80,12 @@ export async function sign(ctx: Context, opts: { catalog?: string; out?: string 
       issuer: identity.certificate.issuer,
       signerCertSha256: identity.certificate.sha256,
       catalog: { id: catalog.id, version: catalog.version },
+      warnings,
     },
-    text: `signed ${catalog.name} version ${catalog.version} as ${identity.certificate.subject}\n  ${path}`,
+    text: [
+      `signed ${catalog.name} version ${catalog.version} as ${identity.certificate.subject}`,
+      `  ${path}`,
+      ...warnings.map((w) => `warning: ${w}`),
+    ].join('\n'),
   };
 }

@@ -3,7 +3,7 @@
 // whatever the file size: the next piece is read while the current one is hashed.
 
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, stat as statPath } from 'node:fs/promises';
 import { CliError, fsError } from './errors.js';
 import { PieceHasher } from './piece-hasher.js';
 
@@ -37,9 +37,12 @@ export interface HashOptions {
 export async function hashFile(path: string, options: HashOptions = {}): Promise<FileDigests> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
+    // Check before opening: opening a FIFO for reading would block until someone writes.
+    if (!(await statPath(path)).isFile())
+      throw new CliError('ARTIFACT_UNREADABLE', `artifact ${path}: not a regular file`);
     handle = await open(path, 'r');
   } catch (err) {
-    throw fsError(err, `artifact ${path}`);
+    throw err instanceof CliError ? err : fsError(err, `artifact ${path}`);
   }
   try {
     const stat = await handle.stat();
