@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { opensslCmsVerify } from '../src/testing/index.js';
 
 export function tempDir(prefix = 'tsw-policy-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -17,34 +18,8 @@ export function requireOpenssl(): string {
   return r.stdout.trim();
 }
 
-export function opensslVerify(dir: string, content: Uint8Array, signature: Uint8Array, caPath: string) {
-  const doc = join(dir, `doc-${Math.random().toString(36).slice(2)}.yaml`);
-  const sig = `${doc}.p7s`;
-  writeFileSync(doc, content);
-  writeFileSync(sig, signature);
-  const r = spawnSync(
-    'openssl',
-    [
-      'cms',
-      '-verify',
-      '-binary',
-      '-inform',
-      'DER',
-      '-in',
-      sig,
-      '-content',
-      doc,
-      '-CApath',
-      caPath,
-      '-crl_check',
-      '-purpose',
-      'any',
-      '-out',
-      '/dev/null',
-    ],
-    { encoding: 'utf8' },
-  );
-  return { ok: r.status === 0, stderr: r.stderr };
+export function opensslVerify(_dir: string, content: Uint8Array, signature: Uint8Array, caPath: string) {
+  return opensslCmsVerify(content, signature, caPath);
 }
 
 export function opensslSign(

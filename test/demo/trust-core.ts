@@ -2,8 +2,7 @@
 // site approval, the agent's decision, stock OpenSSL confirming every signature, and the
 // attacks the core refuses. Run: pnpm exec tsx test/demo/trust-core.ts
 
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +13,13 @@ import {
   signDetached,
   TrustError,
 } from '@trustswarm/policy';
-import { createTestPki, makeApproval, makeCatalog, makeEntry } from '@trustswarm/policy/testing';
+import {
+  createTestPki,
+  makeApproval,
+  makeCatalog,
+  makeEntry,
+  opensslCmsVerify,
+} from '@trustswarm/policy/testing';
 
 const { values } = parseArgs({ options: { keep: { type: 'boolean', default: false } } });
 const started = performance.now();
@@ -61,32 +66,9 @@ try {
     ['approval/site', approvalBytes, approvalSignature],
   ] as const) {
     if (!sig) throw new Error('missing signature');
-    writeFileSync(join(dir, 'doc'), bytes);
-    writeFileSync(join(dir, 'doc.p7s'), sig);
-    const r = spawnSync(
-      'openssl',
-      [
-        'cms',
-        '-verify',
-        '-binary',
-        '-inform',
-        'DER',
-        '-in',
-        join(dir, 'doc.p7s'),
-        '-content',
-        join(dir, 'doc'),
-        '-CApath',
-        pki.caPathDir,
-        '-crl_check',
-        '-purpose',
-        'any',
-        '-out',
-        '/dev/null',
-      ],
-      { encoding: 'utf8' },
-    );
-    console.log(`    ${name}: ${r.status === 0 ? 'Verification successful' : `FAILED ${r.stderr.trim()}`}`);
-    if (r.status !== 0) throw new Error(`openssl rejected ${name}`);
+    const r = opensslCmsVerify(bytes, sig, pki.caPathDir);
+    console.log(`    ${name}: ${r.ok ? 'Verification successful' : `FAILED ${r.stderr.trim()}`}`);
+    if (!r.ok) throw new Error(`openssl rejected ${name}`);
   }
 
   step('an agent evaluates: endorsed by 2 of 2 trusted endorsers AND approved by the site');
