@@ -23,7 +23,7 @@ export interface PublishOptions {
   signaturesOnly?: boolean;
 }
 
-function readToken(ctx: Context, opts: PublishOptions): string {
+export function readToken(ctx: Context, opts: { tokenFile?: string }): string {
   const file = opts.tokenFile ?? ctx.config.server.tokenFile;
   if (file) {
     try {

@@ -77,6 +77,15 @@ export function registerCoreCommands(program: Command): void {
     .action(action(lazy(() => import('./publish.js'), 'publish')));
 
   program
+    .command('draft')
+    .description('catalog versions prepared on the catalog server')
+    .command('sign <id>')
+    .description('fetch the draft of catalog <id>, check and sign its exact bytes here, upload the signature')
+    .option('--server <url>', 'catalog server base URL (config server.url)')
+    .option('--token-file <file>', 'file holding the API token (or $TSW_SERVER_TOKEN)')
+    .action(action(lazy(() => import('./draft.js'), 'draftSign')));
+
+  program
     .command('pull <id> <version>')
     .description('fetch a published catalog version and its signatures, to check and co-sign it')
     .option('--server <url>', 'catalog server (or any mirror of the static layout)')

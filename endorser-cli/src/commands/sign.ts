@@ -36,16 +36,20 @@ function selfCheck(ctx: Context, bytes: Buffer, signature: Buffer): string[] {
   }
 }
 
-export async function sign(ctx: Context, opts: { catalog?: string; out?: string }): Promise<CommandResult> {
-  const catalogPath = opts.catalog ? resolve(opts.catalog) : ctx.workspace.catalogPath;
-  let bytes: Buffer;
-  try {
-    bytes = opts.catalog ? readFileSync(catalogPath) : ctx.workspace.readCatalogBytes();
-  } catch (err) {
-    throw err instanceof CliError ? err : fsError(err, catalogPath);
-  }
+export interface SignedBytes {
+  catalog: ReturnType<typeof parseCatalogOrFail>;
+  signature: Buffer;
+  identity: Awaited<ReturnType<typeof loadIdentity>>;
+  warnings: string[];
+}
+
+/**
+ * The checks and the signature every signing path shares (`sign`, `draft sign`): the bytes
+ * parse as a catalog agents accept, it has not expired, the certificate is valid now.
+ */
+export async function signCatalogBytes(ctx: Context, bytes: Buffer, source: string): Promise<SignedBytes> {
   // Never sign something the agents would refuse to parse, or that is already expired.
-  const catalog = parseCatalogOrFail(bytes, catalogPath);
+  const catalog = parseCatalogOrFail(bytes, source);
   const now = new Date();
   if (Date.parse(catalog.expires) <= now.getTime())
     throw new CliError(
@@ -65,7 +69,18 @@ export async function sign(ctx: Context, opts: { catalog?: string; out?: string 
     if (err instanceof TrustError) throw new CliError('IDENTITY_INVALID', err.message);
     throw err;
   }
-  const warnings = selfCheck(ctx, bytes, signature);
+  return { catalog, signature, identity, warnings: selfCheck(ctx, bytes, signature) };
+}
+
+export async function sign(ctx: Context, opts: { catalog?: string; out?: string }): Promise<CommandResult> {
+  const catalogPath = opts.catalog ? resolve(opts.catalog) : ctx.workspace.catalogPath;
+  let bytes: Buffer;
+  try {
+    bytes = opts.catalog ? readFileSync(catalogPath) : ctx.workspace.readCatalogBytes();
+  } catch (err) {
+    throw err instanceof CliError ? err : fsError(err, catalogPath);
+  }
+  const { catalog, signature, identity, warnings } = await signCatalogBytes(ctx, bytes, catalogPath);
   const dir = opts.out
     ? resolve(opts.out)
     : opts.catalog
