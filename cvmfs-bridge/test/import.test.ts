@@ -149,6 +149,46 @@ describe('importing a tar stream', () => {
     }
   });
 
+  it('publishes user.* extended attributes of a directory tree, and a changed attribute alone', async () => {
+    t = createTestRepo();
+    src = tempDir('tsw-xattr-src-');
+    const odd = join(src, 'dir with space é');
+    mkdirSync(odd);
+    writeFileSync(join(odd, 'f'), 'content\n');
+    const setfattr = (path: string, name: string, value: string) =>
+      execFileSync('setfattr', ['-h', '-n', name, '-v', value, path]);
+    setfattr(join(odd, 'f'), 'user.origin', 'build-42');
+    setfattr(odd, 'user.kind', 'directory');
+    const publish = () =>
+      withTransaction(t?.repo as TestRepo['repo'], (tx) =>
+        importDirectory(tx, src as string, '/x').then(() => {}),
+      );
+    await publish();
+    let reader = await t.reader();
+    try {
+      expect((await reader.lookup('/x/dir with space é/f'))?.xattrs?.get('user.origin')?.toString()).toBe(
+        'build-42',
+      );
+      expect((await reader.lookup('/x/dir with space é'))?.xattrs?.get('user.kind')?.toString()).toBe(
+        'directory',
+      );
+    } finally {
+      reader.close();
+    }
+    // Same bytes, same mtime: only the attribute changed, and the next revision carries it.
+    setfattr(join(odd, 'f'), 'user.origin', 'build-43');
+    await publish();
+    reader = await t.reader();
+    try {
+      expect((await reader.lookup('/x/dir with space é/f'))?.xattrs?.get('user.origin')?.toString()).toBe(
+        'build-43',
+      );
+      expect((await verifyRevision(reader)).files).toBe(1);
+    } finally {
+      reader.close();
+    }
+  });
+
   it('keeps extended attributes from pax headers', async () => {
     t = createTestRepo();
     await withTransaction(t.repo, (tx) =>

@@ -3,15 +3,18 @@
 // owner match its catalog row is taken as unchanged and not read at all (rsync's quick check;
 // `checksum: true` reads and hashes everything instead, still without recompressing).
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Dirent, S_IFMT } from '../catalog/dirent.js';
 import { BridgeError } from '../errors.js';
 import { normalizeRepoPath } from '../format/repo-path.js';
 import { AUTO_CATALOG_MARKER } from './catalog-tree.js';
+import { readTreeXattrs, sameXattrs } from './dir-xattrs.js';
 import type { EntryMeta, SpecialType, Transaction } from './transaction.js';
 
 export interface DirImportOptions {
   readonly checksum?: boolean;
+  /** Publish user.* extended attributes (read with getfattr; default true). */
+  readonly xattrs?: boolean;
 }
 
 export interface DirImportStats {
@@ -20,24 +23,26 @@ export interface DirImportStats {
   removed: number;
 }
 
-function metaOf(st: BigIntStats): EntryMeta {
+function metaOf(st: BigIntStats, xattrs?: ReadonlyMap<string, Buffer>): EntryMeta {
   return {
     mode: Number(st.mode) & 0o7777,
     mtime: Number(st.mtimeMs / 1000n),
     mtimeNs: Number(st.mtimeNs % 1_000_000_000n),
     uid: Number(st.uid),
     gid: Number(st.gid),
+    ...(xattrs && xattrs.size > 0 ? { xattrs } : {}),
   };
 }
 
-function sameMeta(d: Dirent, st: BigIntStats): boolean {
+function sameMeta(d: Dirent, st: BigIntStats, xattrs?: ReadonlyMap<string, Buffer>): boolean {
   const m = metaOf(st);
   return (
     d.mode === Number(st.mode) &&
     d.mtime === m.mtime &&
     (d.mtimeNs ?? 0) === m.mtimeNs &&
     d.uid === m.uid &&
-    d.gid === m.gid
+    d.gid === m.gid &&
+    sameXattrs(d.xattrs, xattrs)
   );
 }
 
@@ -64,10 +69,14 @@ export async function importDirectory(
     throw new BridgeError('NOT_FOUND', `source directory ${sourceDir} does not exist`);
   }
   if (!top.isDirectory()) throw new BridgeError('BAD_INPUT', `${sourceDir} is not a directory`);
+  const root = resolve(sourceDir);
+  const treeXattrs = options.xattrs === false ? new Map() : await readTreeXattrs(root);
 
   const walk = async (srcDir: string, repoDir: string, st: BigIntStats): Promise<void> => {
     const existingDir = tx.get(repoDir);
-    if (existingDir?.kind !== 'dir' || !sameMeta(existingDir, st)) await tx.addDirectory(repoDir, metaOf(st));
+    const dirXattrs = treeXattrs.get(srcDir);
+    if (existingDir?.kind !== 'dir' || !sameMeta(existingDir, st, dirXattrs))
+      await tx.addDirectory(repoDir, metaOf(st, dirXattrs));
     const names = readdirSync(srcDir).sort();
     const present = new Set(names);
     // One query per directory instead of one lookup per entry.
@@ -86,12 +95,13 @@ export async function importDirectory(
       const path = `${repoDir}/${name}`;
       const est = lstatSync(src, { bigint: true });
       const existing = before.get(name);
+      const xattrs = treeXattrs.get(src);
       if (est.isDirectory()) {
         await walk(src, path, est);
       } else if (est.isSymbolicLink()) {
         const target = readlinkSync(src);
-        if (existing?.kind !== 'symlink' || existing.symlink !== target || !sameMeta(existing, est)) {
-          await tx.addSymlink(path, target, metaOf(est));
+        if (existing?.kind !== 'symlink' || existing.symlink !== target || !sameMeta(existing, est, xattrs)) {
+          await tx.addSymlink(path, target, metaOf(est, xattrs));
         }
       } else if (est.isFile()) {
         const first = est.nlink > 1n ? firstByInode.get(est.ino) : undefined;
@@ -106,9 +116,9 @@ export async function importDirectory(
           !options.checksum &&
           existing?.kind === 'file' &&
           existing.sizeBytes === Number(est.size) &&
-          sameMeta(existing, est);
+          sameMeta(existing, est, xattrs);
         if (!unchanged) {
-          await tx.addFile(path, { file: src }, metaOf(est));
+          await tx.addFile(path, { file: src }, metaOf(est, xattrs));
           stats.filesQueued++;
         }
       } else {
@@ -121,13 +131,13 @@ export async function importDirectory(
         if (
           existing?.kind !== 'special' ||
           existing.sizeBytes !== Number(est.rdev) ||
-          !sameMeta(existing, est)
+          !sameMeta(existing, est, xattrs)
         ) {
-          await tx.addSpecial(path, type, Number(est.rdev), metaOf(est));
+          await tx.addSpecial(path, type, Number(est.rdev), metaOf(est, xattrs));
         }
       }
     }
   };
-  await walk(sourceDir, dest, top);
+  await walk(root, dest, top);
   return stats;
 }
