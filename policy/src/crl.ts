@@ -1,7 +1,7 @@
 // Certificate revocation lists: parsed from DER/PEM, signature checked against the issuing
 // CA's key before a single serial is trusted, and refused when past nextUpdate.
 
-import { createHash, verify } from 'node:crypto';
+import { verify } from 'node:crypto';
 import { signatureDigest } from './algorithms.js';
 import type { Certificate } from './certificate.js';
 import { pemToDerList } from './certificate.js';
@@ -94,8 +94,4 @@ export function checkCrl(crl: Crl, issuer: Certificate, now: Date): void {
   if (crl.nextUpdate && crl.nextUpdate.getTime() < now.getTime()) {
     throw new TrustError('CRL_EXPIRED', `CRL of ${crl.issuer} expired at ${crl.nextUpdate.toISOString()}`);
   }
-}
-
-export function crlFingerprint(crl: Crl): string {
-  return createHash('sha256').update(crl.der).digest('hex');
 }

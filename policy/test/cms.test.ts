@@ -2,8 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTrustAnchors, opensslNameHash, signDetached, TrustError, verifyDetached } from '../src/index.js';
-import { createTestPki, type TestPki } from '../src/testing/index.js';
-import { flipByte, opensslSign, opensslVerify, requireOpenssl, tempDir } from './helpers.js';
+import { createTestPki, opensslCmsVerify, type TestPki } from '../src/testing/index.js';
+import { flipByte, opensslSign, requireOpenssl, tempDir } from './helpers.js';
 
 let pki: TestPki;
 let dir: string;
@@ -128,7 +128,7 @@ describe('conformance with stock OpenSSL', () => {
   it('openssl cms -verify accepts every signature we make', () => {
     for (const who of [pki.endorsers.alice, pki.endorsers.bob, pki.site]) {
       const sig = signDetached(content, who);
-      const r = opensslVerify(dir, content, sig, pki.caPathDir);
+      const r = opensslCmsVerify(content, sig, pki.caPathDir);
       expect(r.stderr).toContain('Verification successful');
       expect(r.ok).toBe(true);
     }
@@ -136,9 +136,9 @@ describe('conformance with stock OpenSSL', () => {
 
   it('openssl rejects our signature over tampered bytes and from a revoked signer', () => {
     const sig = signDetached(content, pki.endorsers.alice);
-    expect(opensslVerify(dir, Buffer.concat([content, Buffer.from('x')]), sig, pki.caPathDir).ok).toBe(false);
+    expect(opensslCmsVerify(Buffer.concat([content, Buffer.from('x')]), sig, pki.caPathDir).ok).toBe(false);
     const revokedSig = signDetached(content, pki.revoked);
-    const r = opensslVerify(dir, content, revokedSig, pki.caPathDir);
+    const r = opensslCmsVerify(content, revokedSig, pki.caPathDir);
     expect(r.ok).toBe(false);
     expect(r.stderr).toMatch(/revoked/i);
   });

@@ -4,7 +4,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { opensslCmsVerify } from '../src/testing/index.js';
 
 export function tempDir(prefix = 'tsw-policy-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -16,10 +15,6 @@ export function requireOpenssl(): string {
   if (r.status !== 0)
     throw new Error('openssl is not installed: run the test command as root (it installs Debian openssl)');
   return r.stdout.trim();
-}
-
-export function opensslVerify(_dir: string, content: Uint8Array, signature: Uint8Array, caPath: string) {
-  return opensslCmsVerify(content, signature, caPath);
 }
 
 export function opensslSign(

@@ -14,7 +14,15 @@ import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { createTestPki, type TestIdentity, type TestPki } from '@trustswarm/policy/testing';
 import { apiClient } from './lib/api.js';
-import { type Agent, BIN, run, startAgent, startCatalogServer, stopAll } from './lib/processes.js';
+import {
+  type Agent,
+  BIN,
+  run,
+  startAgent,
+  startCatalogServer,
+  stopAll,
+  writeCatalogServerConfig,
+} from './lib/processes.js';
 import { Progress } from './lib/progress.js';
 
 const { values } = parseArgs({
@@ -84,19 +92,7 @@ async function main(dir: string): Promise<void> {
   done('test PKI');
 
   say('starting the catalog server (SQLite, local artifact directory, embedded tracker)');
-  const serverDir = join(dir, 'server');
-  await mkdir(serverDir, { recursive: true });
-  const serverConfig = join(serverDir, 'catalog.yaml');
-  await writeFile(
-    serverConfig,
-    JSON.stringify({
-      server: { host: '127.0.0.1', port: 0 },
-      storage: { backend: 'sqlite', sqlitePath: join(serverDir, 'catalog.db') },
-      blobs: { backend: 'fs', directory: join(serverDir, 'blobs') },
-      trust: { caPath: pki.caPathDir },
-      log: { level: 'info' },
-    }),
-  );
+  const serverConfig = await writeCatalogServerConfig(join(dir, 'server'), pki.caPathDir);
   const admin = ['--config', serverConfig];
   await run(BIN.catalog, ['user', 'add', 'admin', '--role', 'admin', ...admin]);
   await run(BIN.catalog, [

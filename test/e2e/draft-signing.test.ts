@@ -2,14 +2,21 @@
 // fetched by `tsw-endorse draft sign`, checked and signed on the endorser's side, and only
 // the signature travels back; the server then publishes exactly the bytes that were signed.
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializeDocument, verifyDetached } from '@trustswarm/policy';
 import { createTestPki, makeCatalog, type TestIdentity, type TestPki } from '@trustswarm/policy/testing';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, type CatalogServer, run, startCatalogServer, stopAll } from '../demo/lib/processes.js';
+import {
+  BIN,
+  type CatalogServer,
+  run,
+  startCatalogServer,
+  stopAll,
+  writeCatalogServerConfig,
+} from '../demo/lib/processes.js';
 
 let dir: string;
 let pki: TestPki;
@@ -19,17 +26,7 @@ let token: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tsw-e2e-draft-'));
   pki = await createTestPki(join(dir, 'pki'));
-  const config = join(dir, 'catalog.yaml');
-  await writeFile(
-    config,
-    JSON.stringify({
-      server: { host: '127.0.0.1', port: 0 },
-      storage: { backend: 'sqlite', sqlitePath: join(dir, 'catalog.db') },
-      blobs: { backend: 'fs', directory: join(dir, 'blobs') },
-      trust: { caPath: pki.caPathDir },
-      log: { level: 'info' },
-    }),
-  );
+  const config = await writeCatalogServerConfig(dir, pki.caPathDir);
   await run(BIN.catalog, [
     'user',
     'add',

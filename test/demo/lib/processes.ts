@@ -40,6 +40,24 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
+/** A catalog server config on embedded defaults (SQLite, fs blobs) under `dir`; returns its path. */
+export async function writeCatalogServerConfig(dir: string, caPath: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'catalog.yaml');
+  await writeFile(
+    path,
+    JSON.stringify({
+      server: { host: '127.0.0.1', port: 0 },
+      storage: { backend: 'sqlite', sqlitePath: join(dir, 'catalog.db') },
+      blobs: { backend: 'fs', directory: join(dir, 'blobs') },
+      trust: { caPath },
+      // info: the "Server listening at" line is how startCatalogServer learns the port
+      log: { level: 'info' },
+    }),
+  );
+  return path;
+}
+
 export interface CatalogServer {
   url: string;
   stop(): Promise<void>;
