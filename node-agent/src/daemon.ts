@@ -129,12 +129,16 @@ export class AgentDaemon {
   private async cancelUnwantedJobs(wantedIds: Set<string>): Promise<void> {
     for (const [entryId, job] of [...this.jobs]) {
       if (wantedIds.has(entryId)) continue;
-      this.jobs.delete(entryId);
       // Hashing and renaming are short; the lifecycle retires the result on the next poll.
-      if (job.state === 'installing') continue;
+      if (job.state === 'installing') {
+        this.jobs.delete(entryId);
+        continue;
+      }
       job.cancelled = true;
       await this.deps.engine.close(job.infoHash);
       await this.store.clearStaging(job.infoHash);
+      // Only now: status never shows a job as gone while its staging data still exists.
+      this.jobs.delete(entryId);
       this.deps.logger.info({ entryId }, 'download cancelled: entry no longer approved');
     }
   }
