@@ -191,8 +191,15 @@ describe('a publisher killed with SIGKILL', () => {
     // Kill once objects are being written, i.e. in the middle of the publish.
     const deadline = Date.now() + 30_000;
     const { readdirSync } = await import('node:fs');
-    while (Date.now() < deadline && !(existsSync(txn) && readdirSync(txn).length > 0))
-      await new Promise((r) => setTimeout(r, 5));
+    // txn/ can vanish between two looks (the publisher renames objects out of it).
+    const txnEntries = () => {
+      try {
+        return readdirSync(txn).length;
+      } catch {
+        return 0;
+      }
+    };
+    while (Date.now() < deadline && txnEntries() === 0) await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     const after = JSON.parse(cli(['--json', 'repo', 'verify', 'cli.example.org']).stdout);
