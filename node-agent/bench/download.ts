@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     );
     const torrentPath = join(dir, 'image.torrent');
     await writeFile(torrentPath, torrentFile);
-    const { readTorrentInfo } = await import('../src/transfer/torrent-file.js');
+    const { readTorrentInfo } = await import('@trustswarm/fetch');
     const info = await readTorrentInfo(torrentFile);
 
     const agentSeedDir = join(dir, 'agent-seeder');

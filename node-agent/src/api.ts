@@ -2,12 +2,12 @@
 // (Prometheus), PUT /rates (change upload/download limits at run time).
 
 import { chmod, rm } from 'node:fs/promises';
+import type { TransferEngine } from '@trustswarm/fetch';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AgentDaemon } from './daemon.js';
 import { AgentError } from './errors.js';
 import { createMetrics } from './metrics.js';
-import type { TransferEngine } from './transfer/engine.js';
 
 const ratesSchema = z
   .object({

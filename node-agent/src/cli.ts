@@ -4,16 +4,15 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PolicySiteVerifier, TransferEngine } from '@trustswarm/fetch';
 import { pino } from 'pino';
 import { startApi } from './api.js';
 import { apiRequest } from './api-client.js';
 import { type AgentConfig, loadConfig } from './config.js';
 import { AgentDaemon, type AgentStatus } from './daemon.js';
-import { AgentError, errorMessage } from './errors.js';
+import { AgentError, errorCode, errorMessage } from './errors.js';
 import { fetchOne } from './fetch-one.js';
 import { renderStatus } from './status-table.js';
-import { TransferEngine } from './transfer/engine.js';
-import { PolicySiteVerifier } from './verify/site-verifier.js';
 
 const HELP = `Usage: tsw-agent <command> [options]
 
@@ -149,7 +148,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const code = err instanceof AgentError ? err.code : 'ERROR';
+  const code = errorCode(err, 'ERROR');
   process.stderr.write(`tsw-agent: ${code}: ${errorMessage(err)}\n`);
   process.exit(1);
 });

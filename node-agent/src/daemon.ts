@@ -4,18 +4,21 @@
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ApprovedEntry, SiteVerifier, TransferEngine } from '@trustswarm/fetch';
+import {
+  FetchError,
+  ImageStore,
+  LayoutClient,
+  readTorrentInfo,
+  SiteSync,
+  type SyncOutcome,
+  selectForHost,
+} from '@trustswarm/fetch';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.js';
-import { AgentError, errorMessage } from './errors.js';
+import { errorCode, errorMessage } from './errors.js';
 import { type HookEvent, runHooks } from './hooks.js';
-import { LayoutClient } from './layout-client.js';
-import { selectForHost } from './selection.js';
-import { SiteSync, type SyncOutcome } from './site-sync.js';
 import { type AgentState, type InstalledEntry, loadState, saveState } from './state.js';
-import { ImageStore } from './store.js';
-import type { TransferEngine } from './transfer/engine.js';
-import { readTorrentInfo } from './transfer/torrent-file.js';
-import type { ApprovedEntry, SiteVerifier } from './verify/site-verifier.js';
 
 export interface JobStatus {
   entryId: string;
@@ -215,7 +218,7 @@ export class AgentDaemon {
       await this.hook('available', installed);
     } catch (err) {
       if (job.cancelled) return;
-      const code = err instanceof AgentError ? err.code : 'TRANSFER_FAILED';
+      const code = errorCode(err, 'TRANSFER_FAILED');
       job.state = 'failed';
       job.error = { code, message: errorMessage(err) };
       log.error({ code }, `install failed: ${errorMessage(err)}`);
@@ -236,12 +239,12 @@ export class AgentDaemon {
     );
     const info = await readTorrentInfo(torrentFile, artifact.infoHash);
     if (info.sizeBytes !== artifact.size || (artifact.fileName && artifact.fileName !== info.fileName)) {
-      throw new AgentError(
+      throw new FetchError(
         'TORRENT_MISMATCH',
         `torrent names ${info.fileName} (${info.sizeBytes} bytes); the catalog ${artifact.fileName ?? ''} (${artifact.size} bytes)`,
       );
     }
-    if (job.cancelled) throw new AgentError('TRANSFER_CANCELLED', `entry ${entryId} no longer approved`);
+    if (job.cancelled) throw new FetchError('TRANSFER_CANCELLED', `entry ${entryId} no longer approved`);
     job.state = 'downloading';
     log.info({ sizeBytes: artifact.size }, 'download started');
     const result = await this.deps.engine.download({
@@ -251,7 +254,7 @@ export class AgentDaemon {
     });
     if (job.cancelled) {
       await this.store.clearStaging(artifact.infoHash);
-      throw new AgentError('TRANSFER_CANCELLED', `entry ${entryId} no longer approved`);
+      throw new FetchError('TRANSFER_CANCELLED', `entry ${entryId} no longer approved`);
     }
     job.state = 'installing';
     const path = await this.store.install({

@@ -1,21 +1,11 @@
-// The agent's error family: every failure a caller can branch on carries a stable code,
-// and the message is one line a site admin can act on.
+// The agent's own error family (configuration, state, hooks, control API); failures of the
+// fetch path come from @trustswarm/fetch as FetchError. Both carry a stable code.
 
-export type AgentErrorCode =
-  | 'CONFIG_INVALID'
-  | 'FETCH_FAILED'
-  | 'FETCH_TIMEOUT'
-  | 'FETCH_TOO_LARGE'
-  | 'HASH_MISMATCH'
-  | 'TORRENT_INVALID'
-  | 'TORRENT_MISMATCH'
-  | 'DISK_FULL'
-  | 'TRANSFER_FAILED'
-  | 'TRANSFER_CANCELLED'
-  | 'STORE_FAILED'
-  | 'VERIFY_FAILED'
-  | 'STATE_INVALID'
-  | 'HOOK_FAILED';
+import { FetchError } from '@trustswarm/fetch';
+
+export { errorMessage } from '@trustswarm/fetch';
+
+export type AgentErrorCode = 'CONFIG_INVALID' | 'STATE_INVALID' | 'HOOK_FAILED' | 'FETCH_FAILED';
 
 export class AgentError extends Error {
   override name = 'AgentError';
@@ -27,16 +17,7 @@ export class AgentError extends Error {
   }
 }
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** ENOSPC / EDQUOT anywhere in the cause chain means the disk is full. */
-export function isDiskFull(err: unknown): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
-    if (/ENOSPC|no space left/i.test(e.message)) return true;
-  }
-  return false;
+/** The stable code of an agent or fetch error, else `fallback`. */
+export function errorCode(err: unknown, fallback: string): string {
+  return err instanceof AgentError || err instanceof FetchError ? err.code : fallback;
 }

@@ -3,11 +3,9 @@
 // Prints one JSON line per second with the transfer stats (tests and scripts read them).
 
 import { readFile } from 'node:fs/promises';
+import { FetchError, ImageStore, readTorrentInfo, TransferEngine } from '@trustswarm/fetch';
 import { loadTransferConfig } from './config.js';
 import { AgentError } from './errors.js';
-import { ImageStore } from './store.js';
-import { TransferEngine } from './transfer/engine.js';
-import { readTorrentInfo } from './transfer/torrent-file.js';
 
 interface FetchArgs {
   torrent?: string;
@@ -82,7 +80,7 @@ export async function fetchOne(args: FetchArgs): Promise<void> {
       });
     } else emit('installed', { path: store.imagePath(entry, info.fileName), receivedBytes: 0 });
   } catch (err) {
-    if (err instanceof AgentError && err.code === 'DISK_FULL') await store.clearStaging(info.infoHash);
+    if (err instanceof FetchError && err.code === 'DISK_FULL') await store.clearStaging(info.infoHash);
     clearInterval(report);
     await engine.destroy();
     throw err;

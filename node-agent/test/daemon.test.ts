@@ -8,11 +8,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sha256File } from '@trustswarm/fetch';
 import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRequest } from '../src/api-client.js';
-import { sha256File } from '../src/store.js';
 import { type AgentProcess, spawnAgent } from './helpers/agent.js';
 import { buildAgent, cliPath } from './helpers/build.js';
 import {

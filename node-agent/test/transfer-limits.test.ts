@@ -5,9 +5,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sha256File } from '@trustswarm/fetch';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256File } from '../src/store.js';
 import { buildAgent, packageDir } from './helpers/build.js';
 import { type StaticServer, startStaticServer } from './helpers/static-server.js';
 import {

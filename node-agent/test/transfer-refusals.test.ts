@@ -7,10 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { countSetBits, RESUME_FILE, sha256File } from '@trustswarm/fetch';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256File } from '../src/store.js';
-import { countSetBits, RESUME_FILE } from '../src/transfer/resume.js';
 import { buildAgent, packageDir } from './helpers/build.js';
 import {
   type Artifact,

@@ -5,11 +5,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type HostProfile, isForHost, LayoutClient, sha256Hex } from '@trustswarm/fetch';
 import type { CatalogEntry } from '@trustswarm/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { LayoutClient, sha256Hex } from '../src/layout-client.js';
-import { type HostProfile, isForHost } from '../src/selection.js';
 
 let dir: string;
 let server: Server;

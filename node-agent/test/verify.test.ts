@@ -6,10 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PolicySiteVerifier } from '@trustswarm/fetch';
 import { serializeDocument, signDetached } from '@trustswarm/policy';
 import { createTestPki, type TestIdentity, type TestPki } from '@trustswarm/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PolicySiteVerifier } from '../src/verify/site-verifier.js';
 import { approvalDocument, catalogEntry, type EntrySpec, type PublishedCatalog } from './helpers/layout.js';
 import type { Artifact } from './helpers/swarm.js';
 

@@ -4,6 +4,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { sha256Hex } from '@trustswarm/fetch';
 import {
   type Approval,
   type Catalog,
@@ -12,7 +13,6 @@ import {
   signDetached,
 } from '@trustswarm/policy';
 import type { TestIdentity, TestPki } from '@trustswarm/policy/testing';
-import { sha256Hex } from '../../src/layout-client.js';
 import type { Artifact } from './swarm.js';
 
 const iso = (ms: number): string =>

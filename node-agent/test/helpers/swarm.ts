@@ -7,11 +7,10 @@ import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { readTorrentInfo, sha256File, type TorrentInfo } from '@trustswarm/fetch';
 import { Server } from 'bittorrent-tracker';
 import createTorrent from 'create-torrent';
 import { execa, type ResultPromise } from 'execa';
-import { sha256File } from '../../src/store.js';
-import { readTorrentInfo, type TorrentInfo } from '../../src/transfer/torrent-file.js';
 import { cliPath } from './build.js';
 
 export interface Tracker {

@@ -3,7 +3,7 @@
 // limit and a timeout; the approval is polled with If-None-Match.
 
 import { createHash } from 'node:crypto';
-import { AgentError, errorMessage } from './errors.js';
+import { errorMessage, FetchError } from './errors.js';
 
 export interface LayoutClientConfig {
   baseUrl: string;
@@ -23,7 +23,7 @@ export function sha256Hex(bytes: Uint8Array): string {
 async function readLimited(response: Response, url: string, maxBytes: number): Promise<Buffer> {
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
   if (declared > maxBytes) {
-    throw new AgentError('FETCH_TOO_LARGE', `${url}: ${declared} bytes exceeds the limit of ${maxBytes}`);
+    throw new FetchError('FETCH_TOO_LARGE', `${url}: ${declared} bytes exceeds the limit of ${maxBytes}`);
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -31,7 +31,7 @@ async function readLimited(response: Response, url: string, maxBytes: number): P
   for await (const chunk of response.body) {
     total += chunk.length;
     if (total > maxBytes) {
-      throw new AgentError('FETCH_TOO_LARGE', `${url}: body exceeds the limit of ${maxBytes} bytes`);
+      throw new FetchError('FETCH_TOO_LARGE', `${url}: body exceeds the limit of ${maxBytes} bytes`);
     }
     chunks.push(Buffer.from(chunk));
   }
@@ -58,22 +58,22 @@ export class LayoutClient {
       if (response.status === 304) return { status: 'not-modified' };
       if (response.status !== 200) {
         await response.body?.cancel();
-        throw new AgentError('FETCH_FAILED', `${url}: HTTP ${response.status}`);
+        throw new FetchError('FETCH_FAILED', `${url}: HTTP ${response.status}`);
       }
       const bytes = await readLimited(response, url, maxBytes);
       return { status: 'ok', bytes, etag: response.headers.get('etag') ?? undefined };
     } catch (err) {
-      if (err instanceof AgentError) throw err;
+      if (err instanceof FetchError) throw err;
       if (signal.aborted) {
-        throw new AgentError('FETCH_TIMEOUT', `${url}: no answer within ${this.config.timeoutSeconds} s`);
+        throw new FetchError('FETCH_TIMEOUT', `${url}: no answer within ${this.config.timeoutSeconds} s`);
       }
-      throw new AgentError('FETCH_FAILED', `${url}: ${errorMessage(err)}`, { cause: err });
+      throw new FetchError('FETCH_FAILED', `${url}: ${errorMessage(err)}`, { cause: err });
     }
   }
 
   async getBytes(path: string, maxBytes: number): Promise<Buffer> {
     const result = await this.get(path, maxBytes);
-    if (result.status !== 'ok') throw new AgentError('FETCH_FAILED', `${this.url(path)}: unexpected 304`);
+    if (result.status !== 'ok') throw new FetchError('FETCH_FAILED', `${this.url(path)}: unexpected 304`);
     return result.bytes;
   }
 
@@ -82,7 +82,7 @@ export class LayoutClient {
     const bytes = await this.getBytes(path, maxBytes);
     const actual = sha256Hex(bytes);
     if (actual !== expectedSha256.toLowerCase()) {
-      throw new AgentError(
+      throw new FetchError(
         'HASH_MISMATCH',
         `${this.url(path)}: sha256 ${actual} differs from signed ${expectedSha256}`,
       );

@@ -12,12 +12,12 @@ import { createReadStream } from 'node:fs';
 import { link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { AgentError, errorMessage } from './errors.js';
+import { errorMessage, FetchError } from './errors.js';
 
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function requireSafeId(kind: string, id: string): string {
-  if (!SAFE_ID.test(id)) throw new AgentError('STORE_FAILED', `unsafe ${kind} ${JSON.stringify(id)}`);
+  if (!SAFE_ID.test(id)) throw new FetchError('STORE_FAILED', `unsafe ${kind} ${JSON.stringify(id)}`);
   return id;
 }
 
@@ -66,7 +66,7 @@ export class ImageStore {
     const actual = await sha256File(staged);
     if (actual !== opts.expectedSha256.toLowerCase()) {
       await this.clearStaging(opts.infoHash);
-      throw new AgentError(
+      throw new FetchError(
         'HASH_MISMATCH',
         `entry ${opts.entryId}: downloaded file sha256 ${actual} differs from approved ${opts.expectedSha256}`,
       );
@@ -88,7 +88,7 @@ export class ImageStore {
   }): Promise<string> {
     const actual = await sha256File(opts.from);
     if (actual !== opts.expectedSha256.toLowerCase()) {
-      throw new AgentError(
+      throw new FetchError(
         'HASH_MISMATCH',
         `entry ${opts.entryId}: ${opts.from} no longer has sha256 ${opts.expectedSha256}`,
       );
@@ -112,7 +112,7 @@ export class ImageStore {
       await rm(target, { recursive: true, force: true });
       await rename(verifiedDir, target);
     } catch (err) {
-      throw new AgentError('STORE_FAILED', `entry ${entryId}: install failed: ${errorMessage(err)}`, {
+      throw new FetchError('STORE_FAILED', `entry ${entryId}: install failed: ${errorMessage(err)}`, {
         cause: err,
       });
     }

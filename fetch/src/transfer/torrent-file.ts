@@ -3,7 +3,7 @@
 // it (info hash) and what the store relies on (one file with a safe name).
 
 import parseTorrent from 'parse-torrent';
-import { AgentError, errorMessage } from '../errors.js';
+import { errorMessage, FetchError } from '../errors.js';
 
 export interface TorrentInfo {
   infoHash: string;
@@ -35,22 +35,22 @@ export async function readTorrentInfo(bytes: Uint8Array, expectedInfoHash?: stri
   try {
     parsed = (await parseTorrent(bytes)) as unknown as ParsedFields;
   } catch (err) {
-    throw new AgentError('TORRENT_INVALID', `torrent file cannot be parsed: ${errorMessage(err)}`);
+    throw new FetchError('TORRENT_INVALID', `torrent file cannot be parsed: ${errorMessage(err)}`);
   }
   if (expectedInfoHash !== undefined && parsed.infoHash !== expectedInfoHash.toLowerCase()) {
-    throw new AgentError(
+    throw new FetchError(
       'TORRENT_MISMATCH',
       `torrent info hash ${parsed.infoHash} differs from the catalog's ${expectedInfoHash}`,
     );
   }
   if (parsed.files.length !== 1) {
-    throw new AgentError(
+    throw new FetchError(
       'TORRENT_INVALID',
       `torrent ${parsed.infoHash} has ${parsed.files.length} files; one expected`,
     );
   }
   if (!SAFE_NAME.test(parsed.name) || parsed.name === '.' || parsed.name === '..') {
-    throw new AgentError('TORRENT_INVALID', `torrent ${parsed.infoHash} has an unsafe file name`);
+    throw new FetchError('TORRENT_INVALID', `torrent ${parsed.infoHash} has an unsafe file name`);
   }
   return {
     infoHash: parsed.infoHash,

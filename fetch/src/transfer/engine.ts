@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebTorrent, { type Torrent } from 'webtorrent';
-import { AgentError, errorMessage, isDiskFull } from '../errors.js';
+import { errorMessage, FetchError, isDiskFull } from '../errors.js';
 import { type BanEvent, banCorruptPeers, PeerBanList } from './peer-bans.js';
 import { countConns, countUnchoked, enforcePeerLimits, type PeerLimitCounters } from './peer-limits.js';
 import { linearRarestFirst } from './piece-picker.js';
@@ -160,7 +160,7 @@ export class TransferEngine {
   async download(job: DownloadJob): Promise<DownloadResult> {
     const info = await readTorrentInfo(job.torrentFile, job.expectedInfoHash);
     if (this.active.has(info.infoHash)) {
-      throw new AgentError('TRANSFER_FAILED', `torrent ${info.infoHash} is already active`);
+      throw new FetchError('TRANSFER_FAILED', `torrent ${info.infoHash} is already active`);
     }
     await mkdir(job.stagingDir, { recursive: true });
     const resumePath = join(job.stagingDir, RESUME_FILE);
@@ -201,14 +201,14 @@ export class TransferEngine {
         torrent.once('done', resolve);
         torrent.once('error', reject);
         torrent.once('close', () =>
-          reject(new AgentError('TRANSFER_CANCELLED', `download ${info.infoHash} cancelled`)),
+          reject(new FetchError('TRANSFER_CANCELLED', `download ${info.infoHash} cancelled`)),
         );
       });
     } catch (err) {
       await this.close(info.infoHash);
-      if (err instanceof AgentError) throw err;
+      if (err instanceof FetchError) throw err;
       if (isDiskFull(err)) {
-        throw new AgentError(
+        throw new FetchError(
           'DISK_FULL',
           `disk full while downloading ${info.infoHash} into ${job.stagingDir}`,
           {
@@ -216,7 +216,7 @@ export class TransferEngine {
           },
         );
       }
-      throw new AgentError('TRANSFER_FAILED', `download ${info.infoHash} failed: ${errorMessage(err)}`, {
+      throw new FetchError('TRANSFER_FAILED', `download ${info.infoHash} failed: ${errorMessage(err)}`, {
         cause: err,
       });
     }

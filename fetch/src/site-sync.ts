@@ -7,7 +7,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTrustError } from '@trustswarm/policy';
-import { AgentError, errorMessage } from './errors.js';
+import { errorMessage, FetchError } from './errors.js';
 import { type LayoutClient, sha256Hex } from './layout-client.js';
 import type {
   ApprovedEntry,
@@ -37,7 +37,7 @@ async function writeAtomic(path: string, bytes: Uint8Array | string): Promise<vo
 
 function outcomeOf(err: unknown, fallback: 'refused' | 'unreachable'): SyncOutcome {
   if (isTrustError(err)) return { kind: 'refused', code: err.code, message: err.message };
-  if (err instanceof AgentError) {
+  if (err instanceof FetchError) {
     const unreachable = err.code === 'FETCH_FAILED' || err.code === 'FETCH_TIMEOUT';
     return { kind: unreachable ? 'unreachable' : 'refused', code: err.code, message: err.message };
   }
@@ -147,19 +147,19 @@ export class SiteSync {
     try {
       signers = JSON.parse(index.toString('utf8'));
     } catch {
-      throw new AgentError('VERIFY_FAILED', `${base}/signatures/${SIGNATURE_INDEX} is not JSON`);
+      throw new FetchError('VERIFY_FAILED', `${base}/signatures/${SIGNATURE_INDEX} is not JSON`);
     }
     if (
       !Array.isArray(signers) ||
       !signers.every((s): s is string => typeof s === 'string' && HEX64.test(s))
     ) {
-      throw new AgentError(
+      throw new FetchError(
         'VERIFY_FAILED',
         `${base}/signatures/${SIGNATURE_INDEX}: expected a list of sha256 hex values`,
       );
     }
     if (signers.length > this.maxSignaturesPerCatalog) {
-      throw new AgentError(
+      throw new FetchError(
         'FETCH_TOO_LARGE',
         `${base}: ${signers.length} signatures, limit ${this.maxSignaturesPerCatalog}`,
       );
