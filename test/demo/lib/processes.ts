@@ -2,7 +2,7 @@
 // packages, exactly as an operator would start it. Failures become one clear line.
 
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
@@ -86,11 +86,16 @@ export async function startCatalogServer(configPath: string): Promise<CatalogSer
 }
 
 export interface AgentStatusView {
+  approval: { version: number; expires: string; valid: boolean } | null;
+  lastSync: { kind: string; code?: string; message?: string; at: string } | null;
   installed: Array<{ entryId: string; path: string }>;
+  bannedPeers: number;
   transfers: Array<{
     infoHash: string;
     state: string;
     progress: number;
+    sizeBytes: number;
+    receivedBytes: number;
     conns: number;
     downloadBytesPerSecond: number;
     uploadBytesPerSecond: number;
@@ -102,6 +107,13 @@ export interface Agent {
   name: string;
   dataDir: string;
   status(): Promise<AgentStatusView>;
+  /** Changes the agent's rate limits through its control API (0 = unlimited). */
+  setRates(rates: {
+    uploadLimitBytesPerSecond?: number;
+    downloadLimitBytesPerSecond?: number;
+  }): Promise<void>;
+  /** kill -9: no shutdown handler runs, as after a crash or power loss. */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -113,9 +125,17 @@ export async function startAgent(name: string, dataDir: string, config: object):
     configPath,
     JSON.stringify({ dataDir, api: { listen: '127.0.0.1:0' }, ...config }, null, 2),
   );
-  const proc = execa('node', [BIN.agent, 'run', '--config', configPath], { reject: false, buffer: false });
-  running.add(proc);
   const addressFile = join(dataDir, 'api.address');
+  await rm(addressFile, { force: true }); // a restarted agent writes its new address
+  // Its log goes to DATA/agent.log, kept for a look after a failure.
+  const log = { file: join(dataDir, 'agent.log'), append: true };
+  const proc = execa('node', [BIN.agent, 'run', '--config', configPath], {
+    reject: false,
+    buffer: false,
+    stdout: log,
+    stderr: log,
+  });
+  running.add(proc);
   const api = await waitFor(`agent ${name}`, 30_000, async () => {
     if (proc.exitCode !== null) throw new Error(`agent ${name} exited with ${proc.exitCode}`);
     return existsSync(addressFile) ? (await readFile(addressFile, 'utf8')).trim() : undefined;
@@ -127,6 +147,19 @@ export async function startAgent(name: string, dataDir: string, config: object):
       const res = await fetch(`http://${api}/status`);
       if (!res.ok) throw new Error(`agent ${name} status: HTTP ${res.status}`);
       return (await res.json()) as AgentStatusView;
+    },
+    async setRates(rates) {
+      const res = await fetch(`http://${api}/rates`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(rates),
+      });
+      if (!res.ok) throw new Error(`agent ${name} rates: HTTP ${res.status} ${await res.text()}`);
+    },
+    async kill() {
+      running.delete(proc);
+      proc.kill('SIGKILL');
+      await proc;
     },
     stop: () => stop(proc),
   };
