@@ -41,13 +41,17 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 }
 
 /** A catalog server config on embedded defaults (SQLite, fs blobs) under `dir`; returns its path. */
-export async function writeCatalogServerConfig(dir: string, caPath: string): Promise<string> {
+export async function writeCatalogServerConfig(
+  dir: string,
+  caPath: string,
+  host = '127.0.0.1',
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'catalog.yaml');
   await writeFile(
     path,
     JSON.stringify({
-      server: { host: '127.0.0.1', port: 0 },
+      server: { host, port: 0 },
       storage: { backend: 'sqlite', sqlitePath: join(dir, 'catalog.db') },
       blobs: { backend: 'fs', directory: join(dir, 'blobs') },
       trust: { caPath },
@@ -63,7 +67,7 @@ export interface CatalogServer {
   stop(): Promise<void>;
 }
 
-/** `tsw-catalog serve` on 127.0.0.1 and port 0; the URL comes from its "listening" log line. */
+/** `tsw-catalog serve` on its configured address and port 0; the URL comes from its "listening" log line. */
 export async function startCatalogServer(configPath: string): Promise<CatalogServer> {
   const proc = execa('node', [BIN.catalog, 'serve', '--config', configPath], {
     reject: false,
@@ -80,7 +84,7 @@ export async function startCatalogServer(configPath: string): Promise<CatalogSer
   const url = await waitFor('the catalog server', 30_000, async () => {
     if (proc.exitCode !== null)
       throw new Error(`catalog server exited: ${log.trim().split('\n').slice(-1)[0]}`);
-    return /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(log)?.[1];
+    return /Server listening at (http:\/\/\d+\.\d+\.\d+\.\d+:\d+)/.exec(log)?.[1];
   });
   return { url, stop: () => stop(proc) };
 }

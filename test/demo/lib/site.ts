@@ -27,8 +27,6 @@ export interface Site {
   api: ReturnType<typeof apiClient>;
   adminToken: string;
   aliceToken: string;
-  /** Restart the catalog server process on the same database and blobs (a new port). */
-  restartServer(): Promise<CatalogServer>;
   /** Runs tsw-endorse in the endorser workspace as `who`. */
   endorse(who: TestIdentity, args: string[], env?: Record<string, string>): Promise<string>;
   /** Alice's current catalog as `tsw-endorse catalog show` reports it. */
@@ -63,10 +61,13 @@ export async function makeSnapshot(dir: string): Promise<void> {
 }
 
 /** Starts a site: PKI, server, signer, endorsers Alice (+ Bob when threshold is 2). */
-export async function startSite(dir: string, opts: { name: string; threshold: 1 | 2 }): Promise<Site> {
+export async function startSite(
+  dir: string,
+  opts: { name: string; threshold: 1 | 2; serverHost?: string },
+): Promise<Site> {
   const pki = await createTestPki(join(dir, 'pki'));
   const { alice, bob } = pki.endorsers;
-  const serverConfig = await writeCatalogServerConfig(join(dir, 'server'), pki.caPathDir);
+  const serverConfig = await writeCatalogServerConfig(join(dir, 'server'), pki.caPathDir, opts.serverHost);
   const admin = ['--config', serverConfig];
   await run(BIN.catalog, ['user', 'add', 'admin', '--role', 'admin', ...admin]);
   await run(BIN.catalog, [
@@ -81,8 +82,8 @@ export async function startSite(dir: string, opts: { name: string; threshold: 1 
   ]);
   const adminToken = (await run(BIN.catalog, ['token', 'create', 'admin', ...admin])).trim();
   const aliceToken = (await run(BIN.catalog, ['token', 'create', 'alice', ...admin])).trim();
-  let server = await startCatalogServer(serverConfig);
-  let api = apiClient(server.url, adminToken);
+  const server = await startCatalogServer(serverConfig);
+  const api = apiClient(server.url, adminToken);
   await api.post('/sites', { name: opts.name, threshold: opts.threshold });
   await api.put(`/sites/${opts.name}/signer`, {
     certificatePem: pki.site.certificatePem,
@@ -124,15 +125,6 @@ export async function startSite(dir: string, opts: { name: string; threshold: 1 
     api,
     adminToken,
     aliceToken,
-    async restartServer() {
-      await server.stop();
-      server = await startCatalogServer(serverConfig);
-      api = apiClient(server.url, adminToken);
-      site.server = server;
-      site.api = api;
-      await writeEndorseConfig(server.url);
-      return server;
-    },
     endorse,
     async catalog() {
       return (JSON.parse(await endorse(alice, ['--json', 'catalog', 'show'])) as { catalog: CatalogView })
