@@ -22,6 +22,26 @@ async function ip(args: string[]): Promise<void> {
   if (r.exitCode !== 0) throw new Error(`ip ${args.join(' ')}: ${String(r.stderr).trim()}`);
 }
 
+/** Kills every process still running in a namespace (an interrupted run leaves agents). */
+async function killAllIn(ns: string): Promise<void> {
+  const { stdout } = await execa('ip', ['netns', 'pids', ns], { reject: false });
+  for (const pid of String(stdout)
+    .split('\n')
+    .map(Number)
+    .filter((p) => p > 0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function deleteNs(ns: string): Promise<void> {
+  await killAllIn(ns);
+  await execa('ip', ['netns', 'delete', ns], { reject: false });
+}
+
 async function tc(ns: string, dev: string, rateMbit: number): Promise<void> {
   // burst: at least one 10 ms tick of data and a full GSO segment; latency bounds the queue.
   const burstBytes = Math.max(64 * 1024, Math.ceil((rateMbit * 1e6) / 8 / 100));
@@ -38,7 +58,7 @@ export async function removeStale(): Promise<void> {
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(`${PREFIX}-`));
-  for (const n of stale) await execa('ip', ['netns', 'delete', n], { reject: false });
+  for (const n of stale) await deleteNs(n);
 }
 
 export async function createTopology(hosts: number, rateMbit: number): Promise<Topology> {
@@ -53,7 +73,7 @@ export async function createTopology(hosts: number, rateMbit: number): Promise<T
     ip: ipOf,
     hosts,
     async destroy() {
-      for (const n of created.reverse()) await execa('ip', ['netns', 'delete', n], { reject: false });
+      for (const n of created.reverse()) await deleteNs(n);
     },
   };
   try {
