@@ -11,7 +11,8 @@ import { approvedImage, installedPath, type Rollout, sha256OfFile, untilStatus }
 
 let r: Rollout;
 beforeAll(async () => {
-  r = await approvedImage(12);
+  // The server's own seeder is off: the two agents are the only BitTorrent sources.
+  r = await approvedImage(12, { seeder: { enabled: false } });
 }, 120_000);
 afterAll(() => r?.cleanup());
 
@@ -39,7 +40,7 @@ describe('a tampered artifact on one seeder', () => {
     await tamper(tamperedPath);
     expect(await sha256OfFile(tamperedPath)).not.toBe(r.imageSha256);
 
-    // No web seed: the new agents can only get pieces from the two seeders.
+    // No web seed: the new agents can only get pieces from the two seeding agents.
     const noWebSeed = { transfer: { webSeed: { enabled: false } } };
     const leechers: Agent[] = [];
     for (const name of ['hv2', 'hv3']) {
@@ -51,7 +52,7 @@ describe('a tampered artifact on one seeder', () => {
     }
     const bans = await Promise.all(leechers.map(async (a) => (await a.status()).bannedPeers));
     expect(bans.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
-    // The honest seeder is never banned by the tampered one's victims: it still serves.
-    expect((await honest.status()).installed.map((e) => e.entryId)).toContain(r.imageId);
+    // Pieces mixed blocks from both seeders: only the one proven corrupt is banned.
+    for (const n of bans) expect(n).toBeLessThanOrEqual(1);
   }, 180_000);
 });

@@ -45,6 +45,7 @@ export async function writeCatalogServerConfig(
   dir: string,
   caPath: string,
   host = '127.0.0.1',
+  extra: Record<string, unknown> = {},
 ): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'catalog.yaml');
@@ -57,6 +58,7 @@ export async function writeCatalogServerConfig(
       trust: { caPath },
       // info: the "Server listening at" line is how startCatalogServer learns the port
       log: { level: 'info' },
+      ...extra,
     }),
   );
   return path;

@@ -63,11 +63,16 @@ export async function makeSnapshot(dir: string): Promise<void> {
 /** Starts a site: PKI, server, signer, endorsers Alice (+ Bob when threshold is 2). */
 export async function startSite(
   dir: string,
-  opts: { name: string; threshold: 1 | 2; serverHost?: string },
+  opts: { name: string; threshold: 1 | 2; serverHost?: string; serverConfig?: Record<string, unknown> },
 ): Promise<Site> {
   const pki = await createTestPki(join(dir, 'pki'));
   const { alice, bob } = pki.endorsers;
-  const serverConfig = await writeCatalogServerConfig(join(dir, 'server'), pki.caPathDir, opts.serverHost);
+  const serverConfig = await writeCatalogServerConfig(
+    join(dir, 'server'),
+    pki.caPathDir,
+    opts.serverHost,
+    opts.serverConfig,
+  );
   const admin = ['--config', serverConfig];
   await run(BIN.catalog, ['user', 'add', 'admin', '--role', 'admin', ...admin]);
   await run(BIN.catalog, [

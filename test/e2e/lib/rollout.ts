@@ -21,9 +21,13 @@ export interface Rollout {
 }
 
 /** A site whose catalog holds one VM image of `mib` MiB, approved and signed. */
-export async function approvedImage(mib: number): Promise<Rollout> {
+export async function approvedImage(mib: number, serverConfig?: Record<string, unknown>): Promise<Rollout> {
   const dir = await mkdtemp(join(tmpdir(), 'tsw-e2e-'));
-  const site = await startSite(dir, { name: 'E2E-SITE', threshold: 1 });
+  const site = await startSite(dir, {
+    name: 'E2E-SITE',
+    threshold: 1,
+    ...(serverConfig ? { serverConfig } : {}),
+  });
   const { alice } = site.pki.endorsers;
   await site.endorse(alice, ['catalog', 'new', 'e2e']);
   const imageBytes = mib * 1024 * 1024;
