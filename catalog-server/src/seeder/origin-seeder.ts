@@ -9,8 +9,10 @@ import { link, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultTransferConfig, readTorrentInfo, TransferEngine } from '@trustswarm/fetch';
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Config } from '../config.js';
+import type { Metrics } from '../http/metrics-plugin.js';
 import { seedableTorrents } from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
 
@@ -31,7 +33,7 @@ export class OriginSeeder {
 
   static async start(
     config: Readonly<Config>,
-    deps: { db: Db; blobs: BlobStore; logger: Logger },
+    deps: { db: Db; blobs: BlobStore; logger: Logger; metrics: Metrics },
   ): Promise<OriginSeeder> {
     const s = config.seeder;
     const engine = await TransferEngine.start(
@@ -47,6 +49,14 @@ export class OriginSeeder {
       { onWarning: (infoHash, message) => deps.logger.debug({ infoHash }, message) },
     );
     const seeder = new OriginSeeder(engine, { ...deps, blobDir: config.blobs.directory });
+    new Gauge({
+      name: 'tsw_catalog_seeder_uploaded_bytes',
+      help: 'Bytes the origin seeder uploaded to BitTorrent peers since start',
+      registers: [deps.metrics.registry],
+      collect() {
+        this.set(engine.stats().reduce((sum, t) => sum + t.uploadedBytes, 0));
+      },
+    });
     await seeder.scan();
     seeder.timer = setInterval(() => void seeder.scan(), s.scanIntervalSeconds * 1000);
     seeder.timer.unref();

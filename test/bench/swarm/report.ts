@@ -14,6 +14,8 @@ export interface RoundResult {
   phases?: Record<string, number>;
   /** not measured: N·S/B, what a single origin link gives by construction */
   computed?: boolean;
+  /** bytes that left the origin, in copies of the image */
+  originCopies?: number;
 }
 
 export interface Summary {
@@ -26,6 +28,7 @@ export interface Summary {
   /** p99 divided by the bound S/B */
   p99OverBound: number;
   computed: boolean;
+  originCopies: number | undefined;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -46,6 +49,7 @@ export function summarize(r: RoundResult, boundSeconds: number): Summary {
     failed: r.failed,
     p99OverBound: p99 / boundSeconds,
     computed: r.computed === true,
+    originCopies: r.originCopies,
   };
 }
 
@@ -125,12 +129,12 @@ function escapeXml(text: string): string {
 
 export function markdownTable(summaries: Summary[], boundSeconds: number): string {
   const rows = [
-    '| method | N | p50 (s) | p99 (s) | max (s) | p99 / (S/B) | failed |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| method | N | p50 (s) | p99 (s) | max (s) | p99 / (S/B) | origin sent (× S) | failed |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of summaries) {
     rows.push(
-      `| ${s.method}${s.computed ? ' (computed N·S/B)' : ''} | ${s.n} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.max.toFixed(2)} | ${s.p99OverBound.toFixed(2)} | ${s.failed} |`,
+      `| ${s.method}${s.computed ? ' (computed N·S/B)' : ''} | ${s.n} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.max.toFixed(2)} | ${s.p99OverBound.toFixed(2)} | ${s.originCopies?.toFixed(2) ?? '–'} | ${s.failed} |`,
     );
   }
   rows.push('', `Bound S/B = ${boundSeconds.toFixed(2)} s.`);

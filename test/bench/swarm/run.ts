@@ -109,6 +109,7 @@ async function inner(): Promise<void> {
         await mkdir(roundDir, { recursive: true });
         const load = loadavg()[0]?.toFixed(1);
         log(`${method}, N = ${n} (load ${load})`);
+        const originBefore = await originBytes(site);
         const result =
           method === 'trustswarm'
             ? await trustswarmRound(site, n, roundDir)
@@ -118,9 +119,13 @@ async function inner(): Promise<void> {
                 ? await aria2Round(site, n, roundDir)
                 : undefined;
         if (!result) throw new Error(`unknown method ${method}`);
+        // What left the origin (seeder + web seed) per image delivered: 1.0 is ideal.
+        if (method !== 'http') result.originCopies = (await originBytes(site)) - originBefore;
+        else result.originCopies = n * SIZE_MIB * 1024 * 1024;
+        result.originCopies /= SIZE_MIB * 1024 * 1024;
         const s = summarize(result, BOUND_S);
         log(
-          `  p50 ${s.p50.toFixed(2)} s  p99 ${s.p99.toFixed(2)} s  max ${s.max.toFixed(2)} s  p99/(S/B) ${s.p99OverBound.toFixed(2)}${result.failed ? `  FAILED ${result.failed}` : ''}`,
+          `  origin sent ${result.originCopies.toFixed(2)} × S;  p50 ${s.p50.toFixed(2)} s  p99 ${s.p99.toFixed(2)} s  max ${s.max.toFixed(2)} s  p99/(S/B) ${s.p99OverBound.toFixed(2)}${result.failed ? `  FAILED ${result.failed}` : ''}`,
         );
         rounds.push(result);
         await rm(roundDir, { recursive: true, force: true });
@@ -150,6 +155,17 @@ async function inner(): Promise<void> {
     await stopAll();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Bytes the catalog server sent as origin so far: BitTorrent seeder plus web seed. */
+async function originBytes(site: Site): Promise<number> {
+  const text = await (await fetch(`${site.server.url}/metrics`)).text();
+  let sum = 0;
+  for (const name of ['tsw_catalog_seeder_uploaded_bytes', 'tsw_catalog_origin_bytes_total']) {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    sum += m ? Number(m[1]) : 0;
+  }
+  return sum;
 }
 
 /** Runs a command inside host i's namespace. */
