@@ -142,7 +142,7 @@ async function inner(): Promise<void> {
       loadAverageAtEnd: loadavg().map((l) => Number(l.toFixed(2))),
       methods: {
         trustswarm:
-          'tsw-agent daemons (tracker + PEX, DHT off, web seed after 0.5 s without a peer for a piece), catalog server as origin',
+          'tsw-agent daemons (tracker + PEX, DHT off, web seed after 5 s without a peer for a piece), catalog server as origin',
         http: 'curl clients of one node:http static server on the origin',
         aria2c:
           'aria2c clients of the same .torrent (tracker + PEX + the web seed in it), catalog server as origin',
@@ -257,7 +257,7 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
       dataDir,
       api: { listen: `unix:${socket}` },
       poll: { intervalSeconds: 0.5, retrySeconds: 0.5, timeoutSeconds: 10 },
-      transfer: { webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 0.5 } },
+      transfer: { webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 5 } },
       hooks: { available: [['sh', '-c', `date +%s.%N > ${done}`]] },
       log: { level: 'info' },
     });
