@@ -1,0 +1,154 @@
+// A real tsw-catalog with the web UI, started in-process: test PKI, a TOTP admin, an endorser,
+// a site with signer and trust list, and published catalogs (one with 1,000 entries).
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type Catalog,
+  type CatalogEntry,
+  identityOf,
+  serializeDocument,
+  signDetached,
+} from '@trustswarm/policy';
+import {
+  createTestPki,
+  makeCatalog,
+  makeEntry,
+  type TestIdentity,
+  type TestPki,
+} from '@trustswarm/policy/testing';
+import { loadConfig } from '../../src/config.js';
+import { type RunningServer, startServer } from '../../src/server.js';
+import { uiPlugin } from '../../src/ui/plugin.js';
+import { publishForm } from '../helpers.js';
+
+export const chromiumPath = '/usr/bin/chromium';
+export const site = 'SITE-A';
+export const adminName = 'root';
+export const adminPassword = 'correct horse battery staple';
+const packageDir = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface UiFixture {
+  server: RunningServer;
+  pki: TestPki;
+  totpSecret: string;
+  small: { catalog: Catalog; vm: CatalogEntry; other: CatalogEntry };
+  big: Catalog;
+  longDn: TestIdentity;
+  cleanup(): Promise<void>;
+}
+
+/** Compiles ui/src into dist/ui-assets, so the test serves exactly the current sources. */
+export function buildUi(): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-b', join(packageDir, 'ui', 'tsconfig.json')], { stdio: 'pipe' });
+}
+
+export function requireChromium(): void {
+  if (!existsSync(chromiumPath))
+    throw new Error(
+      `${chromiumPath} is missing: install Debian's chromium (apt-get install -y chromium; scripts/apt-packages.txt lists it)`,
+    );
+}
+
+async function api(server: RunningServer, token: string, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${server.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return response;
+}
+
+async function publish(server: RunningServer, token: string, catalog: Catalog, signers: TestIdentity[]) {
+  const bytes = serializeDocument(catalog);
+  const response = await fetch(`${server.url}/api/v1/catalogs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: publishForm(
+      bytes,
+      signers.map((s) => signDetached(bytes, s)),
+    ),
+  });
+  if (response.status !== 201) throw new Error(`publish: ${response.status} ${await response.text()}`);
+}
+
+export async function startUiFixture(): Promise<UiFixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'tsw-ui-'));
+  const pki = await createTestPki(join(dir, 'pki'));
+  const config = loadConfig({
+    overrides: {
+      server: { port: 0 },
+      storage: { sqlitePath: join(dir, 'catalog.db') },
+      blobs: { directory: join(dir, 'blobs') },
+      trust: { caPath: pki.caPathDir },
+      approval: { cacheSeconds: 0 },
+      static: { cacheMaxAgeSeconds: 0 },
+    },
+  });
+  const server = await startServer(config, { ui: uiPlugin() });
+  const { services } = server;
+  const { totpSecret } = await services.accounts.createUser(
+    { name: adminName, password: adminPassword, roles: [{ role: 'admin' }], totp: true },
+    'test',
+  );
+  if (!totpSecret) throw new Error('no TOTP secret returned');
+  const { user: admin } = await services.accounts.createUser(
+    { name: 'setup', roles: [{ role: 'admin' }] },
+    'test',
+  );
+  const adminToken = (await services.accounts.createToken(admin, {}, 'test')).token;
+  const { user: alice } = await services.accounts.createUser(
+    {
+      name: 'alice',
+      roles: [{ role: 'endorser' }],
+      endorserIdentity: identityOf(pki.endorsers.alice.certificate).key,
+    },
+    'test',
+  );
+  const aliceToken = (await services.accounts.createToken(alice, {}, 'test')).token;
+  // DNs longer than any screen is wide: the layout must wrap them
+  const longDn = pki.issue(`Endorser With A Deliberately Long Common Name For Wrapping Tests`, {
+    ou: 'Department-of-Distributed-Artifact-Endorsement-and-Very-Long-Names',
+    notAfter: new Date(Date.now() + 10 * 86_400_000),
+  });
+
+  await api(server, adminToken, 'POST', '/sites', { name: site, threshold: 1 });
+  await api(server, adminToken, 'PUT', `/sites/${site}/signer`, {
+    certificatePem: pki.site.certificatePem,
+    privateKeyPem: pki.site.privateKeyPem,
+    chainPem: pki.site.chainPem.join(''),
+  });
+  await api(server, adminToken, 'POST', `/sites/${site}/endorsers`, pki.endorsers.alice.rule);
+  await api(server, adminToken, 'POST', `/sites/${site}/endorsers`, longDn.rule);
+
+  const vm = makeEntry({ kind: 'vm-image', name: 'vm64-alma9', version: '2026.11' });
+  const other = makeEntry({ kind: 'vm-image', name: 'vm64-debian12', version: '2026.10' });
+  const small = makeCatalog({ name: 'cern-vm-images', entries: [vm, other], endorser: { name: 'Alice' } });
+  await publish(server, aliceToken, small, [pki.endorsers.alice]);
+  const big = makeCatalog({
+    name: 'bulk-snapshots',
+    entries: Array.from({ length: 1000 }, (_, i) =>
+      makeEntry({ kind: 'vm-image', name: `bulk-image-${String(i).padStart(4, '0')}` }),
+    ),
+  });
+  await publish(server, aliceToken, big, [pki.endorsers.alice, longDn]);
+
+  return {
+    server,
+    pki,
+    totpSecret,
+    small: { catalog: small, vm, other },
+    big,
+    longDn,
+    async cleanup() {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

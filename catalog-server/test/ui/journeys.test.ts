@@ -1,0 +1,271 @@
+// The web UI in Debian's chromium (playwright-core) against a real in-process tsw-catalog: sign in
+// with TOTP, approve and revoke with confirmation (checked in the served Approval document), the
+// audit log with chain verification, a wrong code refused, and screenshots of every main page at
+// laptop and phone widths (test/ui/artifacts/).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseApproval } from '@trustswarm/policy';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCode } from '../../src/auth/totp.js';
+import {
+  adminName,
+  adminPassword,
+  buildUi,
+  chromiumPath,
+  requireChromium,
+  site,
+  startUiFixture,
+  type UiFixture,
+} from './fixture.js';
+
+const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
+const viewports = {
+  desktop: { width: 1280, height: 860 },
+  phone: { width: 390, height: 844 },
+} as const;
+
+/** Empty when nothing sticks out of the viewport sideways, else the elements that do. */
+const widestOverflow = `(() => {
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth <= width) return '';
+  return [...document.querySelectorAll('body *')]
+    .filter((el) => el.getBoundingClientRect().right > width + 1 && !el.closest('.scroll'))
+    .slice(0, 5)
+    .map((el) => el.tagName + '.' + el.className + ' right=' + Math.round(el.getBoundingClientRect().right))
+    .join(', ') || 'page wider than the viewport';
+})()`;
+
+/** A six-digit code that is wrong for the previous, current and next 30 s step. */
+function wrongCode(secret: string): string {
+  const now = Date.now();
+  const valid = new Set([-30_000, 0, 30_000].map((d) => totpCode(secret, now + d)));
+  for (let n = 0; ; n++) {
+    const candidate = String((Number(totpCode(secret, now)) + 1 + n) % 1_000_000).padStart(6, '0');
+    if (!valid.has(candidate)) return candidate;
+  }
+}
+
+describe('web UI journeys (chromium)', () => {
+  let fx: UiFixture;
+  let browser: Browser;
+  let desktop: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    requireChromium();
+    buildUi();
+    mkdirSync(artifacts, { recursive: true });
+    fx = await startUiFixture();
+    // playwright gives every launch a fresh temporary --user-data-dir
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    desktop = await browser.newContext({ viewport: viewports.desktop });
+    page = await desktop.newPage();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await fx?.cleanup();
+  });
+
+  const shot = (p: Page, name: string) =>
+    p.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  const open = async (p: Page, hash: string, heading: string | RegExp) => {
+    await p.goto(`${fx.server.url}/ui/#${hash}`);
+    await p.getByRole('heading', { level: 1, name: heading }).waitFor();
+  };
+  async function approvedIds(): Promise<{ version: number; ids: string[] }> {
+    const response = await fetch(`${fx.server.url}/sites/${site}/approval.yaml`);
+    expect(response.status).toBe(200);
+    const approval = parseApproval(new Uint8Array(await response.arrayBuffer()));
+    return { version: approval.version, ids: approval.catalogs.flatMap((c) => c.entries.map((e) => e.id)) };
+  }
+
+  it('refuses a wrong one-time code with a clear message, then signs in with the right one', async () => {
+    await page.goto(`${fx.server.url}/ui/`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await shot(page, 'desktop-sign-in');
+    await page.getByLabel('User name').fill(adminName);
+    await page.getByLabel('Password').fill(adminPassword);
+    await page.getByLabel('One-time code').fill(wrongCode(fx.totpSecret));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert');
+    await expect(alert.textContent()).resolves.toContain('Sign-in refused');
+    await expect(alert.textContent()).resolves.toContain('one-time code');
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    await shot(page, 'desktop-sign-in-refused');
+
+    await page.getByLabel('Password').fill(adminPassword);
+    await page.getByLabel('One-time code').fill(totpCode(fx.totpSecret));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    expect(await page.locator('#who').textContent()).toBe(adminName);
+  });
+
+  it('shows the dashboard with pending entries, catalogs, expiring certificates and swarms', async () => {
+    const pending = page.getByRole('region', { name: /Waiting for approval/ });
+    await expect(pending.textContent()).resolves.toContain('1002 waiting');
+    const certs = page.getByRole('region', { name: /Certificates expiring/ });
+    await expect(certs.textContent()).resolves.toContain('Deliberately Long Common Name');
+    await expect(page.getByRole('region', { name: /Swarm health/ }).textContent()).resolves.toContain(
+      'bulk-image',
+    );
+    await shot(page, 'desktop-dashboard');
+  });
+
+  it('lists catalogs and shows a version with its signatures in words and its paginated entries', async () => {
+    await open(page, '/catalogs', 'Catalogs');
+    await shot(page, 'desktop-catalogs');
+    await page.getByRole('link', { name: 'bulk-snapshots' }).click();
+    await page.getByRole('heading', { level: 1, name: 'bulk-snapshots v1' }).waitFor();
+    const sigs = page.getByRole('region', { name: /Signatures/ });
+    await expect(sigs.textContent()).resolves.toContain('2 of 2 valid now');
+    expect(await sigs.locator('.badge.good').count()).toBe(2);
+    const entries = page.getByRole('region', { name: /Entries/ });
+    await expect(entries.locator('.pager-status').textContent()).resolves.toBe('1–50 of 1000 · page 1 of 20');
+    expect(await entries.locator('ul.entries > li').count()).toBe(50);
+    await entries.getByRole('button', { name: 'Next →' }).click();
+    await expect(entries.locator('.pager-status').textContent()).resolves.toContain('51–100 of 1000');
+    await entries.getByLabel('Filter entries').fill('bulk-image-0999');
+    expect(await entries.locator('ul.entries > li').count()).toBe(1);
+    await entries.locator('summary').first().click();
+    await expect(entries.textContent()).resolves.toContain('Info hash');
+    await shot(page, 'desktop-catalog-detail');
+  });
+
+  it('approves an entry after a confirmation that says what agents will do, and the Approval lists it', async () => {
+    const before = await approvedIds().catch(() => ({ version: 0, ids: [] as string[] }));
+    expect(before.ids).not.toContain(fx.small.vm.id);
+    await open(page, `/sites/${site}/approvals`, `Approvals for ${site}`);
+    await shot(page, 'desktop-approvals');
+    const row = page.locator(`tr[data-entry="${fx.small.vm.id}"]`);
+    // keyboard: Escape cancels the confirmation and nothing is written
+    await row.getByRole('button', { name: 'Approve' }).click();
+    await page.getByRole('dialog').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    expect((await approvedIds().catch(() => before)).ids).not.toContain(fx.small.vm.id);
+
+    await row.getByRole('button', { name: 'Approve' }).click();
+    const dialog = page.getByRole('dialog');
+    await expect(dialog.textContent()).resolves.toContain(`Agents of site ${site} will download it`);
+    await expect(dialog.textContent()).resolves.toContain('vm64-alma9 2026.11');
+    await shot(page, 'desktop-approve-confirm');
+    await dialog.getByRole('button', { name: 'Approve' }).click();
+    const flash = page.locator('.flash');
+    await flash.getByText(/Approval version \d+ is signed/).waitFor();
+    const after = await approvedIds();
+    expect(after.ids).toEqual([fx.small.vm.id]);
+    expect(after.version).toBeGreaterThan(before.version);
+    await expect(page.locator(`tr[data-entry="${fx.small.vm.id}"] .badge`).textContent()).resolves.toBe(
+      'approved',
+    );
+    await shot(page, 'desktop-approved');
+  });
+
+  it('revokes it again, and the Approval drops it', async () => {
+    const before = await approvedIds();
+    const row = page.locator(`tr[data-entry="${fx.small.vm.id}"]`);
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    const dialog = page.getByRole('dialog');
+    await expect(dialog.textContent()).resolves.toContain('will stop using it');
+    await dialog.getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('.flash').getByText('vm64-alma9 2026.11 revoked.').waitFor();
+    const after = await approvedIds();
+    expect(after.ids).not.toContain(fx.small.vm.id);
+    expect(after.version).toBeGreaterThan(before.version);
+    await expect(page.locator(`tr[data-entry="${fx.small.vm.id}"] .badge`).textContent()).resolves.toBe(
+      'revoked',
+    );
+  });
+
+  it('finds both decisions in the audit log with the chain verified', async () => {
+    await open(page, '/audit', 'Audit log');
+    await expect(page.locator('#chain').textContent()).resolves.toContain('chain intact');
+    const approve = page.locator('tr[data-action="site.entry.approve"]');
+    const revoke = page.locator('tr[data-action="site.entry.revoke"]');
+    expect(await approve.count()).toBe(1);
+    expect(await revoke.count()).toBe(1);
+    await expect(approve.textContent()).resolves.toContain(`user:${adminName}`);
+    await expect(revoke.textContent()).resolves.toContain(fx.small.vm.id);
+    await shot(page, 'desktop-audit');
+  });
+
+  it('renders the trust list, agent download, drafts, users and tokens pages', async () => {
+    await open(page, `/sites/${site}/trust`, `Trust list of ${site}`);
+    await expect(page.getByRole('region', { name: /Endorsers/ }).textContent()).resolves.toContain('Alice');
+    await shot(page, 'desktop-trust');
+    await open(page, `/sites/${site}/agents`, `Agent download for ${site}`);
+    const config = await page.locator('pre[aria-label="Agent configuration"]').textContent();
+    expect(config).toContain(`site: ${site}`);
+    expect(config).toContain(fx.pki.site.rule.subject);
+    await expect(
+      page
+        .getByRole('link', { name: /Download .*\.0$/ })
+        .first()
+        .isVisible(),
+    ).resolves.toBe(true);
+    await shot(page, 'desktop-agents');
+    await open(page, '/drafts', 'Drafts');
+    await shot(page, 'desktop-drafts');
+    await open(page, '/users', 'Users');
+    await expect(page.locator('main table').textContent()).resolves.toContain('alice');
+    await shot(page, 'desktop-users');
+    await open(page, '/tokens', 'Your tokens');
+    await expect(page.locator('main table').textContent()).resolves.toContain('this session');
+    await shot(page, 'desktop-tokens');
+  });
+
+  it('is readable at phone width: no sideways scrolling, long DNs wrap', async () => {
+    const phone = await browser.newContext({ viewport: viewports.phone, isMobile: true, hasTouch: true });
+    const p = await phone.newPage();
+    await p.goto(`${fx.server.url}/ui/`);
+    await p.getByLabel('User name').fill(adminName);
+    await p.getByLabel('Password').fill(adminPassword);
+    await p.getByLabel('One-time code').fill(totpCode(fx.totpSecret));
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    const pages: [string, string, string | RegExp][] = [
+      ['dashboard', '/', 'Dashboard'],
+      ['catalogs', '/catalogs', 'Catalogs'],
+      ['catalog-detail', `/catalogs/${fx.big.id}`, 'bulk-snapshots v1'],
+      ['approvals', `/sites/${site}/approvals`, `Approvals for ${site}`],
+      ['trust', `/sites/${site}/trust`, `Trust list of ${site}`],
+      ['agents', `/sites/${site}/agents`, `Agent download for ${site}`],
+      ['audit', '/audit', 'Audit log'],
+      ['drafts', '/drafts', 'Drafts'],
+      ['users', '/users', 'Users'],
+      ['tokens', '/tokens', 'Your tokens'],
+    ];
+    for (const [name, hash, heading] of pages) {
+      await open(p, hash, heading);
+      const overflow = await p.evaluate(widestOverflow);
+      expect(overflow, `${name} scrolls sideways at phone width`).toBe('');
+      await shot(p, `phone-${name}`);
+    }
+    await p.getByRole('button', { name: 'Sign out' }).click();
+    await p.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await phone.close();
+  });
+
+  it('signs out: the session token is revoked on the server', async () => {
+    const token = String(await page.evaluate("sessionStorage.getItem('tsw.session')"));
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const me = await fetch(`${fx.server.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(me.status).toBe(401);
+  });
+});

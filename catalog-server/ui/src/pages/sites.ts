@@ -1,0 +1,432 @@
+// Sites: the list, the approvals page (approve, revoke, approve an endorser, with a confirmation
+// that says what agents will do) and the agent download page.
+import { apiText, describe, get, post } from '../api.js';
+import { confirmAction } from '../dialog.js';
+import { badge, type Child, empty, facts, h, mono, notice, replace, type Tone } from '../dom.js';
+import { relative, short, when } from '../format.js';
+import { refresh, siteHref } from '../nav.js';
+import { pager } from '../pager.js';
+import { canApprove, currentUser } from '../session.js';
+import type {
+  ChangedEntry,
+  Params,
+  SiteDetail,
+  SiteEntryView,
+  SiteOverview,
+  SiteSummary,
+  SiteTrust,
+} from '../types.js';
+import { siteTabs } from './site-nav.js';
+
+export async function sitesPage() {
+  const sites = await get<SiteSummary[]>('/sites');
+  return [
+    h('h1', null, 'Sites'),
+    h(
+      'section',
+      { class: 'card' },
+      sites.length === 0
+        ? empty('No site exists yet. An admin creates one with POST /api/v1/sites, then sets its signer.')
+        : h(
+            'ul',
+            { class: 'plain sites' },
+            sites.map((s) =>
+              h(
+                'li',
+                null,
+                h('strong', null, s.name),
+                ` · threshold ${s.threshold} · `,
+                s.hasSigner ? badge('signer set', 'good') : badge('no signer', 'bad'),
+                ' · ',
+                h('a', { href: siteHref(s.name, 'approvals') }, 'approvals'),
+                ' · ',
+                h('a', { href: siteHref(s.name, 'trust') }, 'trust list'),
+                ' · ',
+                h('a', { href: siteHref(s.name, 'agents') }, 'agent download'),
+              ),
+            ),
+          ),
+    ),
+  ];
+}
+
+const stateTone: Record<SiteEntryView['state'], Tone> = { approved: 'good', revoked: 'bad', pending: 'warn' };
+
+/** After a decision: re-sign at once so agents see it at their next poll, and say so. */
+async function signNow(site: string, flash: HTMLElement, done: string) {
+  try {
+    const signed = await post<{ status: string; version?: number }>(
+      `/sites/${encodeURIComponent(site)}/approval/sign`,
+    );
+    sessionStorage.setItem(
+      'tsw.flash',
+      signed.version
+        ? `${done} Approval version ${signed.version} is signed and published; agents use it at their next poll.`
+        : `${done} The site has no signer yet, so no approval was published.`,
+    );
+  } catch (err) {
+    sessionStorage.setItem('tsw.flash', `${done} Re-signing the approval failed: ${describe(err)}`);
+  }
+  replace(flash);
+  await refresh();
+}
+
+function takeFlash(): HTMLElement | null {
+  const text = sessionStorage.getItem('tsw.flash');
+  sessionStorage.removeItem('tsw.flash');
+  return text ? notice(text, 'good') : null;
+}
+
+function entryDescription(e: SiteEntryView, catalogName: string): Child {
+  return [
+    h('strong', null, `${e.name} ${e.version}`),
+    ` (${e.kind}) from catalog ${catalogName}, content sha256 `,
+    mono(short(e.sha256, 16)),
+  ];
+}
+
+async function decide(
+  site: string,
+  catalogId: string,
+  catalogName: string,
+  e: SiteEntryView,
+  approve: boolean,
+  flash: HTMLElement,
+) {
+  const what = entryDescription(e, catalogName);
+  const agents = approve
+    ? `Agents of site ${site} will download it over BitTorrent, check both the endorser signatures and the approval, verify the hash, and install it at their next poll.`
+    : `Agents of site ${site} will stop using it at their next poll: installed copies are archived or removed (their lifecycle.onRevoke setting), and it will not be downloaded again.`;
+  const ok = await confirmAction(
+    approve ? 'Approve this entry?' : 'Revoke this entry?',
+    [h('p', null, approve ? 'Approve ' : 'Revoke ', what, '.'), h('p', { class: 'agents-will' }, agents)],
+    approve ? 'Approve' : 'Revoke',
+  );
+  if (!ok) return;
+  try {
+    await post(`/sites/${encodeURIComponent(site)}/${approve ? 'approvals' : 'revocations'}`, {
+      catalogId,
+      entryId: e.id,
+    });
+  } catch (err) {
+    replace(flash, notice(`Not ${approve ? 'approved' : 'revoked'}: ${describe(err)}`, 'bad', 'alert'));
+    return;
+  }
+  await signNow(site, flash, `${e.name} ${e.version} ${approve ? 'approved' : 'revoked'}.`);
+}
+
+function changesSection(o: SiteOverview) {
+  const list = (items: ChangedEntry[], sign: string) =>
+    items.map((c) =>
+      h(
+        'li',
+        null,
+        h('span', { class: `change ${sign === '+' ? 'added' : 'removed'}` }, sign),
+        ' ',
+        c.name,
+        ' ',
+        mono(short(c.entryId, 8)),
+      ),
+    );
+  const none = o.changes.added.length === 0 && o.changes.removed.length === 0;
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'changes' },
+    h('h2', { id: 'changes' }, 'Changes since the last approval'),
+    o.published
+      ? h(
+          'p',
+          null,
+          `Published approval: version ${o.published.version}, signed ${when(o.published.issued)}, expires ${relative(o.published.expires)}.`,
+        )
+      : notice('No approval has been published for this site yet.', 'warn'),
+    none
+      ? empty('None: the published approval says exactly what the decisions say.')
+      : h('ul', { class: 'plain changes' }, list(o.changes.added, '+'), list(o.changes.removed, '−')),
+  );
+}
+
+function endorserSection(site: string, trust: SiteTrust, flash: HTMLElement, allowed: boolean) {
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'by-endorser' },
+    h('h2', { id: 'by-endorser' }, 'Approve everything from one endorser'),
+    trust.effective.length === 0
+      ? empty('The site trusts no endorser yet: add one on the trust list first.')
+      : h(
+          'ul',
+          { class: 'plain' },
+          trust.effective.map((e) =>
+            h(
+              'li',
+              null,
+              h('span', { class: 'dn' }, e.rule.subject),
+              ' ',
+              allowed
+                ? h(
+                    'button',
+                    {
+                      type: 'button',
+                      class: 'secondary',
+                      onclick: async () => {
+                        const ok = await confirmAction(
+                          'Approve everything from this endorser?',
+                          [
+                            h(
+                              'p',
+                              null,
+                              'Every entry signed by ',
+                              h('span', { class: 'dn' }, e.rule.subject),
+                              ', in today’s and all future catalog versions, will be approved for ',
+                              site,
+                              ' (within the endorser’s scope on the trust list; revocations still win).',
+                            ),
+                            h(
+                              'p',
+                              { class: 'agents-will' },
+                              `Agents of site ${site} will download and install all of them at their next poll.`,
+                            ),
+                          ],
+                          'Approve all',
+                        );
+                        if (!ok) return;
+                        try {
+                          await post(`/sites/${encodeURIComponent(site)}/endorser-approvals`, {
+                            issuer: e.rule.issuer,
+                            subject: e.rule.subject,
+                          });
+                        } catch (err) {
+                          replace(flash, notice(`Not approved: ${describe(err)}`, 'bad', 'alert'));
+                          return;
+                        }
+                        await signNow(site, flash, 'Everything from this endorser is approved.');
+                      },
+                    },
+                    'Approve all from this endorser',
+                  )
+                : null,
+            ),
+          ),
+        ),
+  );
+}
+
+export async function approvalsPage(params: Params) {
+  const site = params.site ?? '';
+  const path = `/sites/${encodeURIComponent(site)}`;
+  const [overview, trust] = await Promise.all([
+    get<SiteOverview>(`${path}/overview`),
+    get<SiteTrust>(`${path}/trust`),
+  ]);
+  const allowed = canApprove(currentUser(), site);
+  const flash = h('div', { class: 'flash', 'aria-live': 'polite' }, takeFlash());
+  const catalogs = overview.catalogs.map((c) => {
+    const counts = { approved: 0, revoked: 0, pending: 0 };
+    for (const e of c.entries) counts[e.state]++;
+    return h(
+      'section',
+      { class: 'card', 'aria-label': `Catalog ${c.name}` },
+      h('h2', null, h('a', { href: `#/catalogs/${c.id}` }, c.name), ` v${c.version}`),
+      c.verified
+        ? h(
+            'p',
+            null,
+            badge('verifies under the trust list', 'good'),
+            ` ${counts.approved} approved · ${counts.pending} pending · ${counts.revoked} revoked`,
+          )
+        : notice(['Not listed for this site: ', c.reasons.map((r) => r.message).join('; ')], 'warn'),
+      pager({
+        items: c.entries,
+        label: `entries of ${c.name}`,
+        emptyText: c.entries.length ? 'No entry matches the filter.' : 'This catalog has no entries.',
+        text: (e) => `${e.name} ${e.version} ${e.kind} ${e.state} ${e.sha256}`,
+        render: (items) =>
+          h(
+            'div',
+            { class: 'scroll' },
+            h(
+              'table',
+              { class: 'entries-table' },
+              h(
+                'thead',
+                null,
+                h(
+                  'tr',
+                  null,
+                  h('th', null, 'Entry'),
+                  h('th', null, 'State'),
+                  h('th', null, 'sha256'),
+                  h('th', null, h('span', { class: 'sr-only' }, 'Actions')),
+                ),
+              ),
+              h(
+                'tbody',
+                null,
+                items.map((e) =>
+                  h(
+                    'tr',
+                    { 'data-entry': e.id },
+                    h(
+                      'td',
+                      null,
+                      h('strong', null, e.name),
+                      ` ${e.version}`,
+                      h('br'),
+                      h('small', null, e.kind),
+                    ),
+                    h(
+                      'td',
+                      null,
+                      badge(e.state, stateTone[e.state]),
+                      e.decision
+                        ? h('small', { class: 'by' }, ` by ${e.decision.byUser} ${relative(e.decision.at)}`)
+                        : null,
+                    ),
+                    h('td', null, mono(short(e.sha256, 16))),
+                    h(
+                      'td',
+                      { class: 'row-actions' },
+                      allowed && e.state !== 'approved'
+                        ? h(
+                            'button',
+                            {
+                              type: 'button',
+                              class: 'primary',
+                              onclick: () => void decide(site, c.id, c.name, e, true, flash),
+                            },
+                            'Approve',
+                          )
+                        : null,
+                      allowed && e.state !== 'revoked'
+                        ? h(
+                            'button',
+                            {
+                              type: 'button',
+                              class: 'danger',
+                              onclick: () => void decide(site, c.id, c.name, e, false, flash),
+                            },
+                            'Revoke',
+                          )
+                        : null,
+                    ),
+                  ),
+                ),
+              ),
+            ),
+          ),
+      }),
+    );
+  });
+  return [
+    h('h1', null, `Approvals for ${site}`),
+    siteTabs(site),
+    flash,
+    allowed
+      ? null
+      : notice(
+          'You can read this site’s approvals; approving needs the site-admin role for this site.',
+          'neutral',
+        ),
+    changesSection(overview),
+    endorserSection(site, trust, flash, allowed),
+    overview.catalogs.length === 0
+      ? h(
+          'section',
+          { class: 'card' },
+          empty('No catalog has been published yet, so there is nothing to approve.'),
+        )
+      : catalogs,
+  ];
+}
+
+interface Anchors {
+  configured: boolean;
+  certificates: { fileName: string; subject: string; notAfter: string; pem: string }[];
+  crls: { fileName: string | null; issuer: string; nextUpdate: string | null; pem: string }[];
+}
+
+function download(name: string, text: string, type: string) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  return h('a', { href: url, download: name, class: 'button secondary' }, `Download ${name}`);
+}
+
+export async function agentsPage(params: Params) {
+  const site = params.site ?? '';
+  const path = `/sites/${encodeURIComponent(site)}`;
+  const [detail, anchors] = await Promise.all([get<SiteDetail>(path), get<Anchors>('/trust-anchors')]);
+  let config: Child;
+  if (detail.hasSigner) {
+    const yaml = (await apiText('GET', `${path}/agent-config`)).text;
+    config = [
+      h('pre', { class: 'config', 'aria-label': 'Agent configuration' }, yaml),
+      download(`tsw-agent-${site}.yaml`, yaml, 'application/yaml'),
+    ];
+  } else
+    config = notice(
+      'The site has no signer yet: agents could not verify its approval. An admin sets one first.',
+      'warn',
+    );
+  const files = [
+    ...anchors.certificates.map((c) => ({
+      name: c.fileName,
+      pem: c.pem,
+      what: c.subject,
+      until: c.notAfter,
+    })),
+    ...anchors.crls
+      .filter((c) => c.fileName)
+      .map((c) => ({ name: c.fileName ?? '', pem: c.pem, what: `CRL of ${c.issuer}`, until: c.nextUpdate })),
+  ];
+  const script = [
+    '# as root on each node: install the CA certificates and CRLs as a CApath directory',
+    'install -d -m 0755 /etc/grid-security/certificates',
+    ...files.map((f) => `install -m 0644 ${f.name} /etc/grid-security/certificates/${f.name}`),
+  ].join('\n');
+  return [
+    h('h1', null, `Agent download for ${site}`),
+    siteTabs(site),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'agent-config' },
+      h('h2', { id: 'agent-config' }, 'Agent configuration'),
+      h(
+        'p',
+        null,
+        'Save as /etc/tsw-agent/config.yaml and start tsw-agent --config /etc/tsw-agent/config.yaml. Only the site, the layout URL and the trust settings are set; every other key keeps its default.',
+      ),
+      config,
+    ),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'anchors' },
+      h('h2', { id: 'anchors' }, 'Trust anchors'),
+      !anchors.configured || files.length === 0
+        ? empty('This server has no trust anchors configured.')
+        : [
+            h(
+              'ul',
+              { class: 'plain files' },
+              files.map((f) =>
+                h(
+                  'li',
+                  null,
+                  download(f.name, f.pem, 'application/x-pem-file'),
+                  ' ',
+                  h('span', { class: 'dn' }, f.what),
+                  f.until ? ` · valid until ${when(f.until)}` : null,
+                ),
+              ),
+            ),
+            h('pre', { class: 'config', 'aria-label': 'Install commands' }, script),
+          ],
+      facts([
+        [
+          'Approval',
+          detail.approval
+            ? `version ${detail.approval.version}, expires ${relative(detail.approval.expires)}`
+            : 'not published yet',
+        ],
+      ]),
+    ),
+  ];
+}
