@@ -30,6 +30,7 @@ export const chromiumPath = '/usr/bin/chromium';
 export const site = 'SITE-A';
 export const adminName = 'root';
 export const adminPassword = 'correct horse battery staple';
+export const endorserPassword = 'alice endorses artifacts';
 const packageDir = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface UiFixture {
@@ -39,6 +40,7 @@ export interface UiFixture {
   small: { catalog: Catalog; vm: CatalogEntry; other: CatalogEntry };
   big: Catalog;
   longDn: TestIdentity;
+  aliceToken: string;
   cleanup(): Promise<void>;
 }
 
@@ -106,6 +108,7 @@ export async function startUiFixture(): Promise<UiFixture> {
   const { user: alice } = await services.accounts.createUser(
     {
       name: 'alice',
+      password: endorserPassword,
       roles: [{ role: 'endorser' }],
       endorserIdentity: identityOf(pki.endorsers.alice.certificate).key,
     },
@@ -146,6 +149,7 @@ export async function startUiFixture(): Promise<UiFixture> {
     small: { catalog: small, vm, other },
     big,
     longDn,
+    aliceToken,
     async cleanup() {
       await server.close();
       await rm(dir, { recursive: true, force: true });

@@ -2,10 +2,12 @@
 // with TOTP, approve and revoke with confirmation (checked in the served Approval document), the
 // audit log with chain verification, a wrong code refused, and screenshots of every main page at
 // laptop and phone widths (test/ui/artifacts/).
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseApproval } from '@trustswarm/policy';
+import { parseApproval, signDetached } from '@trustswarm/policy';
+import createTorrent from 'create-torrent';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/auth/totp.js';
@@ -14,6 +16,7 @@ import {
   adminPassword,
   buildUi,
   chromiumPath,
+  endorserPassword,
   requireChromium,
   site,
   startUiFixture,
@@ -25,6 +28,23 @@ const viewports = {
   desktop: { width: 1280, height: 860 },
   phone: { width: 390, height: 844 },
 } as const;
+
+/** Records every text the upload progress shows, in order, into window.__progress. */
+const recordProgress = `(() => {
+  window.__progress = [];
+  const target = document.querySelector('.progress span');
+  new MutationObserver(() => window.__progress.push(target.textContent)).observe(target, { childList: true, characterData: true, subtree: true });
+})()`;
+
+function makeTorrent(content: Buffer, name: string): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    createTorrent(
+      Object.assign(content, { name }),
+      { announceList: [['http://127.0.0.1:1/announce']], pieceLength: 4 * 1024 * 1024, createdBy: 'test' },
+      (err: Error | null, torrent: Uint8Array) => (err ? reject(err) : resolve(Buffer.from(torrent))),
+    ),
+  );
+}
 
 /** Empty when nothing sticks out of the viewport sideways, else the elements that do. */
 const widestOverflow = `(() => {
@@ -87,6 +107,14 @@ describe('web UI journeys (chromium)', () => {
     await p.goto(`${fx.server.url}/ui/#${hash}`);
     await p.getByRole('heading', { level: 1, name: heading }).waitFor();
   };
+  async function signIn(p: Page, name: string, password: string, code?: string) {
+    await p.goto(`${fx.server.url}/ui/`);
+    await p.getByLabel('User name').fill(name);
+    await p.getByLabel('Password').fill(password);
+    if (code) await p.getByLabel('One-time code').fill(code);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+  }
   async function approvedIds(): Promise<{ version: number; ids: string[] }> {
     const response = await fetch(`${fx.server.url}/sites/${site}/approval.yaml`);
     expect(response.status).toBe(200);
@@ -232,12 +260,7 @@ describe('web UI journeys (chromium)', () => {
   it('is readable at phone width: no sideways scrolling, long DNs wrap', async () => {
     const phone = await browser.newContext({ viewport: viewports.phone, isMobile: true, hasTouch: true });
     const p = await phone.newPage();
-    await p.goto(`${fx.server.url}/ui/`);
-    await p.getByLabel('User name').fill(adminName);
-    await p.getByLabel('Password').fill(adminPassword);
-    await p.getByLabel('One-time code').fill(totpCode(fx.totpSecret));
-    await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    await signIn(p, adminName, adminPassword, totpCode(fx.totpSecret));
     const pages: [string, string, string | RegExp][] = [
       ['dashboard', '/', 'Dashboard'],
       ['catalogs', '/catalogs', 'Catalogs'],
@@ -259,6 +282,62 @@ describe('web UI journeys (chromium)', () => {
     await p.getByRole('button', { name: 'Sign out' }).click();
     await p.getByRole('heading', { name: 'Sign in' }).waitFor();
     await phone.close();
+  });
+
+  it('lets an endorser prepare a draft: upload with progress, then the shown command signs it', async () => {
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    const p = await context.newPage();
+    await signIn(p, 'alice', endorserPassword);
+    const catalogId = fx.small.catalog.id;
+    await p.getByRole('link', { name: 'Drafts' }).click();
+    await p.getByRole('link', { name: 'cern-vm-images: draft of v2' }).click();
+    await p.getByRole('heading', { level: 1, name: 'Draft of catalog v2' }).waitFor();
+    await expect(p.locator('main').textContent()).resolves.toContain('No draft yet');
+
+    const artifact = randomBytes(20 * 1024 * 1024);
+    const torrent = await makeTorrent(artifact, 'vm64-rocky9.qcow2');
+    await p.getByLabel('Name', { exact: true }).fill('vm64-rocky9');
+    await p.getByLabel('Version', { exact: true }).fill('9.5');
+    await p
+      .getByLabel('Artifact file')
+      .setInputFiles({ name: 'vm64-rocky9.qcow2', mimeType: 'application/octet-stream', buffer: artifact });
+    await p
+      .getByLabel('.torrent file')
+      .setInputFiles({ name: 'vm64-rocky9.torrent', mimeType: 'application/x-bittorrent', buffer: torrent });
+    await p.evaluate(recordProgress);
+    await p.getByRole('button', { name: 'Add entry' }).click();
+    await p.locator('.flash').getByText('Entry vm64-rocky9 9.5 added (20.0 MiB uploaded).').waitFor();
+    // 8 MiB chunks: the bar moved through 40 % and 80 % before 100 %
+    expect(await p.evaluate('window.__progress')).toEqual(
+      expect.arrayContaining(['uploaded 40 % of 20.0 MiB', 'uploaded 100 % of 20.0 MiB']),
+    );
+    const sha256 = createHash('sha256').update(artifact).digest('hex');
+    const stored = await fetch(`${fx.server.url}/artifacts/${sha256}`, { method: 'HEAD' });
+    expect(stored.status).toBe(200);
+    expect(stored.headers.get('content-length')).toBe(String(artifact.length));
+    const command = await p.locator('pre[aria-label="Sign command"]').textContent();
+    expect(command).toBe(
+      `tsw-endorse draft sign ${catalogId} --server ${fx.server.url} --token-file ~/.tsw-token`,
+    );
+    await shot(p, 'desktop-draft');
+
+    // what the command does: sign the exact bytes whose sha256 the page shows, upload the signature
+    const draft = await fetch(`${fx.server.url}/api/v1/catalogs/${catalogId}/draft`, {
+      headers: { authorization: `Bearer ${fx.aliceToken}` },
+    });
+    const bytes = new Uint8Array(await draft.arrayBuffer());
+    await expect(p.locator('main').textContent()).resolves.toContain(
+      String(draft.headers.get('x-trustswarm-sha256')),
+    );
+    const signed = await fetch(`${fx.server.url}/api/v1/catalogs/${catalogId}/draft/signatures`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fx.aliceToken}`, 'content-type': 'application/pkcs7-signature' },
+      body: signDetached(bytes, fx.pki.endorsers.alice),
+    });
+    expect(signed.status).toBe(201);
+    await open(p, `/catalogs/${catalogId}`, 'cern-vm-images v2');
+    await expect(p.locator('main').textContent()).resolves.toContain('vm64-rocky9');
+    await context.close();
   });
 
   it('signs out: the session token is revoked on the server', async () => {

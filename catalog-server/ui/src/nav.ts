@@ -17,3 +17,16 @@ export const refresh = () => renderer();
 
 export const siteHref = (site: string, page: 'approvals' | 'trust' | 'agents') =>
   `#/sites/${encodeURIComponent(site)}/${page}`;
+
+const flashKey = 'tsw.flash';
+
+/** A message for the next drawing of the page (it survives the re-render after a change). */
+export function setFlash(text: string): void {
+  sessionStorage.setItem(flashKey, text);
+}
+
+export function takeFlash(): string | null {
+  const text = sessionStorage.getItem(flashKey);
+  sessionStorage.removeItem(flashKey);
+  return text;
+}

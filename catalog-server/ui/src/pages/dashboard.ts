@@ -3,6 +3,7 @@ import { get } from '../api.js';
 import { badge, empty, h, mono, type Tone } from '../dom.js';
 import { daysUntil, relative, short, when } from '../format.js';
 import { siteHref } from '../nav.js';
+import { pager } from '../pager.js';
 import type { Dashboard } from '../types.js';
 
 const soonDays = 30;
@@ -21,6 +22,45 @@ function expiry(iso: string, warnDays: number, now: number) {
     ' ',
     h('time', { datetime: iso, title: when(iso) }, relative(iso, now)),
   ];
+}
+
+function swarmTable(swarms: Dashboard['swarms']) {
+  return h(
+    'div',
+    { class: 'scroll' },
+    h(
+      'table',
+      null,
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', null, 'Artifact'),
+          h('th', null, 'Info hash'),
+          h('th', null, 'Done (seeders)'),
+          h('th', null, 'In progress (leechers)'),
+          h('th', null, 'Peers'),
+        ),
+      ),
+      h(
+        'tbody',
+        null,
+        swarms.map((s) =>
+          h(
+            'tr',
+            null,
+            h('td', null, h('a', { href: `#/catalogs/${s.catalogId}` }, s.name)),
+            h('td', null, mono(short(s.infoHash, 16))),
+            h('td', null, String(s.seeders)),
+            h('td', null, String(s.leechers)),
+            h('td', null, s.peers === 0 ? badge('idle', 'neutral') : String(s.peers)),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 export async function dashboardPage() {
@@ -135,44 +175,23 @@ export async function dashboardPage() {
     ),
     d.swarms.length === 0
       ? empty('No catalogued artifact has a torrent yet.')
-      : h(
-          'div',
-          { class: 'scroll' },
+      : [
           h(
-            'table',
+            'p',
             null,
-            h(
-              'thead',
-              null,
-              h(
-                'tr',
-                null,
-                h('th', null, 'Artifact'),
-                h('th', null, 'Info hash'),
-                h('th', null, 'Done (seeders)'),
-                h('th', null, 'In progress (leechers)'),
-                h('th', null, 'Peers'),
-              ),
-            ),
-            h(
-              'tbody',
-              null,
-              d.swarms.map((s) =>
-                h(
-                  'tr',
-                  null,
-                  h('td', null, h('a', { href: `#/catalogs/${s.catalogId}` }, s.name)),
-                  h('td', null, mono(short(s.infoHash, 16))),
-                  h('td', null, String(s.seeders)),
-                  h('td', null, String(s.leechers)),
-                  h('td', null, s.peers === 0 ? badge('idle', 'neutral') : String(s.peers)),
-                ),
-              ),
-            ),
+            `${d.swarms.reduce((n, s) => n + s.seeders, 0)} agents done, ${d.swarms.reduce((n, s) => n + s.leechers, 0)} downloading, across ${d.swarms.filter((s) => s.peers > 0).length} active of ${d.swarmsTotal} artifacts.`,
           ),
-        ),
+          pager({
+            items: d.swarms,
+            pageSize: 10,
+            label: 'swarms',
+            emptyText: 'No artifact matches the filter.',
+            text: (s) => `${s.name} ${s.infoHash}`,
+            render: swarmTable,
+          }),
+        ],
     d.swarmsTotal > d.swarms.length
-      ? h('p', { class: 'hint' }, `The ${d.swarms.length} busiest of ${d.swarmsTotal} artifacts.`)
+      ? h('p', { class: 'hint' }, `Listing the ${d.swarms.length} busiest of ${d.swarmsTotal} artifacts.`)
       : null,
   );
 

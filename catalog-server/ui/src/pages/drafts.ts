@@ -4,7 +4,7 @@ import { api, describe, get, post } from '../api.js';
 import { confirmAction } from '../dialog.js';
 import { type Child, empty, facts, field, h, mono, notice, replace } from '../dom.js';
 import { bytes, when } from '../format.js';
-import { refresh } from '../nav.js';
+import { refresh, setFlash, takeFlash } from '../nav.js';
 import { pager } from '../pager.js';
 import type { CatalogSummary, Params } from '../types.js';
 import { infoHashOf, maxBrowserHashBytes, sha256Of, uploadArtifact } from '../upload.js';
@@ -184,6 +184,7 @@ function addEntryForm(catalogId: string, flash: HTMLElement) {
         ...(ociRef.value ? { oci: { reference: ociRef.value.trim(), digest: ociDigest.value.trim() } } : {}),
       };
       await post(`/catalogs/${catalogId}/draft/entries`, entry);
+      setFlash(`Entry ${entry.name} ${entry.version} added${file ? ` (${bytes(file.size)} uploaded)` : ''}.`);
       await refresh();
     } catch (err) {
       replace(flash, notice(`Entry not added: ${describe(err)}`, 'bad', 'alert'));
@@ -198,7 +199,8 @@ function addEntryForm(catalogId: string, flash: HTMLElement) {
 export async function draftPage(params: Params) {
   const id = params.id ?? '';
   const d = await get<DraftSummary>(`/catalogs/${id}/draft/summary`);
-  const flash = h('div', { 'aria-live': 'polite' });
+  const message = takeFlash();
+  const flash = h('div', { class: 'flash', 'aria-live': 'polite' }, message ? notice(message, 'good') : null);
   let body: Child;
   if (!d.exists)
     body = empty(

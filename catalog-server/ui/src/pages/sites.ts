@@ -4,7 +4,7 @@ import { apiText, describe, get, post } from '../api.js';
 import { confirmAction } from '../dialog.js';
 import { badge, type Child, empty, facts, h, mono, notice, replace, type Tone } from '../dom.js';
 import { relative, short, when } from '../format.js';
-import { refresh, siteHref } from '../nav.js';
+import { refresh, setFlash, siteHref, takeFlash } from '../nav.js';
 import { pager } from '../pager.js';
 import { canApprove, currentUser } from '../session.js';
 import type {
@@ -58,22 +58,20 @@ async function signNow(site: string, flash: HTMLElement, done: string) {
     const signed = await post<{ status: string; version?: number }>(
       `/sites/${encodeURIComponent(site)}/approval/sign`,
     );
-    sessionStorage.setItem(
-      'tsw.flash',
+    setFlash(
       signed.version
         ? `${done} Approval version ${signed.version} is signed and published; agents use it at their next poll.`
         : `${done} The site has no signer yet, so no approval was published.`,
     );
   } catch (err) {
-    sessionStorage.setItem('tsw.flash', `${done} Re-signing the approval failed: ${describe(err)}`);
+    setFlash(`${done} Re-signing the approval failed: ${describe(err)}`);
   }
   replace(flash);
   await refresh();
 }
 
-function takeFlash(): HTMLElement | null {
-  const text = sessionStorage.getItem('tsw.flash');
-  sessionStorage.removeItem('tsw.flash');
+function flashNotice(): HTMLElement | null {
+  const text = takeFlash();
   return text ? notice(text, 'good') : null;
 }
 
@@ -219,7 +217,7 @@ export async function approvalsPage(params: Params) {
     get<SiteTrust>(`${path}/trust`),
   ]);
   const allowed = canApprove(currentUser(), site);
-  const flash = h('div', { class: 'flash', 'aria-live': 'polite' }, takeFlash());
+  const flash = h('div', { class: 'flash', 'aria-live': 'polite' }, flashNotice());
   const catalogs = overview.catalogs.map((c) => {
     const counts = { approved: 0, revoked: 0, pending: 0 };
     for (const e of c.entries) counts[e.state]++;

@@ -49,7 +49,6 @@ export async function tokensPage(_params: Params) {
         scopes: scopeBoxes.filter((s) => s.box.checked).map((s) => s.box.value),
       });
       await refresh();
-      sessionStorage.removeItem('tsw.flash');
       document
         .querySelector('.token-flash')
         ?.replaceChildren(
