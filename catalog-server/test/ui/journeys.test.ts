@@ -101,8 +101,8 @@ describe('web UI journeys (chromium)', () => {
     await fx?.cleanup();
   });
 
-  const shot = (p: Page, name: string) =>
-    p.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  const shot = (p: Page, name: string, fullPage = true) =>
+    p.screenshot({ path: join(artifacts, `${name}.png`), fullPage });
   const open = async (p: Page, hash: string, heading: string | RegExp) => {
     await p.goto(`${fx.server.url}/ui/#${hash}`);
     await p.getByRole('heading', { level: 1, name: heading }).waitFor();
@@ -191,7 +191,7 @@ describe('web UI journeys (chromium)', () => {
     const dialog = page.getByRole('dialog');
     await expect(dialog.textContent()).resolves.toContain(`Agents of site ${site} will download it`);
     await expect(dialog.textContent()).resolves.toContain('vm64-alma9 2026.11');
-    await shot(page, 'desktop-approve-confirm');
+    await shot(page, 'desktop-approve-confirm', false);
     await dialog.getByRole('button', { name: 'Approve' }).click();
     const flash = page.locator('.flash');
     await flash.getByText(/Approval version \d+ is signed/).waitFor();

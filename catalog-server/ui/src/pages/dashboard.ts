@@ -102,38 +102,46 @@ export async function dashboardPage() {
     d.sites.length === 0
       ? empty('No site exists yet. An admin creates sites (POST /api/v1/sites).')
       : h(
-          'table',
-          null,
+          'div',
+          { class: 'scroll' },
           h(
-            'thead',
+            'table',
             null,
             h(
-              'tr',
+              'thead',
               null,
-              h('th', null, 'Site'),
-              h('th', null, 'Pending'),
-              h('th', null, 'Approved'),
-              h('th', null, 'Approval'),
-            ),
-          ),
-          h(
-            'tbody',
-            null,
-            d.sites.map((s) =>
               h(
                 'tr',
                 null,
-                h('td', null, h('a', { href: siteHref(s.name, 'approvals') }, s.name)),
-                h('td', null, s.pending > 0 ? badge(`${s.pending} waiting`, 'warn') : badge('none', 'good')),
-                h('td', null, String(s.approved)),
+                h('th', null, 'Site'),
+                h('th', null, 'Pending'),
+                h('th', null, 'Approved'),
+                h('th', null, 'Approval'),
+              ),
+            ),
+            h(
+              'tbody',
+              null,
+              d.sites.map((s) =>
                 h(
-                  'td',
+                  'tr',
                   null,
-                  s.approval
-                    ? [`v${s.approval.version} · `, expiry(s.approval.expires, 1 / 12, now)]
-                    : s.hasSigner
-                      ? badge('not signed yet', 'warn')
-                      : badge('no site signer', 'bad'),
+                  h('td', null, h('a', { href: siteHref(s.name, 'approvals') }, s.name)),
+                  h(
+                    'td',
+                    null,
+                    s.pending > 0 ? badge(`${s.pending} waiting`, 'warn') : badge('none', 'good'),
+                  ),
+                  h('td', null, String(s.approved)),
+                  h(
+                    'td',
+                    null,
+                    s.approval
+                      ? [`v${s.approval.version} · `, expiry(s.approval.expires, 1 / 12, now)]
+                      : s.hasSigner
+                        ? badge('not signed yet', 'warn')
+                        : badge('no site signer', 'bad'),
+                  ),
                 ),
               ),
             ),

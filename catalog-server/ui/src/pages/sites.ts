@@ -79,7 +79,7 @@ function entryDescription(e: SiteEntryView, catalogName: string): Child {
   return [
     h('strong', null, `${e.name} ${e.version}`),
     ` (${e.kind}) from catalog ${catalogName}, content sha256 `,
-    mono(short(e.sha256, 16)),
+    mono(e.sha256),
   ];
 }
 
@@ -93,7 +93,9 @@ async function decide(
 ) {
   const what = entryDescription(e, catalogName);
   const agents = approve
-    ? `Agents of site ${site} will download it over BitTorrent, check both the endorser signatures and the approval, verify the hash, and install it at their next poll.`
+    ? e.kind === 'vm-image'
+      ? `Agents of site ${site} will download it over BitTorrent, check both the endorser signatures and the approval, verify the hash, and install it at their next poll.`
+      : `At their next poll, agents of site ${site} that handle ${e.kind} entries will download it over BitTorrent, check both the endorser signatures and the approval, and verify the hash; the CVMFS bridge following ${site} publishes it into its repository.`
     : `Agents of site ${site} will stop using it at their next poll: installed copies are archived or removed (their lifecycle.onRevoke setting), and it will not be downloaded again.`;
   const ok = await confirmAction(
     approve ? 'Approve this entry?' : 'Revoke this entry?',
