@@ -6,6 +6,7 @@ import { extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { errorBody } from '../errors.js';
+import '../http/types.js';
 
 /** The package root: this file is src/ui/plugin.ts (tests) or dist/ui/plugin.js (installed). */
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,17 +34,21 @@ const types: Record<string, string> = {
 };
 
 // The session token sits in sessionStorage, so script injection is the threat that matters:
-// only our own scripts run, nothing inline, no framing, no other origins.
-const contentSecurityPolicy = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "form-action 'self'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+// only our own scripts run, nothing inline, no framing, no other origins (but the OIDC issuer,
+// whose discovery document the sign-in page reads).
+function contentSecurityPolicy(oidcIssuer: string): string {
+  const issuerOrigin = oidcIssuer ? ` ${new URL(oidcIssuer).origin}` : '';
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self'${issuerOrigin}`,
+    "form-action 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -66,9 +71,9 @@ function loadAssets(staticDir: string, scriptsDir: string): Map<string, Asset> {
   return assets;
 }
 
-function send(reply: FastifyReply, asset: Asset, ifNoneMatch: string | undefined) {
+function send(reply: FastifyReply, asset: Asset, ifNoneMatch: string | undefined, csp: string) {
   reply
-    .header('content-security-policy', contentSecurityPolicy)
+    .header('content-security-policy', csp)
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
     .header('cache-control', 'no-cache')
@@ -82,15 +87,16 @@ export function uiPlugin(options: UiOptions = {}): FastifyPluginAsync {
   const scriptsDir = options.scriptsDir ?? join(packageRoot, 'dist', 'ui-assets');
   return async (app: FastifyInstance) => {
     const assets = loadAssets(staticDir, scriptsDir);
+    const csp = contentSecurityPolicy(app.services.config.auth.oidcIssuer);
     const index = assets.get('index.html');
     if (!index) throw new UiAssetsMissingError(`index.html missing in ${staticDir}`);
     app.get('/', { schema: { hide: true } }, async (request, reply) =>
-      send(reply, index, request.headers['if-none-match']),
+      send(reply, index, request.headers['if-none-match'], csp),
     );
     app.get<{ Params: { '*': string } }>('/*', { schema: { hide: true } }, async (request, reply) => {
       const asset = assets.get(request.params['*']);
       if (!asset) return reply.status(404).send(errorBody('NOT_FOUND', `no UI file ${request.params['*']}`));
-      return send(reply, asset, request.headers['if-none-match']);
+      return send(reply, asset, request.headers['if-none-match'], csp);
     });
   };
 }

@@ -27,6 +27,17 @@ import { uiPlugin } from '../../src/ui/plugin.js';
 import { publishForm } from '../helpers.js';
 
 export const chromiumPath = '/usr/bin/chromium';
+/** Playwright adds a fresh temporary --user-data-dir to every launch. */
+export const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 export const site = 'SITE-A';
 export const adminName = 'root';
 export const adminPassword = 'correct horse battery staple';
@@ -44,10 +55,28 @@ export interface UiFixture {
   cleanup(): Promise<void>;
 }
 
-/** Compiles ui/src into dist/ui-assets, so the test serves exactly the current sources. */
-export function buildUi(): void {
+/**
+ * Compiles ui/src into a private directory and returns it, so the test serves exactly the current
+ * sources and test files running side by side never write the same files.
+ */
+export async function buildUi(): Promise<string> {
+  const out = await mkdtemp(join(tmpdir(), 'tsw-ui-assets-'));
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-b', join(packageDir, 'ui', 'tsconfig.json')], { stdio: 'pipe' });
+  const args = [
+    '-p',
+    join(packageDir, 'ui', 'tsconfig.json'),
+    '--outDir',
+    out,
+    '--tsBuildInfoFile',
+    join(out, 'tsbuildinfo'),
+  ];
+  try {
+    execFileSync(process.execPath, [tsc, ...args], { stdio: 'pipe' });
+  } catch (err) {
+    const output = (err as { stdout?: Buffer }).stdout?.toString() ?? '';
+    throw new Error(`the web UI does not compile:\n${output}`);
+  }
+  return out;
 }
 
 export function requireChromium(): void {
@@ -81,6 +110,7 @@ async function publish(server: RunningServer, token: string, catalog: Catalog, s
 }
 
 export async function startUiFixture(): Promise<UiFixture> {
+  const scriptsDir = await buildUi();
   const dir = await mkdtemp(join(tmpdir(), 'tsw-ui-'));
   const pki = await createTestPki(join(dir, 'pki'));
   const config = loadConfig({
@@ -93,7 +123,7 @@ export async function startUiFixture(): Promise<UiFixture> {
       static: { cacheMaxAgeSeconds: 0 },
     },
   });
-  const server = await startServer(config, { ui: uiPlugin() });
+  const server = await startServer(config, { ui: uiPlugin({ scriptsDir }) });
   const { services } = server;
   const { totpSecret } = await services.accounts.createUser(
     { name: adminName, password: adminPassword, roles: [{ role: 'admin' }], totp: true },
@@ -153,6 +183,7 @@ export async function startUiFixture(): Promise<UiFixture> {
     async cleanup() {
       await server.close();
       await rm(dir, { recursive: true, force: true });
+      await rm(scriptsDir, { recursive: true, force: true });
     },
   };
 }

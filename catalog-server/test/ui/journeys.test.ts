@@ -14,7 +14,7 @@ import { totpCode } from '../../src/auth/totp.js';
 import {
   adminName,
   adminPassword,
-  buildUi,
+  chromiumArgs,
   chromiumPath,
   endorserPassword,
   requireChromium,
@@ -75,23 +75,9 @@ describe('web UI journeys (chromium)', () => {
 
   beforeAll(async () => {
     requireChromium();
-    buildUi();
     mkdirSync(artifacts, { recursive: true });
     fx = await startUiFixture();
-    // playwright gives every launch a fresh temporary --user-data-dir
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
     desktop = await browser.newContext({ viewport: viewports.desktop });
     page = await desktop.newPage();
   });

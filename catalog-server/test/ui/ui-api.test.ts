@@ -1,8 +1,10 @@
 // The API routes added for the web UI and the /ui file server: answers, authorisation (401/403/404/
 // 409 each proven), and the headers that keep the session token safe.
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { identityOf, loadCertificate, serializeDocument, signDetached } from '@trustswarm/policy';
 import { createTestPki, makeCatalog, makeEntry, type TestPki } from '@trustswarm/policy/testing';
 import type { FastifyInstance } from 'fastify';
@@ -20,6 +22,8 @@ import {
 } from '../helpers.js';
 import { buildUi } from './fixture.js';
 
+const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
 describe('API routes for the web UI', () => {
   let pki: TestPki;
   let t: TestServices;
@@ -27,6 +31,7 @@ describe('API routes for the web UI', () => {
   let admin: string;
   let reader: string;
   let alice: string;
+  let scriptsDir: string;
   const vm = makeEntry({ kind: 'vm-image', name: 'vm-one' });
   const catalog = makeCatalog({ name: 'ui-api', entries: [vm] });
 
@@ -39,10 +44,10 @@ describe('API routes for the web UI', () => {
     });
 
   beforeAll(async () => {
-    buildUi();
+    scriptsDir = await buildUi();
     pki = await createTestPki(await mkdtemp(join(tmpdir(), 'tsw-ui-pki-')));
     t = await openTestServices('sqlite', { trust: { caPath: pki.caPathDir }, approval: { cacheSeconds: 0 } });
-    app = await buildApp(t.services, { ui: uiPlugin() });
+    app = await buildApp(t.services, { ui: uiPlugin({ scriptsDir }) });
     admin = await userWithToken(t.services, 'admin', [{ role: 'admin' }]);
     reader = await userWithToken(t.services, 'reader', [{ role: 'reader' }]);
     alice = await userWithToken(t.services, 'alice', [{ role: 'endorser' }], {
@@ -69,6 +74,7 @@ describe('API routes for the web UI', () => {
     await app.close();
     await t.cleanup();
     await rm(pki.dir, { recursive: true, force: true });
+    await rm(scriptsDir, { recursive: true, force: true });
   });
 
   it('tells the sign-in page the methods without a token', async () => {
@@ -238,5 +244,34 @@ describe('API routes for the web UI', () => {
     expect(broken).toBeInstanceOf(UiAssetsMissingError);
     expect((broken as UiAssetsMissingError).code).toBe('UI_ASSETS_MISSING');
     await rm(empty, { recursive: true, force: true });
+  });
+
+  it('is served by the tsw-catalog binary itself (from the package build)', async () => {
+    const child = spawn(process.execPath, [cli, 'serve', '--server.port=0'], {
+      env: {
+        ...process.env,
+        TSW_STORAGE_SQLITE_PATH: join(t.dir, 'cli.db'),
+        TSW_BLOBS_DIRECTORY: join(t.dir, 'cli-blobs'),
+      },
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let buffered = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString();
+          const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(buffered);
+          if (match?.[1]) resolve(match[1]);
+        });
+        child.once('exit', (code) =>
+          reject(new Error(`serve exited with ${code} (build the package first)`)),
+        );
+      });
+      const index = await fetch(`${url}/ui/`);
+      expect(index.status).toBe(200);
+      expect(await index.text()).toContain('/ui/js/main.js');
+      expect((await fetch(`${url}/ui/js/main.js`)).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 });

@@ -85,11 +85,11 @@ async function logout(message = 'You are signed out.') {
   showLogin(message);
 }
 
-function showLogin(message?: string) {
+function showLogin(message?: string, error = false) {
   replace(document.getElementById('top') as HTMLElement, h('span', { class: 'brand' }, 'TrustSwarm'));
   replace(
     main(),
-    loginPage(message, () => void render()),
+    loginPage(message ? { text: message, error } : undefined, () => void render()),
   );
   document.title = 'Sign in · TrustSwarm';
   main().querySelector('input')?.focus();
@@ -141,5 +141,5 @@ window.addEventListener('hashchange', () => void render());
 window.addEventListener('tsw:signed-out', (event) => showLogin((event as CustomEvent<string>).detail));
 oidcReturn().then(
   () => void render(),
-  (err: unknown) => showLogin(`OIDC sign-in failed: ${describe(err)}`),
+  (err: unknown) => showLogin(`OIDC sign-in failed: ${describe(err)}`, true),
 );

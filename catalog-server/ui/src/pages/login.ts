@@ -18,7 +18,10 @@ export function explainLoginError(err: unknown): string {
   return `Sign-in failed: ${describe(err)}`;
 }
 
-export function loginPage(message: string | undefined, signedIn: () => void): HTMLElement {
+export function loginPage(
+  message: { text: string; error: boolean } | undefined,
+  signedIn: () => void,
+): HTMLElement {
   const name = h('input', { name: 'name', autocomplete: 'username', required: true, maxlength: '64' });
   const password = h('input', {
     name: 'password',
@@ -33,7 +36,13 @@ export function loginPage(message: string | undefined, signedIn: () => void): HT
     pattern: '[0-9]{6}',
     maxlength: '6',
   });
-  const status = h('div', { class: 'login-status' }, message ? notice(message, 'neutral') : null);
+  const status = h(
+    'div',
+    { class: 'login-status' },
+    message
+      ? notice(message.text, message.error ? 'bad' : 'neutral', message.error ? 'alert' : 'status')
+      : null,
+  );
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
   const form = h(
     'form',
