@@ -5,7 +5,12 @@ import type { Reason } from '../errors.js';
 import type { Services } from '../services.js';
 import { buildApprovalContent } from '../sites/approval-builder.js';
 import { catalogById, latestVersions } from '../storage/catalog-repo.js';
-import { entryApprovalsOf, latestApprovalDoc, type SiteRecord } from '../storage/site-repo.js';
+import {
+  entryApprovalsOf,
+  latestApprovalDoc,
+  recentApprovalDocs,
+  type SiteRecord,
+} from '../storage/site-repo.js';
 
 export type EntryState = 'approved' | 'revoked' | 'pending';
 
@@ -43,6 +48,51 @@ export interface SiteOverview {
   published: { version: number; issued: string; expires: string } | null;
   /** Between the published approval and what the site's decisions say now. */
   changes: { added: ChangedEntry[]; removed: ChangedEntry[] };
+  /** The newest published change of the entry list (re-signings that changed nothing are skipped). */
+  lastChange: {
+    fromVersion: number;
+    toVersion: number;
+    at: string;
+    added: ChangedEntry[];
+    removed: ChangedEntry[];
+  } | null;
+}
+
+/** How far back the last change is looked for (the signer keeps 50 documents per site). */
+const changeLookback = 50;
+
+const entryKeys = (bytes: Uint8Array) =>
+  new Set(parseApproval(bytes).catalogs.flatMap((c) => c.entries.map((e) => keyOf(c.id, e.id))));
+
+async function lastChange(services: Services, site: string, describe: (key: string) => ChangedEntry) {
+  const docs = await recentApprovalDocs(services.db, site, changeLookback);
+  const newest = docs[0];
+  if (!newest) return null;
+  let changedIn = newest;
+  const newestKeys = entryKeys(newest.bytes);
+  for (const older of docs.slice(1)) {
+    const keys = entryKeys(older.bytes);
+    const differs = keys.size !== newestKeys.size || [...keys].some((k) => !newestKeys.has(k));
+    if (differs)
+      return {
+        fromVersion: older.version,
+        toVersion: changedIn.version,
+        at: new Date(changedIn.issuedAt).toISOString(),
+        added: [...newestKeys].filter((k) => !keys.has(k)).map(describe),
+        removed: [...keys].filter((k) => !newestKeys.has(k)).map(describe),
+      };
+    changedIn = older;
+  }
+  // the whole kept history lists the same entries: the change was the first document
+  if (docs.length < changeLookback && newestKeys.size > 0)
+    return {
+      fromVersion: 0,
+      toVersion: changedIn.version,
+      at: new Date(changedIn.issuedAt).toISOString(),
+      added: [...newestKeys].map(describe),
+      removed: [],
+    };
+  return null;
 }
 
 const keyOf = (catalogId: string, entryId: string) => `${catalogId}/${entryId}`;
@@ -120,6 +170,7 @@ export async function siteOverview(services: Services, site: SiteRecord): Promis
       added: [...listed].filter((k) => !published.has(k)).map(changed),
       removed: [...published].filter((k) => !listed.has(k)).map(changed),
     },
+    lastChange: await lastChange(services, site.name, changed),
   };
 }
 

@@ -187,6 +187,8 @@ describe('web UI journeys (chromium)', () => {
     await expect(page.locator(`tr[data-entry="${fx.small.vm.id}"] .badge`).textContent()).resolves.toBe(
       'approved',
     );
+    const lastChange = page.getByRole('list', { name: 'Last published change' });
+    await expect(lastChange.textContent()).resolves.toContain('+ vm64-alma9 2026.11');
     await shot(page, 'desktop-approved');
   });
 
@@ -204,6 +206,26 @@ describe('web UI journeys (chromium)', () => {
     await expect(page.locator(`tr[data-entry="${fx.small.vm.id}"] .badge`).textContent()).resolves.toBe(
       'revoked',
     );
+    const lastChange = page.getByRole('list', { name: 'Last published change' });
+    await expect(lastChange.textContent()).resolves.toContain('− vm64-alma9 2026.11');
+  });
+
+  it('approves everything one endorser signs (1,000 entries) after its confirmation', async () => {
+    const item = page.getByRole('listitem').filter({ hasText: 'Deliberately Long Common Name' });
+    await item.getByRole('button', { name: 'Approve all from this endorser' }).click();
+    const dialog = page.getByRole('dialog');
+    await expect(dialog.textContent()).resolves.toContain('will download and install all of them');
+    await dialog.getByRole('button', { name: 'Approve all' }).click();
+    await page
+      .locator('.flash')
+      .getByText(/Everything from this endorser is approved\. Approval version \d+/)
+      .waitFor();
+    const after = await approvedIds();
+    expect(after.ids).toHaveLength(1000);
+    expect(new Set(after.ids)).toEqual(new Set(fx.big.entries.map((e) => e.id)));
+    await expect(page.getByRole('list', { name: 'Last published change' }).textContent()).resolves.toContain(
+      'and 980 more added',
+    );
   });
 
   it('finds both decisions in the audit log with the chain verified', async () => {
@@ -213,6 +235,7 @@ describe('web UI journeys (chromium)', () => {
     const revoke = page.locator('tr[data-action="site.entry.revoke"]');
     expect(await approve.count()).toBe(1);
     expect(await revoke.count()).toBe(1);
+    expect(await page.locator('tr[data-action="site.endorser.approve-all"]').count()).toBe(1);
     await expect(approve.textContent()).resolves.toContain(`user:${adminName}`);
     await expect(revoke.textContent()).resolves.toContain(fx.small.vm.id);
     await shot(page, 'desktop-audit');

@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildApp } from '../../src/http/app.js';
+import { ensureApprovalSigned } from '../../src/sites/approval-signer.js';
 import { UiAssetsMissingError, uiPlugin } from '../../src/ui/plugin.js';
 import {
   bearer,
@@ -140,6 +141,7 @@ describe('API routes for the web UI', () => {
     expect(after.changes.added).toEqual([
       { catalogId: catalog.id, entryId: vm.id, name: `vm-one ${vm.version}` },
     ]);
+    expect(after.lastChange).toBeNull();
   });
 
   it('writes an agent config only for a site with a signer, naming that signer', async () => {
@@ -152,6 +154,24 @@ describe('API routes for the web UI', () => {
       chainPem: pki.site.chainPem.join(''),
     });
     expect(signer.statusCode).toBe(200);
+    // with a signer the approval is published: nothing pending, and the first version is the last change
+    await ensureApprovalSigned(t.services, 'S1');
+    const signed = (await call('GET', '/api/v1/sites/S1/overview', reader)).json();
+    expect(signed.changes).toEqual({ added: [], removed: [] });
+    expect(signed.lastChange).toMatchObject({ fromVersion: 0, toVersion: 1, removed: [] });
+    expect(signed.lastChange.added.map((c: { entryId: string }) => c.entryId)).toEqual([vm.id]);
+    expect(
+      (await call('POST', '/api/v1/sites/S1/revocations', admin, { catalogId: catalog.id, entryId: vm.id }))
+        .statusCode,
+    ).toBe(201);
+    await ensureApprovalSigned(t.services, 'S1');
+    const revoked = (await call('GET', '/api/v1/sites/S1/overview', reader)).json();
+    expect(revoked.lastChange).toMatchObject({ fromVersion: 1, toVersion: 2, added: [] });
+    expect(revoked.lastChange.removed.map((c: { entryId: string }) => c.entryId)).toEqual([vm.id]);
+    expect(
+      (await call('POST', '/api/v1/sites/S1/approvals', admin, { catalogId: catalog.id, entryId: vm.id }))
+        .statusCode,
+    ).toBe(201);
     const config = await call('GET', '/api/v1/sites/S1/agent-config', reader);
     expect(config.headers['content-type']).toMatch(/^application\/yaml/);
     const cert = loadCertificate(pki.site.certificatePem);

@@ -98,6 +98,13 @@ export interface SiteOverview {
   }[];
   published: { version: number; issued: string; expires: string } | null;
   changes: { added: ChangedEntry[]; removed: ChangedEntry[] };
+  lastChange: {
+    fromVersion: number;
+    toVersion: number;
+    at: string;
+    added: ChangedEntry[];
+    removed: ChangedEntry[];
+  } | null;
 }
 
 export interface ChangedEntry {

@@ -115,20 +115,35 @@ async function decide(
   await signNow(site, flash, `${e.name} ${e.version} ${approve ? 'approved' : 'revoked'}.`);
 }
 
-function changesSection(o: SiteOverview) {
-  const list = (items: ChangedEntry[], sign: string) =>
-    items.map((c) =>
-      h(
-        'li',
-        null,
-        h('span', { class: `change ${sign === '+' ? 'added' : 'removed'}` }, sign),
-        ' ',
-        c.name,
-        ' ',
-        mono(short(c.entryId, 8)),
-      ),
+const changesShown = 20;
+
+/** "+ name" / "− name" lines, the first 20 of each, with a count of the rest. */
+function changeList(added: ChangedEntry[], removed: ChangedEntry[], label: string) {
+  const line = (c: ChangedEntry, sign: '+' | '−') =>
+    h(
+      'li',
+      null,
+      h('span', { class: `change ${sign === '+' ? 'added' : 'removed'}` }, sign),
+      ' ',
+      c.name,
+      ' ',
+      mono(short(c.entryId, 8)),
     );
-  const none = o.changes.added.length === 0 && o.changes.removed.length === 0;
+  const more = (n: number, what: string) =>
+    n > changesShown ? h('li', { class: 'hint' }, `and ${n - changesShown} more ${what}`) : null;
+  return h(
+    'ul',
+    { class: 'plain changes', 'aria-label': label },
+    added.slice(0, changesShown).map((c) => line(c, '+')),
+    more(added.length, 'added'),
+    removed.slice(0, changesShown).map((c) => line(c, '−')),
+    more(removed.length, 'removed'),
+  );
+}
+
+function changesSection(o: SiteOverview) {
+  const pending = o.changes.added.length + o.changes.removed.length;
+  const last = o.lastChange;
   return h(
     'section',
     { class: 'card', 'aria-labelledby': 'changes' },
@@ -140,9 +155,24 @@ function changesSection(o: SiteOverview) {
           `Published approval: version ${o.published.version}, signed ${when(o.published.issued)}, expires ${relative(o.published.expires)}.`,
         )
       : notice('No approval has been published for this site yet.', 'warn'),
-    none
-      ? empty('None: the published approval says exactly what the decisions say.')
-      : h('ul', { class: 'plain changes' }, list(o.changes.added, '+'), list(o.changes.removed, '−')),
+    pending === 0
+      ? empty('Nothing waits: the published approval says exactly what the decisions say.')
+      : [
+          h('h3', null, `Not yet published (${pending})`),
+          changeList(o.changes.added, o.changes.removed, 'Changes not yet published'),
+        ],
+    last
+      ? [
+          h(
+            'h3',
+            null,
+            last.fromVersion === 0
+              ? `First approval, version ${last.toVersion} (${when(last.at)})`
+              : `Last change: version ${last.fromVersion} → ${last.toVersion} (${when(last.at)})`,
+          ),
+          changeList(last.added, last.removed, 'Last published change'),
+        ]
+      : null,
   );
 }
 
