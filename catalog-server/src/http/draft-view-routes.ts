@@ -22,10 +22,12 @@ export async function draftViewRoutes(app: FastifyInstance) {
       const draft = await draftOf(db, request.params.id);
       if (!summary && !draft) throw notFound(`catalog ${request.params.id}`);
       const published = summary?.latestVersion ?? 0;
-      if (!draft) return { exists: false, publishedVersion: published, nextVersion: published + 1 };
+      const name = summary?.name ?? '';
+      if (!draft) return { exists: false, name, publishedVersion: published, nextVersion: published + 1 };
       const catalog = parseCatalog(draft.bytes, { maxDocumentBytes: config.trust.maxDocumentBytes });
       return {
         exists: true,
+        name: catalog.name,
         publishedVersion: published,
         nextVersion: catalog.version,
         sha256: draft.sha256,

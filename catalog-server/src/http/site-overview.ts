@@ -61,6 +61,8 @@ export interface SiteOverview {
 /** How far back the last change is looked for (the signer keeps 50 documents per site). */
 const changeLookback = 50;
 
+const byName = (items: ChangedEntry[]) => items.sort((a, b) => a.name.localeCompare(b.name));
+
 const entryKeys = (bytes: Uint8Array) =>
   new Set(parseApproval(bytes).catalogs.flatMap((c) => c.entries.map((e) => keyOf(c.id, e.id))));
 
@@ -78,8 +80,8 @@ async function lastChange(services: Services, site: string, describe: (key: stri
         fromVersion: older.version,
         toVersion: changedIn.version,
         at: new Date(changedIn.issuedAt).toISOString(),
-        added: [...newestKeys].filter((k) => !keys.has(k)).map(describe),
-        removed: [...keys].filter((k) => !newestKeys.has(k)).map(describe),
+        added: byName([...newestKeys].filter((k) => !keys.has(k)).map(describe)),
+        removed: byName([...keys].filter((k) => !newestKeys.has(k)).map(describe)),
       };
     changedIn = older;
   }
@@ -89,7 +91,7 @@ async function lastChange(services: Services, site: string, describe: (key: stri
       fromVersion: 0,
       toVersion: changedIn.version,
       at: new Date(changedIn.issuedAt).toISOString(),
-      added: [...newestKeys].map(describe),
+      added: byName([...newestKeys].map(describe)),
       removed: [],
     };
   return null;
@@ -167,8 +169,8 @@ export async function siteOverview(services: Services, site: SiteRecord): Promis
         }
       : null,
     changes: {
-      added: [...listed].filter((k) => !published.has(k)).map(changed),
-      removed: [...published].filter((k) => !listed.has(k)).map(changed),
+      added: byName([...listed].filter((k) => !published.has(k)).map(changed)),
+      removed: byName([...published].filter((k) => !listed.has(k)).map(changed)),
     },
     lastChange: await lastChange(services, site.name, changed),
   };

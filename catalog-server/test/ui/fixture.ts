@@ -50,6 +50,8 @@ export interface UiFixture {
   totpSecret: string;
   small: { catalog: Catalog; vm: CatalogEntry; other: CatalogEntry };
   big: Catalog;
+  /** Signed by alice and by carol, whose certificate is revoked since. */
+  legacy: Catalog;
   longDn: TestIdentity;
   aliceToken: string;
   cleanup(): Promise<void>;
@@ -159,6 +161,7 @@ export async function startUiFixture(): Promise<UiFixture> {
   });
   await api(server, adminToken, 'POST', `/sites/${site}/endorsers`, pki.endorsers.alice.rule);
   await api(server, adminToken, 'POST', `/sites/${site}/endorsers`, longDn.rule);
+  await api(server, adminToken, 'POST', `/sites/${site}/endorsers`, pki.endorsers.carol.rule);
 
   const vm = makeEntry({ kind: 'vm-image', name: 'vm64-alma9', version: '2026.11' });
   const other = makeEntry({ kind: 'vm-image', name: 'vm64-debian12', version: '2026.10' });
@@ -172,8 +175,16 @@ export async function startUiFixture(): Promise<UiFixture> {
   });
   await publish(server, aliceToken, big, [pki.endorsers.alice, longDn]);
 
+  const legacy = makeCatalog({ name: 'legacy-tools', entries: [makeEntry({ name: 'legacy-image' })] });
+  await publish(server, aliceToken, legacy, [pki.endorsers.alice, pki.endorsers.carol]);
+  // carol's certificate is revoked after she signed: the server now reads the new CRL, as it
+  // would after a restart, and re-checks every signature when a version is shown
+  pki.revoke(pki.endorsers.carol);
+  services.anchors = pki.writeCaPath();
+
   return {
     server,
+    legacy,
     pki,
     totpSecret,
     small: { catalog: small, vm, other },

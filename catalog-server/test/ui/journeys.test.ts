@@ -131,7 +131,7 @@ describe('web UI journeys (chromium)', () => {
 
   it('shows the dashboard with pending entries, catalogs, expiring certificates and swarms', async () => {
     const pending = page.getByRole('region', { name: /Waiting for approval/ });
-    await expect(pending.textContent()).resolves.toContain('1002 waiting');
+    await expect(pending.textContent()).resolves.toContain('1003 waiting');
     const certs = page.getByRole('region', { name: /Certificates expiring/ });
     await expect(certs.textContent()).resolves.toContain('Deliberately Long Common Name');
     await expect(page.getByRole('region', { name: /Swarm health/ }).textContent()).resolves.toContain(
@@ -158,6 +158,14 @@ describe('web UI journeys (chromium)', () => {
     await entries.locator('summary').first().click();
     await expect(entries.textContent()).resolves.toContain('Info hash');
     await shot(page, 'desktop-catalog-detail');
+
+    await open(page, `/catalogs/${fx.legacy.id}`, 'legacy-tools v1');
+    const legacySigs = page.getByRole('region', { name: /Signatures/ });
+    await expect(legacySigs.textContent()).resolves.toContain('1 of 2 valid now');
+    const revoked = legacySigs.getByRole('listitem').filter({ hasText: 'CN=Carol' }).first();
+    await expect(revoked.locator('.badge.bad').textContent()).resolves.toBe('revoked');
+    await expect(revoked.textContent()).resolves.toContain('CERT_REVOKED');
+    await shot(page, 'desktop-catalog-revoked-signature');
   });
 
   it('approves an entry after a confirmation that says what agents will do, and the Approval lists it', async () => {
@@ -300,7 +308,7 @@ describe('web UI journeys (chromium)', () => {
     const catalogId = fx.small.catalog.id;
     await p.getByRole('link', { name: 'Drafts' }).click();
     await p.getByRole('link', { name: 'cern-vm-images: draft of v2' }).click();
-    await p.getByRole('heading', { level: 1, name: 'Draft of catalog v2' }).waitFor();
+    await p.getByRole('heading', { level: 1, name: 'Draft of cern-vm-images v2' }).waitFor();
     await expect(p.locator('main').textContent()).resolves.toContain('No draft yet');
 
     const artifact = randomBytes(20 * 1024 * 1024);

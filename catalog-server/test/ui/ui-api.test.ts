@@ -221,6 +221,7 @@ describe('API routes for the web UI', () => {
     expect(unknown.statusCode).toBe(404);
     expect((await call('GET', `/api/v1/catalogs/${catalog.id}/draft/summary`, alice)).json()).toEqual({
       exists: false,
+      name: 'ui-api',
       publishedVersion: 1,
       nextVersion: 2,
     });

@@ -45,7 +45,13 @@ const main = () => document.getElementById('main') as HTMLElement;
 
 function navLink(path: string, label: string) {
   const here = currentPath();
-  const active = path === '/' ? here === '/' : here === path || here.startsWith(`${path}/`);
+  const isDraft = /^\/catalogs\/[^/]+\/draft$/.test(here);
+  const active =
+    path === '/'
+      ? here === '/'
+      : path === '/drafts'
+        ? here === path || isDraft
+        : !isDraft && (here === path || here.startsWith(`${path}/`));
   return h('a', { href: `#${path}`, ...(active ? { 'aria-current': 'page' } : {}) }, label);
 }
 

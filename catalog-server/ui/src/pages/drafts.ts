@@ -11,6 +11,7 @@ import { infoHashOf, maxBrowserHashBytes, sha256Of, uploadArtifact } from '../up
 
 interface DraftSummary {
   exists: boolean;
+  name: string;
   publishedVersion: number;
   nextVersion: number;
   sha256?: string;
@@ -272,7 +273,7 @@ export async function draftPage(params: Params) {
     ];
   }
   return [
-    h('h1', null, `Draft of catalog v${d.nextVersion}`),
+    h('h1', null, `Draft of ${d.name} v${d.nextVersion}`),
     flash,
     h('section', { class: 'card' }, body),
     h('section', { class: 'card' }, addEntryForm(id, flash)),
