@@ -274,6 +274,54 @@ describe('web UI journeys (chromium)', () => {
     await shot(page, 'desktop-tokens');
   });
 
+  it('edits the trust list, adds a TOTP user and creates and revokes a token from the pages', async () => {
+    await open(page, `/sites/${site}/trust`, `Trust list of ${site}`);
+    const bob = fx.pki.endorsers.bob.rule;
+    await page.getByLabel('Issuer DN').fill(bob.issuer);
+    await page.getByLabel('Subject DN').fill(bob.subject);
+    await page.getByLabel('Kinds (empty: all)').fill('container-image');
+    await page.getByRole('button', { name: 'Add endorser' }).click();
+    const bobItem = page.getByRole('listitem').filter({ hasText: 'CN=Bob' });
+    await expect(bobItem.textContent()).resolves.toContain('container-image');
+    const trust = await fetch(`${fx.server.url}/api/v1/sites/${site}/trust`, {
+      headers: { authorization: `Bearer ${fx.aliceToken}` },
+    });
+    expect(JSON.stringify(await trust.json())).toContain(bob.subject);
+    await bobItem.getByRole('button', { name: 'Remove' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
+    await page.getByRole('heading', { level: 1, name: `Trust list of ${site}` }).waitFor();
+    await expect(page.getByRole('region', { name: /Endorsers/ }).textContent()).resolves.not.toContain(
+      'CN=Bob',
+    );
+
+    await open(page, '/users', 'Users');
+    await page.getByLabel('Name', { exact: true }).fill('reader-rita');
+    await page.getByLabel('Password (12 characters or more)').fill('rita reads the catalogs');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await expect(
+      page.getByRole('status').filter({ hasText: 'User reader-rita added' }).textContent(),
+    ).resolves.toMatch(/TOTP secret now.*[A-Z2-7]{32}.*otpauth:\/\/totp\//);
+
+    await open(page, '/tokens', 'Your tokens');
+    await page.getByLabel('Label').fill('ci-reader');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const shown = await page.locator('.token-flash').textContent();
+    const token = /tsw_[0-9a-f]{16}\.[A-Za-z0-9_-]{43}/.exec(shown ?? '')?.[0] ?? '';
+    expect(
+      (await fetch(`${fx.server.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status,
+    ).toBe(200);
+    await page
+      .getByRole('row')
+      .filter({ hasText: 'ci-reader' })
+      .getByRole('button', { name: 'Revoke' })
+      .click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('row').filter({ hasText: 'ci-reader' }).getByText('revoked').waitFor();
+    expect(
+      (await fetch(`${fx.server.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status,
+    ).toBe(401);
+  });
+
   it('is readable at phone width: no sideways scrolling, long DNs wrap', async () => {
     const phone = await browser.newContext({ viewport: viewports.phone, isMobile: true, hasTouch: true });
     const p = await phone.newPage();
