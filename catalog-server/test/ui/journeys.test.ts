@@ -203,10 +203,15 @@ describe('web UI journeys (chromium)', () => {
   it('revokes it again, and the Approval drops it', async () => {
     const before = await approvedIds();
     const row = page.locator(`tr[data-entry="${fx.small.vm.id}"]`);
-    await row.getByRole('button', { name: 'Revoke' }).click();
+    // by keyboard alone: focus the row's button, Enter; the dialog focuses Cancel, Tab, Enter
+    await row.getByRole('button', { name: 'Revoke' }).focus();
+    await page.keyboard.press('Enter');
     const dialog = page.getByRole('dialog');
     await expect(dialog.textContent()).resolves.toContain('will stop using it');
-    await dialog.getByRole('button', { name: 'Revoke' }).click();
+    await expect(page.evaluate('document.activeElement.textContent')).resolves.toBe('Cancel');
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate('document.activeElement.textContent')).resolves.toBe('Revoke');
+    await page.keyboard.press('Enter');
     await page.locator('.flash').getByText('vm64-alma9 2026.11 revoked.').waitFor();
     const after = await approvedIds();
     expect(after.ids).not.toContain(fx.small.vm.id);

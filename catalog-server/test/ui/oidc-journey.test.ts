@@ -1,11 +1,13 @@
 // OIDC sign-in in chromium: the sign-in page offers the issuer, the browser goes to its
 // authorization endpoint and comes back with an ID token (state and nonce checked), the server
 // verifies it against the issuer's JWKS. A forged answer is refused with its reason.
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,7 @@ import { uiPlugin } from '../../src/ui/plugin.js';
 import { buildUi, chromiumArgs, chromiumPath, requireChromium } from './fixture.js';
 
 const audience = 'tsw-ui';
+const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
 
 describe('OIDC sign-in in the web UI (chromium)', () => {
   let idp: Server;
@@ -26,6 +29,7 @@ describe('OIDC sign-in in the web UI (chromium)', () => {
 
   beforeAll(async () => {
     requireChromium();
+    mkdirSync(artifacts, { recursive: true });
     scriptsDir = await buildUi();
     const { privateKey, publicKey } = await generateKeyPair('RS256');
     const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
@@ -94,6 +98,12 @@ describe('OIDC sign-in in the web UI (chromium)', () => {
     await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
     expect(await page.locator('#who').textContent()).toBe('olivia');
     expect(page.url()).toBe(`${server.url}/ui/#/`);
+    // a new server: every dashboard card says what is missing and who fixes it
+    const main = page.locator('main');
+    await expect(main.textContent()).resolves.toContain('No catalog has been published yet');
+    await expect(main.textContent()).resolves.toContain('No site exists yet');
+    await expect(main.textContent()).resolves.toContain('No catalogued artifact has a torrent yet');
+    await page.screenshot({ path: join(artifacts, 'desktop-dashboard-empty.png'), fullPage: true });
     await page.close();
   });
 
