@@ -13,14 +13,7 @@ import { parse } from 'yaml';
 import { buildApp } from '../../src/http/app.js';
 import { ensureApprovalSigned } from '../../src/sites/approval-signer.js';
 import { UiAssetsMissingError, uiPlugin } from '../../src/ui/plugin.js';
-import {
-  bearer,
-  errorCode,
-  openTestServices,
-  publishForm,
-  type TestServices,
-  userWithToken,
-} from '../helpers.js';
+import { bearer, openTestServices, publishForm, type TestServices, userWithToken } from '../helpers.js';
 import { buildUi } from './fixture.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));

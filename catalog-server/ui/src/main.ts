@@ -2,12 +2,14 @@
 import { ApiError, api, describe, get } from './api.js';
 import { type Child, h, notice, replace } from './dom.js';
 import { currentPath, setRenderer } from './nav.js';
+import { agentsPage } from './pages/agents.js';
+import { approvalsPage } from './pages/approvals.js';
 import { auditPage } from './pages/audit.js';
 import { catalogPage, catalogsPage } from './pages/catalogs.js';
 import { dashboardPage } from './pages/dashboard.js';
 import { draftPage, draftsPage } from './pages/drafts.js';
 import { loginPage, oidcReturn } from './pages/login.js';
-import { agentsPage, approvalsPage, sitesPage } from './pages/sites.js';
+import { sitesPage } from './pages/sites.js';
 import { tokensPage } from './pages/tokens.js';
 import { trustPage } from './pages/trust.js';
 import { usersPage } from './pages/users.js';
