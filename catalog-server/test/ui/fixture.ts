@@ -1,6 +1,7 @@
 // A real tsw-catalog with the web UI, started in-process: test PKI, a TOTP admin, an endorser,
 // a site with signer and trust list, and published catalogs (one with 1,000 entries).
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -111,6 +112,18 @@ async function publish(server: RunningServer, token: string, catalog: Catalog, s
   if (response.status !== 201) throw new Error(`publish: ${response.status} ${await response.text()}`);
 }
 
+/** A raw HTTP announce to the embedded tracker, as an agent sends it (left = bytes still missing). */
+async function announce(base: string, infoHashHex: string, left: number): Promise<void> {
+  const pct = (hex: string) => hex.replace(/../g, (b) => `%${b}`);
+  const peerId = randomBytes(20).toString('hex');
+  const port = 6881 + left;
+  const url = `${base}/announce?info_hash=${pct(infoHashHex)}&peer_id=${pct(peerId)}&port=${port}&uploaded=0&downloaded=0&left=${left}&compact=1&event=started`;
+  const response = await fetch(url);
+  const body = Buffer.from(await response.arrayBuffer()).toString('latin1');
+  if (response.status !== 200 || body.includes('failure reason'))
+    throw new Error(`announce refused: ${body}`);
+}
+
 export async function startUiFixture(): Promise<UiFixture> {
   const scriptsDir = await buildUi();
   const dir = await mkdtemp(join(tmpdir(), 'tsw-ui-'));
@@ -181,6 +194,11 @@ export async function startUiFixture(): Promise<UiFixture> {
   // would after a restart, and re-checks every signature when a version is shown
   pki.revoke(pki.endorsers.carol);
   services.anchors = pki.writeCaPath();
+
+  // two agents in the swarm of the first bulk image: one done (seeding), one still downloading
+  const busy = big.entries[0]?.artifact?.infoHash ?? '';
+  await announce(server.url, busy, 0);
+  await announce(server.url, busy, 1024);
 
   return {
     server,

@@ -134,9 +134,18 @@ describe('web UI journeys (chromium)', () => {
     await expect(pending.textContent()).resolves.toContain('1003 waiting');
     const certs = page.getByRole('region', { name: /Certificates expiring/ });
     await expect(certs.textContent()).resolves.toContain('Deliberately Long Common Name');
-    await expect(page.getByRole('region', { name: /Swarm health/ }).textContent()).resolves.toContain(
-      'bulk-image',
+    const swarms = page.getByRole('region', { name: /Swarm health/ });
+    await expect(swarms.textContent()).resolves.toContain(
+      '1 agent done, 1 downloading, in 1 active of 1003 artifacts',
     );
+    const busiest = swarms.locator('tbody tr').first();
+    await expect(busiest.locator('td').allTextContents()).resolves.toEqual([
+      fx.big.entries[0]?.name,
+      expect.stringMatching(/^[0-9a-f]{16}…$/),
+      '1',
+      '1',
+      '2',
+    ]);
     await shot(page, 'desktop-dashboard');
   });
 

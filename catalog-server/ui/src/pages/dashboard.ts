@@ -24,6 +24,15 @@ function expiry(iso: string, warnDays: number, now: number) {
   ];
 }
 
+const count = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function swarmSummary(d: Dashboard): string {
+  const done = d.swarms.reduce((n, s) => n + s.seeders, 0);
+  const downloading = d.swarms.reduce((n, s) => n + s.leechers, 0);
+  const active = d.swarms.filter((s) => s.peers > 0).length;
+  return `${count(done, 'agent')} done, ${downloading} downloading, in ${active} active of ${count(d.swarmsTotal, 'artifact')}.`;
+}
+
 function swarmTable(swarms: Dashboard['swarms']) {
   return h(
     'div',
@@ -184,11 +193,7 @@ export async function dashboardPage() {
     d.swarms.length === 0
       ? empty('No catalogued artifact has a torrent yet.')
       : [
-          h(
-            'p',
-            null,
-            `${d.swarms.reduce((n, s) => n + s.seeders, 0)} agents done, ${d.swarms.reduce((n, s) => n + s.leechers, 0)} downloading, across ${d.swarms.filter((s) => s.peers > 0).length} active of ${d.swarmsTotal} artifacts.`,
-          ),
+          h('p', null, swarmSummary(d)),
           pager({
             items: d.swarms,
             pageSize: 10,
