@@ -291,8 +291,8 @@ describe('web UI journeys (chromium)', () => {
   it('edits the trust list, adds a TOTP user and creates and revokes a token from the pages', async () => {
     await open(page, `/sites/${site}/trust`, `Trust list of ${site}`);
     const bob = fx.pki.endorsers.bob.rule;
-    await page.getByLabel('Issuer DN').fill(bob.issuer);
-    await page.getByLabel('Subject DN').fill(bob.subject);
+    await page.getByLabel('Issuer DN', { exact: true }).fill(bob.issuer);
+    await page.getByLabel('Subject DN', { exact: true }).fill(bob.subject);
     await page.getByLabel('Kinds (empty: all)').fill('container-image');
     await page.getByRole('button', { name: 'Add endorser' }).click();
     const bobItem = page.getByRole('listitem').filter({ hasText: 'CN=Bob' });
@@ -307,6 +307,24 @@ describe('web UI journeys (chromium)', () => {
     await expect(page.getByRole('region', { name: /Endorsers/ }).textContent()).resolves.not.toContain(
       'CN=Bob',
     );
+
+    // an upstream list that cannot be fetched: the page shows the status and the last error
+    await page.getByLabel('List URL').fill('http://127.0.0.1:1/trust/list.yaml');
+    await page.getByLabel('Signer issuer DN', { exact: true }).fill(fx.pki.site.rule.issuer);
+    await page.getByLabel('Signer subject DN', { exact: true }).fill(fx.pki.site.rule.subject);
+    await page.getByRole('button', { name: 'Subscribe' }).click();
+    const upstream = page.getByRole('region', { name: 'Upstream trust list' });
+    await upstream.getByText('pending', { exact: true }).waitFor();
+    await upstream.getByRole('button', { name: 'Sync now' }).click();
+    await upstream.getByText(/^Last error: /).waitFor();
+    await expect(upstream.locator('.badge').first().textContent()).resolves.toBe('error');
+    await shot(page, 'desktop-trust-upstream-error');
+    await upstream.getByRole('button', { name: 'Unsubscribe' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Unsubscribe' }).click();
+    await page
+      .getByRole('region', { name: 'Upstream trust list' })
+      .getByText('This site follows no upstream trust list.')
+      .waitFor();
 
     await open(page, '/users', 'Users');
     await page.getByLabel('Name', { exact: true }).fill('reader-rita');

@@ -139,38 +139,14 @@ export async function trustPage(params: Params) {
       ),
   });
 
-  const sub = detail.subscription;
   const subscription = h(
     'section',
     { class: 'card', 'aria-labelledby': 'upstream' },
     h('h2', { id: 'upstream' }, 'Upstream trust list'),
-    sub
-      ? [
-          facts([
-            ['URL', h('span', { class: 'dn' }, sub.url)],
-            ['Signer', h('span', { class: 'dn' }, sub.signerSubject)],
-            [
-              'Status',
-              badge(sub.status, sub.status === 'ok' ? 'good' : sub.status === 'error' ? 'bad' : 'warn'),
-            ],
-            ['Last attempt', when(ms(sub.lastAttemptAt))],
-            ['Last success', when(ms(sub.lastSuccessAt))],
-            ['Applied version', sub.lastVersion === null ? '—' : String(sub.lastVersion)],
-          ]),
-          sub.lastError ? notice(`Last error: ${sub.lastError}`, 'bad') : null,
-          allowed
-            ? h(
-                'button',
-                {
-                  type: 'button',
-                  class: 'secondary',
-                  onclick: () => void act(() => post(`${path}/subscription/sync`), 'Syncing'),
-                },
-                'Sync now',
-              )
-            : null,
-        ]
+    detail.subscription
+      ? subscriptionFacts(detail.subscription, allowed, act, path)
       : empty('This site follows no upstream trust list.'),
+    allowed ? subscribeForm(act, path, detail.subscription !== null) : null,
   );
 
   return [
@@ -192,4 +168,93 @@ export async function trustPage(params: Params) {
     ),
     subscription,
   ];
+}
+
+type Act = (fn: () => Promise<unknown>, done: string) => Promise<void>;
+
+function subscriptionFacts(
+  sub: NonNullable<SiteDetail['subscription']>,
+  allowed: boolean,
+  act: Act,
+  path: string,
+) {
+  const tone = sub.status === 'ok' ? 'good' : sub.status === 'error' ? 'bad' : 'warn';
+  return [
+    facts([
+      ['URL', h('span', { class: 'dn' }, sub.url)],
+      ['Signer', h('span', { class: 'dn' }, sub.signerSubject)],
+      ['Status', badge(sub.status, tone)],
+      ['Last attempt', when(ms(sub.lastAttemptAt))],
+      ['Last success', when(ms(sub.lastSuccessAt))],
+      ['Applied version', sub.lastVersion === null ? '—' : String(sub.lastVersion)],
+    ]),
+    sub.lastError ? notice(`Last error: ${sub.lastError}`, 'bad') : null,
+    allowed
+      ? h(
+          'div',
+          { class: 'actions-left' },
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary',
+              onclick: () => void act(() => post(`${path}/subscription/sync`), 'Syncing'),
+            },
+            'Sync now',
+          ),
+          ' ',
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'danger',
+              onclick: async () => {
+                const ok = await confirmAction(
+                  'Stop following this list?',
+                  h(
+                    'p',
+                    { class: 'agents-will' },
+                    'Endorsers that only the upstream list names leave the trust list; catalogs that need them leave the next approval.',
+                  ),
+                  'Unsubscribe',
+                );
+                if (ok) void act(() => api('DELETE', `${path}/subscription`), 'Unsubscribing');
+              },
+            },
+            'Unsubscribe',
+          ),
+        )
+      : null,
+  ];
+}
+
+function subscribeForm(act: Act, path: string, replacing: boolean) {
+  const url = h('input', { type: 'url', required: true, placeholder: 'https://example.org/trust/list.yaml' });
+  const issuer = h('input', { required: true, placeholder: '/DC=org/DC=example/CN=Example CA' });
+  const subject = h('input', { required: true, placeholder: '/DC=org/DC=example/CN=Trust list signer' });
+  const form = h(
+    'form',
+    { class: 'stack' },
+    h('h3', null, replacing ? 'Follow another list' : 'Follow an upstream list'),
+    h('p', { class: 'hint' }, 'The list at the URL must be signed (URL.p7s) by exactly this signer.'),
+    field('List URL', url),
+    field('Signer issuer DN', issuer),
+    field('Signer subject DN', subject),
+    h('button', { type: 'submit', class: 'primary' }, 'Subscribe'),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void act(
+      () =>
+        api('PUT', `${path}/subscription`, {
+          body: {
+            url: url.value.trim(),
+            signerIssuer: issuer.value.trim(),
+            signerSubject: subject.value.trim(),
+          },
+        }),
+      'Subscribing',
+    );
+  });
+  return form;
 }
