@@ -357,6 +357,9 @@ describe('web UI journeys (chromium)', () => {
   it('is readable at phone width: no sideways scrolling, long DNs wrap', async () => {
     const phone = await browser.newContext({ viewport: viewports.phone, isMobile: true, hasTouch: true });
     const p = await phone.newPage();
+    await p.goto(`${fx.server.url}/ui/`);
+    await p.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await shot(p, 'phone-sign-in');
     await signIn(p, adminName, adminPassword, totpCode(fx.totpSecret));
     const pages: [string, string, string | RegExp][] = [
       ['dashboard', '/', 'Dashboard'],
