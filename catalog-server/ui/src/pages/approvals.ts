@@ -202,6 +202,84 @@ function endorserSection(site: string, trust: SiteTrust, flash: HTMLElement, all
   );
 }
 
+type SiteCatalog = SiteOverview['catalogs'][number];
+
+interface Decider {
+  site: string;
+  allowed: boolean;
+  flash: HTMLElement;
+}
+
+function entryRow(c: SiteCatalog, e: SiteEntryView, d: Decider) {
+  const act = (approve: boolean, label: string, cls: string) =>
+    h(
+      'button',
+      { type: 'button', class: cls, onclick: () => void decide(d.site, c.id, c.name, e, approve, d.flash) },
+      label,
+    );
+  return h(
+    'tr',
+    { 'data-entry': e.id },
+    h('td', null, h('strong', null, e.name), ` ${e.version}`, h('br'), h('small', null, e.kind)),
+    h(
+      'td',
+      null,
+      badge(e.state, stateTone[e.state]),
+      e.decision ? h('small', { class: 'by' }, ` by ${e.decision.byUser} ${relative(e.decision.at)}`) : null,
+    ),
+    h('td', null, mono(short(e.sha256, 16))),
+    h(
+      'td',
+      { class: 'row-actions' },
+      d.allowed && e.state !== 'approved' ? act(true, 'Approve', 'primary') : null,
+      d.allowed && e.state !== 'revoked' ? act(false, 'Revoke', 'danger') : null,
+    ),
+  );
+}
+
+function entryTable(c: SiteCatalog, items: SiteEntryView[], d: Decider) {
+  const head = ['Entry', 'State', 'sha256'].map((t) => h('th', null, t));
+  return h(
+    'div',
+    { class: 'scroll' },
+    h(
+      'table',
+      { class: 'entries-table' },
+      h('thead', null, h('tr', null, head, h('th', null, h('span', { class: 'sr-only' }, 'Actions')))),
+      h(
+        'tbody',
+        null,
+        items.map((e) => entryRow(c, e, d)),
+      ),
+    ),
+  );
+}
+
+function catalogSection(c: SiteCatalog, d: Decider) {
+  const counts = { approved: 0, revoked: 0, pending: 0 };
+  for (const e of c.entries) counts[e.state]++;
+  return h(
+    'section',
+    { class: 'card', 'aria-label': `Catalog ${c.name}` },
+    h('h2', null, h('a', { href: `#/catalogs/${c.id}` }, c.name), ` v${c.version}`),
+    c.verified
+      ? h(
+          'p',
+          null,
+          badge('verifies under the trust list', 'good'),
+          ` ${counts.approved} approved · ${counts.pending} pending · ${counts.revoked} revoked`,
+        )
+      : notice(['Not listed for this site: ', c.reasons.map((r) => r.message).join('; ')], 'warn'),
+    pager({
+      items: c.entries,
+      label: `entries of ${c.name}`,
+      emptyText: c.entries.length ? 'No entry matches the filter.' : 'This catalog has no entries.',
+      text: (e) => `${e.name} ${e.version} ${e.kind} ${e.state} ${e.sha256}`,
+      render: (items) => entryTable(c, items, d),
+    }),
+  );
+}
+
 export async function approvalsPage(params: Params) {
   const site = params.site ?? '';
   const path = `/sites/${encodeURIComponent(site)}`;
@@ -211,103 +289,7 @@ export async function approvalsPage(params: Params) {
   ]);
   const allowed = canApprove(currentUser(), site);
   const flash = h('div', { class: 'flash', 'aria-live': 'polite' }, flashNotice());
-  const catalogs = overview.catalogs.map((c) => {
-    const counts = { approved: 0, revoked: 0, pending: 0 };
-    for (const e of c.entries) counts[e.state]++;
-    return h(
-      'section',
-      { class: 'card', 'aria-label': `Catalog ${c.name}` },
-      h('h2', null, h('a', { href: `#/catalogs/${c.id}` }, c.name), ` v${c.version}`),
-      c.verified
-        ? h(
-            'p',
-            null,
-            badge('verifies under the trust list', 'good'),
-            ` ${counts.approved} approved · ${counts.pending} pending · ${counts.revoked} revoked`,
-          )
-        : notice(['Not listed for this site: ', c.reasons.map((r) => r.message).join('; ')], 'warn'),
-      pager({
-        items: c.entries,
-        label: `entries of ${c.name}`,
-        emptyText: c.entries.length ? 'No entry matches the filter.' : 'This catalog has no entries.',
-        text: (e) => `${e.name} ${e.version} ${e.kind} ${e.state} ${e.sha256}`,
-        render: (items) =>
-          h(
-            'div',
-            { class: 'scroll' },
-            h(
-              'table',
-              { class: 'entries-table' },
-              h(
-                'thead',
-                null,
-                h(
-                  'tr',
-                  null,
-                  h('th', null, 'Entry'),
-                  h('th', null, 'State'),
-                  h('th', null, 'sha256'),
-                  h('th', null, h('span', { class: 'sr-only' }, 'Actions')),
-                ),
-              ),
-              h(
-                'tbody',
-                null,
-                items.map((e) =>
-                  h(
-                    'tr',
-                    { 'data-entry': e.id },
-                    h(
-                      'td',
-                      null,
-                      h('strong', null, e.name),
-                      ` ${e.version}`,
-                      h('br'),
-                      h('small', null, e.kind),
-                    ),
-                    h(
-                      'td',
-                      null,
-                      badge(e.state, stateTone[e.state]),
-                      e.decision
-                        ? h('small', { class: 'by' }, ` by ${e.decision.byUser} ${relative(e.decision.at)}`)
-                        : null,
-                    ),
-                    h('td', null, mono(short(e.sha256, 16))),
-                    h(
-                      'td',
-                      { class: 'row-actions' },
-                      allowed && e.state !== 'approved'
-                        ? h(
-                            'button',
-                            {
-                              type: 'button',
-                              class: 'primary',
-                              onclick: () => void decide(site, c.id, c.name, e, true, flash),
-                            },
-                            'Approve',
-                          )
-                        : null,
-                      allowed && e.state !== 'revoked'
-                        ? h(
-                            'button',
-                            {
-                              type: 'button',
-                              class: 'danger',
-                              onclick: () => void decide(site, c.id, c.name, e, false, flash),
-                            },
-                            'Revoke',
-                          )
-                        : null,
-                    ),
-                  ),
-                ),
-              ),
-            ),
-          ),
-      }),
-    );
-  });
+  const decider: Decider = { site, allowed, flash };
   return [
     h('h1', null, `Approvals for ${site}`),
     siteTabs(site),
@@ -326,6 +308,6 @@ export async function approvalsPage(params: Params) {
           { class: 'card' },
           empty('No catalog has been published yet, so there is nothing to approve.'),
         )
-      : catalogs,
+      : overview.catalogs.map((c) => catalogSection(c, decider)),
   ];
 }

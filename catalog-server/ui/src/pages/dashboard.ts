@@ -72,13 +72,8 @@ function swarmTable(swarms: Dashboard['swarms']) {
   );
 }
 
-export async function dashboardPage() {
-  const d = await get<Dashboard>('/dashboard');
-  const now = new Date(d.now).getTime();
-  const pending = d.sites.reduce((n, s) => n + s.pending, 0);
-  const expiring = d.certificates.filter((c) => daysUntil(c.notAfter, now) < soonDays);
-
-  const catalogs = h(
+function catalogsCard(d: Dashboard, now: number) {
+  return h(
     'section',
     { class: 'card', 'aria-labelledby': 'dash-catalogs' },
     h('h2', { id: 'dash-catalogs' }, `Catalogs (${d.catalogs.length})`),
@@ -103,8 +98,11 @@ export async function dashboardPage() {
             : null,
         ),
   );
+}
 
-  const sites = h(
+function sitesCard(d: Dashboard, now: number) {
+  const pending = d.sites.reduce((n, s) => n + s.pending, 0);
+  return h(
     'section',
     { class: 'card', 'aria-labelledby': 'dash-sites' },
     h('h2', { id: 'dash-sites' }, `Waiting for approval (${pending})`),
@@ -157,8 +155,11 @@ export async function dashboardPage() {
           ),
         ),
   );
+}
 
-  const certs = h(
+function certificatesCard(d: Dashboard, now: number) {
+  const expiring = d.certificates.filter((c) => daysUntil(c.notAfter, now) < soonDays);
+  return h(
     'section',
     { class: 'card', 'aria-labelledby': 'dash-certs' },
     h('h2', { id: 'dash-certs' }, `Certificates expiring within ${soonDays} days (${expiring.length})`),
@@ -180,8 +181,10 @@ export async function dashboardPage() {
           ),
         ),
   );
+}
 
-  const swarms = h(
+function swarmsCard(d: Dashboard) {
+  return h(
     'section',
     { class: 'card wide', 'aria-labelledby': 'dash-swarms' },
     h('h2', { id: 'dash-swarms' }, 'Swarm health'),
@@ -207,6 +210,20 @@ export async function dashboardPage() {
       ? h('p', { class: 'hint' }, `Listing the ${d.swarms.length} busiest of ${d.swarmsTotal} artifacts.`)
       : null,
   );
+}
 
-  return [h('h1', null, 'Dashboard'), h('div', { class: 'grid' }, sites, catalogs, certs, swarms)];
+export async function dashboardPage() {
+  const d = await get<Dashboard>('/dashboard');
+  const now = new Date(d.now).getTime();
+  return [
+    h('h1', null, 'Dashboard'),
+    h(
+      'div',
+      { class: 'grid' },
+      sitesCard(d, now),
+      catalogsCard(d, now),
+      certificatesCard(d, now),
+      swarmsCard(d),
+    ),
+  ];
 }
