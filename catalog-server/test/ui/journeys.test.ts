@@ -303,7 +303,7 @@ describe('web UI journeys (chromium)', () => {
     expect(JSON.stringify(await trust.json())).toContain(bob.subject);
     await bobItem.getByRole('button', { name: 'Remove' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
-    await page.getByRole('heading', { level: 1, name: `Trust list of ${site}` }).waitFor();
+    await bobItem.waitFor({ state: 'detached' });
     await expect(page.getByRole('region', { name: /Endorsers/ }).textContent()).resolves.not.toContain(
       'CN=Bob',
     );
@@ -337,6 +337,10 @@ describe('web UI journeys (chromium)', () => {
     await open(page, '/tokens', 'Your tokens');
     await page.getByLabel('Label').fill('ci-reader');
     await page.getByRole('button', { name: 'Create token' }).click();
+    await page
+      .locator('.token-flash')
+      .getByText(/copy it now/)
+      .waitFor();
     const shown = await page.locator('.token-flash').textContent();
     const token = /tsw_[0-9a-f]{16}\.[A-Za-z0-9_-]{43}/.exec(shown ?? '')?.[0] ?? '';
     expect(

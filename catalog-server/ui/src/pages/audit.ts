@@ -72,12 +72,14 @@ export async function auditPage(_params: Params) {
                     h(
                       'tr',
                       { 'data-action': r.action },
-                      h('td', null, String(r.seq)),
-                      h('td', null, when(r.at)),
-                      h('td', null, r.actor),
-                      h('td', null, mono(r.action)),
-                      h('td', { class: 'wrap' }, r.target),
-                      h('td', { class: 'wrap detail' }, r.detail === '{}' ? '' : r.detail),
+                      h('td', { 'data-label': '#' }, String(r.seq)),
+                      h('td', { 'data-label': 'Time' }, when(r.at)),
+                      h('td', { 'data-label': 'Actor' }, r.actor),
+                      h('td', { 'data-label': 'Action' }, mono(r.action)),
+                      h('td', { class: 'wrap', 'data-label': 'Target' }, r.target),
+                      r.detail === '{}'
+                        ? h('td', { class: 'no-detail' })
+                        : h('td', { class: 'wrap detail', 'data-label': 'Detail' }, r.detail),
                     ),
                   ),
               ),
