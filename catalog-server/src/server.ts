@@ -1,5 +1,5 @@
 // Starts a full server: services, bootstrap admin, HTTP listener and background schedulers.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { OriginSeeder } from './seeder/origin-seeder.js';
@@ -33,13 +33,21 @@ async function startSeeder(services: Services): Promise<OriginSeeder | undefined
   return OriginSeeder.start(config, services);
 }
 
+export interface StartOptions extends ServiceOptions {
+  /** The web UI plugin (src/ui/plugin.ts), mounted under /ui; `tsw-catalog serve` always passes it. */
+  ui?: FastifyPluginAsync;
+}
+
 export async function startServer(
   config: Readonly<Config>,
-  options: ServiceOptions = {},
+  options: StartOptions = {},
 ): Promise<RunningServer> {
   const services = await createServices(config, options);
   await ensureBootstrapAdmin(services);
-  const app = await buildApp(services, { logger: options.logger ?? false });
+  const app = await buildApp(services, {
+    logger: options.logger ?? false,
+    ...(options.ui ? { ui: options.ui } : {}),
+  });
   const stopSchedulers = [startApprovalScheduler(services), startUpstreamScheduler(services)];
   let seeder: OriginSeeder | undefined;
   app.addHook('onClose', async () => seeder?.stop());
