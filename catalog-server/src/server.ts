@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
+import { OriginSeeder } from './seeder/origin-seeder.js';
 import { createServices, type ServiceOptions, type Services } from './services.js';
 import { startApprovalScheduler } from './sites/approval-signer.js';
 import { startUpstreamScheduler } from './sites/upstream.js';
@@ -10,6 +11,7 @@ import { userByName } from './storage/users-repo.js';
 export interface RunningServer {
   app: FastifyInstance;
   services: Services;
+  seeder: OriginSeeder | undefined;
   url: string;
   close(): Promise<void>;
 }
@@ -26,6 +28,16 @@ export interface StartOptions extends ServiceOptions {
   ui?: FastifyPluginAsync;
 }
 
+async function startSeeder(services: Services): Promise<OriginSeeder | undefined> {
+  const { config, logger } = services;
+  if (!config.seeder.enabled) return undefined;
+  if (config.blobs.backend !== 'fs') {
+    logger.info('origin seeder off: artifacts are on S3, served by the web seed only');
+    return undefined;
+  }
+  return OriginSeeder.start(config, services);
+}
+
 export async function startServer(
   config: Readonly<Config>,
   options: StartOptions = {},
@@ -37,13 +49,18 @@ export async function startServer(
     ...(options.ui ? { ui: options.ui } : {}),
   });
   const stopSchedulers = [startApprovalScheduler(services), startUpstreamScheduler(services)];
+  let seeder: OriginSeeder | undefined;
+  app.addHook('onClose', async () => seeder?.stop());
   await app.listen({ host: config.server.host, port: config.server.port });
+  // After listen: the seeder announces to this server's own tracker. It stops with the app.
+  seeder = await startSeeder(services);
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   services.logger.info({ url: `http://${config.server.host}:${port}` }, 'tsw-catalog listening');
   return {
     app,
     services,
+    seeder,
     url: `http://${config.server.host}:${port}`,
     async close() {
       for (const stop of stopSchedulers) stop();
