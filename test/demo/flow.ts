@@ -128,6 +128,11 @@ async function main(dir: string): Promise<void> {
     console.log(`\nStill running (Ctrl-C stops and cleans up):`);
     console.log(`  catalog server  ${site.server.url}   API docs ${site.server.url}/docs`);
     console.log(`  site view       ${site.server.url}/sites/${SITE}/index.html`);
+    console.log(`  web UI          ${site.server.url}/ui/  sign in as ${site.adminLogin.name}`);
+    console.log(`                  password ${site.adminLogin.password}`);
+    console.log(
+      `                  TOTP secret ${site.adminLogin.totpSecret} (otpauth://totp/TrustSwarm:admin?secret=${site.adminLogin.totpSecret})`,
+    );
     console.log(`  admin API token ${site.adminToken}`);
     console.log(`  files           ${dir}`);
     await new Promise(() => undefined);

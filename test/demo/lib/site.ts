@@ -26,6 +26,8 @@ export interface Site {
   server: CatalogServer;
   api: ReturnType<typeof apiClient>;
   adminToken: string;
+  /** web UI sign-in of the admin */
+  adminLogin: { name: string; password: string; totpSecret: string };
   aliceToken: string;
   /** Runs tsw-endorse in the endorser workspace as `who`. */
   endorse(who: TestIdentity, args: string[], env?: Record<string, string>): Promise<string>;
@@ -74,7 +76,24 @@ export async function startSite(
     opts.serverConfig,
   );
   const admin = ['--config', serverConfig];
-  await run(BIN.catalog, ['user', 'add', 'admin', '--role', 'admin', ...admin]);
+  // The admin can also sign in to the web UI: password plus TOTP, as the server requires.
+  const adminPassword = randomBytes(9).toString('base64url');
+  const added = await run(
+    BIN.catalog,
+    [
+      'user',
+      'add',
+      'admin',
+      '--role',
+      'admin',
+      '--password-env',
+      'TSW_DEMO_ADMIN_PASSWORD',
+      '--totp',
+      ...admin,
+    ],
+    { TSW_DEMO_ADMIN_PASSWORD: adminPassword },
+  );
+  const totpSecret = /TOTP secret: (\S+)/.exec(added)?.[1] ?? '';
   await run(BIN.catalog, [
     'user',
     'add',
@@ -129,6 +148,7 @@ export async function startSite(
     server,
     api,
     adminToken,
+    adminLogin: { name: 'admin', password: adminPassword, totpSecret },
     aliceToken,
     endorse,
     async catalog() {
