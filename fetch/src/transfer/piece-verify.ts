@@ -1,0 +1,192 @@
+// Moves webtorrent's piece SHA-1 check off the main thread. webtorrent hashes each completed
+// piece synchronously inside `Torrent#_request` (lib/torrent.js, through uint8-util's
+// `hash`), which has no hook; at ~1 GB/s per core that is ~1 s of main-thread time per GiB,
+// during which no socket is read. This replaces `_request` on each torrent instance with a
+// copy of webtorrent 3.0.21's (MIT, WebTorrent LLC) in which only the hash call differs: the
+// assembled piece is transferred to a worker thread (hash-worker.ts) and back. Everything
+// else — reservations, hotswap, the `Piece N failed verification` warning that peer-bans.ts
+// listens to, store.put before `_markVerified` — is unchanged.
+//
+// The copy is tied to one webtorrent version: the original method's source is fingerprinted
+// and, if it differs (webtorrent upgraded), the override is not installed and webtorrent's
+// own main-thread hashing stays in place (`installed: false`).
+
+import { createHash } from 'node:crypto';
+import type { Torrent, Wire } from 'webtorrent';
+import type { HashWorker } from './hash-worker.js';
+
+/** sha256 of `Torrent.prototype._request.toString()` in webtorrent 3.0.21 */
+const REQUEST_FINGERPRINT = 'a4e6156ed3a523b220300908bc3566d5364a9c500f7553de1f43b00c599630d3';
+
+const BLOCK_LENGTH = 1 << 14;
+const PIPELINE_MAX_DURATION = 1;
+
+interface PieceLike {
+  length: number;
+  reserve(): number;
+  reserveRemaining(): number;
+  cancel(i: number): void;
+  cancelRemaining(i: number): void;
+  chunkOffset(i: number): number;
+  chunkLength(i: number): number;
+  chunkLengthRemaining(i: number): number;
+  set(i: number, data: Uint8Array, source: Wire): boolean;
+  flush(): Uint8Array;
+}
+
+interface WireLike {
+  type: string;
+  requests: unknown[];
+  remoteAddress?: string;
+  remotePort?: number;
+  peerExtendedHandshake?: { reqq?: unknown };
+  downloadSpeed(): number;
+  have(index: number): void;
+  request(
+    index: number,
+    offset: number,
+    length: number,
+    cb: (err: Error | null, chunk: Uint8Array) => void,
+  ): void;
+}
+
+interface TorrentInternals {
+  destroyed: boolean;
+  ready: boolean;
+  pieceLength: number;
+  maxWebConns: number;
+  pieces: Array<PieceLike | null>;
+  _hashes: string[];
+  _reservations: Array<Array<WireLike | null> | null>;
+  bitfield: { get(i: number): boolean };
+  wires: WireLike[];
+  store: { put(index: number, buf: Uint8Array, cb: (err?: Error | null) => void): void };
+  _request(wire: WireLike, index: number, hotswap: boolean): boolean;
+  _hotswap(wire: WireLike, index: number): boolean;
+  _debug(...args: unknown[]): void;
+  _destroy(err: unknown): void;
+  _markVerified(index: number): void;
+  _checkDone(): boolean;
+  _update(): void;
+  once(event: string, fn: () => void): void;
+  emit(event: string, ...args: unknown[]): boolean;
+}
+
+function getBlockPipelineLength(wire: WireLike, duration: number): number {
+  let length = 2 + Math.ceil((duration * wire.downloadSpeed()) / BLOCK_LENGTH);
+  const reqq = wire.peerExtendedHandshake?.reqq;
+  if (typeof reqq === 'number' && reqq > 0) length = Math.min(length, reqq);
+  return length;
+}
+
+function getPiecePipelineLength(wire: WireLike, duration: number, pieceLength: number): number {
+  return 1 + Math.ceil((duration * wire.downloadSpeed()) / pieceLength);
+}
+
+/** Returns whether webtorrent's `_request` was replaced (false: unknown webtorrent version). */
+export function offloadPieceHashing(torrent: Torrent, hashing: HashWorker): boolean {
+  const self = torrent as unknown as TorrentInternals;
+  const original = Object.getPrototypeOf(self)._request as (...args: unknown[]) => boolean;
+  const fingerprint = createHash('sha256').update(original.toString()).digest('hex');
+  if (fingerprint !== REQUEST_FINGERPRINT) return false;
+
+  self._request = function request(wire: WireLike, index: number, hotswap: boolean): boolean {
+    const numRequests = wire.requests.length;
+    const isWebSeed = wire.type === 'webSeed';
+
+    if (self.bitfield.get(index)) return false;
+
+    const maxOutstandingRequests = isWebSeed
+      ? Math.min(getPiecePipelineLength(wire, PIPELINE_MAX_DURATION, self.pieceLength), self.maxWebConns)
+      : getBlockPipelineLength(wire, PIPELINE_MAX_DURATION);
+
+    if (numRequests >= maxOutstandingRequests) return false;
+
+    const piece = self.pieces[index];
+    if (!piece) return false;
+    let reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
+
+    if (reservation === -1 && hotswap && self._hotswap(wire, index)) {
+      reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
+    }
+    if (reservation === -1) return false;
+
+    let r = self._reservations[index];
+    if (!r) {
+      r = [];
+      self._reservations[index] = r;
+    }
+    const reservations = r;
+    let i = reservations.indexOf(null);
+    if (i === -1) i = reservations.length;
+    reservations[i] = wire;
+
+    const chunkOffset = piece.chunkOffset(reservation);
+    const chunkLength = isWebSeed ? piece.chunkLengthRemaining(reservation) : piece.chunkLength(reservation);
+
+    const onUpdateTick = (): void => {
+      queueMicrotask(() => self._update());
+    };
+
+    const onChunk = async (err: Error | null, chunk: Uint8Array): Promise<void> => {
+      if (self.destroyed) return;
+      if (!self.ready) {
+        self.once('ready', () => void onChunk(err, chunk));
+        return;
+      }
+      if (reservations[i] === wire) reservations[i] = null;
+      if (piece !== self.pieces[index]) return onUpdateTick();
+
+      if (err) {
+        self._debug(
+          'error getting piece %s (offset: %s length: %s) from %s: %s',
+          index,
+          chunkOffset,
+          chunkLength,
+          `${wire.remoteAddress}:${wire.remotePort}`,
+          err.message,
+        );
+        if (isWebSeed) piece.cancelRemaining(reservation);
+        else piece.cancel(reservation);
+        onUpdateTick();
+        return;
+      }
+
+      if (!piece.set(reservation, chunk, wire as unknown as Wire)) return onUpdateTick();
+
+      let verified: { hex: string; buf: Uint8Array };
+      try {
+        verified = await hashing.sha1(piece.flush());
+      } catch (hashErr) {
+        self._destroy(hashErr);
+        return;
+      }
+      if (self.destroyed) return;
+      const buf = verified.buf;
+
+      if (verified.hex === self._hashes[index]) {
+        self._debug('piece verified %s', index);
+        self.store.put(index, buf, (putErr) => {
+          if (putErr) {
+            self._destroy(putErr);
+            return;
+          }
+          self.pieces[index] = null;
+          self._markVerified(index);
+          for (const w of self.wires) w.have(index);
+          self._checkDone();
+          onUpdateTick();
+        });
+      } else {
+        const PieceCtor = piece.constructor as new (length: number) => PieceLike;
+        self.pieces[index] = new PieceCtor(piece.length);
+        self.emit('warning', new Error(`Piece ${index} failed verification`));
+        onUpdateTick();
+      }
+    };
+
+    wire.request(index, chunkOffset, chunkLength, (err, chunk) => void onChunk(err, chunk));
+    return true;
+  };
+  return true;
+}
