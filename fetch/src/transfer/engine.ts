@@ -10,11 +10,12 @@ import { type FileHasher, HashWorker } from './hash-worker.js';
 import { type BanEvent, banCorruptPeers, PeerBanList } from './peer-bans.js';
 import { countConns, countUnchoked, enforcePeerLimits, type PeerLimitCounters } from './peer-limits.js';
 import { linearRarestFirst } from './piece-picker.js';
-import { offloadPieceHashing } from './piece-verify.js';
+import { offloadPieceHashing, PieceBufferPool } from './piece-verify.js';
 import { limitRequestPipeline } from './request-pipeline.js';
 import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
 import { readTorrentInfo, type TorrentInfo } from './torrent-file.js';
 import { deferWebSeeds } from './web-seed.js';
+import { lessCopyingWires } from './wire-parser.js';
 
 export interface TransferConfig {
   torrentPort: number;
@@ -108,6 +109,7 @@ export class TransferEngine {
   private readonly active = new Map<string, Active>();
   private readonly bans = new PeerBanList();
   private readonly hashing = new HashWorker();
+  private readonly piecePool = new PieceBufferPool(3);
 
   private constructor(
     private readonly client: WebTorrent,
@@ -334,12 +336,13 @@ export class TransferEngine {
     });
     torrent.on('warning', (err: unknown) => this.events.onWarning?.(torrent.infoHash, errorMessage(err)));
     linearRarestFirst(torrent);
-    if (!offloadPieceHashing(torrent, this.hashing)) {
+    if (!offloadPieceHashing(torrent, this.hashing, this.piecePool, { maxPendingWrites: 3 })) {
       this.events.onWarning?.(
         torrent.infoHash,
         'unknown webtorrent version: piece hashes stay on the main thread',
       );
     }
+    lessCopyingWires(torrent);
     limitRequestPipeline(
       torrent,
       this.config.maxRequestsPerPeer ?? defaultTransferConfig.maxRequestsPerPeer ?? 256,

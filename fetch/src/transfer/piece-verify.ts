@@ -23,6 +23,12 @@ const PIPELINE_MAX_DURATION = 1;
 
 interface PieceLike {
   length: number;
+  _buffer: Array<Uint8Array | undefined> | null;
+  _chunks: number;
+  _buffered: number;
+  _cancellations: number[] | null;
+  sources: unknown[] | null;
+  _flushed: boolean;
   reserve(): number;
   reserveRemaining(): number;
   cancel(i: number): void;
@@ -31,7 +37,6 @@ interface PieceLike {
   chunkLength(i: number): number;
   chunkLengthRemaining(i: number): number;
   set(i: number, data: Uint8Array, source: Wire): boolean;
-  flush(): Uint8Array;
 }
 
 interface WireLike {
@@ -62,6 +67,7 @@ interface TorrentInternals {
   wires: WireLike[];
   store: { put(index: number, buf: Uint8Array, cb: (err?: Error | null) => void): void };
   _request(wire: WireLike, index: number, hotswap: boolean): boolean;
+  _updateWire(wire: WireLike): void;
   _hotswap(wire: WireLike, index: number): boolean;
   _debug(...args: unknown[]): void;
   _destroy(err: unknown): void;
@@ -83,12 +89,100 @@ function getPiecePipelineLength(wire: WireLike, duration: number, pieceLength: n
   return 1 + Math.ceil((duration * wire.downloadSpeed()) / pieceLength);
 }
 
+/**
+ * Reusable piece-sized buffers. webtorrent allocates a fresh buffer for every completed piece
+ * (1 GiB of short-lived 4 MiB ArrayBuffers per GiB), which V8 frees only at its next full GC:
+ * RSS carried tens of MB of dead pieces and the allocations kept triggering GCs. A buffer
+ * goes back to the pool once the store has written it (or its hash failed). It is safe to
+ * reuse then: the only holder, immediate-chunk-store, drops it when the write completes, and
+ * every partial read it serves in between is a copy (`Uint8Array#slice`).
+ */
+export class PieceBufferPool {
+  private readonly free = new Map<number, Uint8Array[]>();
+
+  constructor(private readonly maxPerSize: number) {}
+
+  take(length: number): Uint8Array {
+    return this.free.get(length)?.pop() ?? new Uint8Array(length);
+  }
+
+  give(buf: Uint8Array): void {
+    // Only buffers that own their memory are pooled (views never are handed out here).
+    if (buf.byteOffset !== 0 || buf.byteLength !== buf.buffer.byteLength) return;
+    const list = this.free.get(buf.byteLength) ?? [];
+    this.free.set(buf.byteLength, list);
+    if (list.length < this.maxPerSize) list.push(buf);
+  }
+}
+
+/**
+ * Blocks are copied into the piece's pooled buffer as they arrive, and torrent-piece keeps a
+ * view of that buffer instead of the received chunk, so a half-received piece holds exactly
+ * its own bytes (not the 64 KiB socket reads its blocks came in), the socket reads die young,
+ * and the complete piece needs no concatenation. A block already received (duplicate in
+ * end-game) is not copied again.
+ */
+class PieceAssembler {
+  private readonly buffers = new WeakMap<PieceLike, Uint8Array>();
+
+  constructor(private readonly pool: PieceBufferPool) {}
+
+  /** Copies a single-block chunk into place; returns what torrent-piece should keep. */
+  place(piece: PieceLike, reservation: number, chunk: Uint8Array, offset: number): Uint8Array {
+    if (chunk.length > BLOCK_LENGTH || !piece._buffer || piece._buffer[reservation]) return chunk;
+    let buf = this.buffers.get(piece);
+    if (!buf) {
+      buf = this.pool.take(piece.length);
+      this.buffers.set(piece, buf);
+    }
+    if (offset + chunk.length > buf.length) return chunk;
+    buf.set(chunk, offset);
+    return buf.subarray(offset, offset + chunk.length);
+  }
+
+  /** torrent-piece's `flush()`: the piece's buffer with every block in place. */
+  flush(piece: PieceLike): Uint8Array {
+    const blocks = piece._buffer;
+    if (!blocks || piece._chunks !== piece._buffered) throw new Error('piece flushed before it was complete');
+    const buf = this.buffers.get(piece) ?? this.pool.take(piece.length);
+    this.buffers.delete(piece);
+    for (let j = 0; j < blocks.length; j++) {
+      const block = blocks[j];
+      if (!block) throw new Error('piece flushed with a missing block');
+      const offset = j * BLOCK_LENGTH;
+      // Web-seed chunks (several blocks) are kept as received and copied here.
+      if (block.buffer !== buf.buffer || block.byteOffset !== offset) buf.set(block, offset);
+    }
+    piece._buffer = null;
+    piece._cancellations = null;
+    piece.sources = null;
+    piece._flushed = true;
+    return buf;
+  }
+}
+
 /** Returns whether webtorrent's `_request` was replaced (false: unknown webtorrent version). */
-export function offloadPieceHashing(torrent: Torrent, hashing: HashWorker): boolean {
+export function offloadPieceHashing(
+  torrent: Torrent,
+  hashing: HashWorker,
+  pool: PieceBufferPool,
+  opts: { maxPendingWrites: number },
+): boolean {
   const self = torrent as unknown as TorrentInternals;
   const original = Object.getPrototypeOf(self)._request as (...args: unknown[]) => boolean;
   const fingerprint = createHash('sha256').update(original.toString()).digest('hex');
   if (fingerprint !== REQUEST_FINGERPRINT) return false;
+  const assembler = new PieceAssembler(pool);
+
+  // Back-pressure: verified pieces wait in memory until the store has written them; while
+  // `maxPendingWrites` are waiting (slow or throttled disk), no new blocks are requested.
+  // Each completed write re-runs webtorrent's request round (onUpdateTick below).
+  let pendingWrites = 0;
+  const updateWire = self._updateWire.bind(self);
+  self._updateWire = (wire: WireLike): void => {
+    if (pendingWrites >= opts.maxPendingWrites && wire.type !== 'webSeed') return;
+    updateWire(wire);
+  };
 
   self._request = function request(wire: WireLike, index: number, hotswap: boolean): boolean {
     const numRequests = wire.requests.length;
@@ -152,11 +246,12 @@ export function offloadPieceHashing(torrent: Torrent, hashing: HashWorker): bool
         return;
       }
 
-      if (!piece.set(reservation, chunk, wire as unknown as Wire)) return onUpdateTick();
+      const kept = assembler.place(piece, reservation, chunk, chunkOffset);
+      if (!piece.set(reservation, kept, wire as unknown as Wire)) return onUpdateTick();
 
       let verified: { hex: string; buf: Uint8Array };
       try {
-        verified = await hashing.sha1(piece.flush());
+        verified = await hashing.sha1(assembler.flush(piece));
       } catch (hashErr) {
         self._destroy(hashErr);
         return;
@@ -166,11 +261,14 @@ export function offloadPieceHashing(torrent: Torrent, hashing: HashWorker): bool
 
       if (verified.hex === self._hashes[index]) {
         self._debug('piece verified %s', index);
+        pendingWrites++;
         self.store.put(index, buf, (putErr) => {
+          pendingWrites--;
           if (putErr) {
             self._destroy(putErr);
             return;
           }
+          pool.give(buf);
           self.pieces[index] = null;
           self._markVerified(index);
           for (const w of self.wires) w.have(index);
@@ -178,6 +276,7 @@ export function offloadPieceHashing(torrent: Torrent, hashing: HashWorker): bool
           onUpdateTick();
         });
       } else {
+        pool.give(buf);
         const PieceCtor = piece.constructor as new (length: number) => PieceLike;
         self.pieces[index] = new PieceCtor(piece.length);
         self.emit('warning', new Error(`Piece ${index} failed verification`));
