@@ -16,6 +16,7 @@ import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
 import { readTorrentInfo, type TorrentInfo } from './torrent-file.js';
 import { deferWebSeeds } from './web-seed.js';
 import { lessCopyingWires } from './wire-parser.js';
+import { gatherWireWrites } from './wire-writer.js';
 
 export interface TransferConfig {
   torrentPort: number;
@@ -343,6 +344,7 @@ export class TransferEngine {
       );
     }
     lessCopyingWires(torrent);
+    gatherWireWrites(torrent);
     limitRequestPipeline(
       torrent,
       this.config.maxRequestsPerPeer ?? defaultTransferConfig.maxRequestsPerPeer ?? 256,
