@@ -1,15 +1,18 @@
-// Moves webtorrent's piece SHA-1 check off the main thread. webtorrent hashes each completed
-// piece synchronously inside `Torrent#_request` (lib/torrent.js, through uint8-util's
-// `hash`), which has no hook; at ~1 GB/s per core that is ~1 s of main-thread time per GiB,
-// during which no socket is read. This replaces `_request` on each torrent instance with a
-// copy of webtorrent 3.0.21's (MIT, WebTorrent LLC) in which only the hash call differs: the
-// assembled piece is transferred to a worker thread (hash-worker.ts) and back. Everything
-// else — reservations, hotswap, the `Piece N failed verification` warning that peer-bans.ts
-// listens to, store.put before `_markVerified` — is unchanged.
+// Webtorrent's piece receive path, made cheaper. webtorrent hashes each completed piece
+// synchronously inside `Torrent#_request` (lib/torrent.js, through uint8-util's `hash`),
+// which has no hook; at ~1 GB/s per core that is ~1 s of main-thread time per GiB, during
+// which no socket is read. This replaces `_request` on each torrent instance with a copy of
+// webtorrent 3.0.21's (MIT, WebTorrent LLC) that differs in three ways:
+//   - the assembled piece is transferred to a worker thread for its SHA-1 (hash-worker.ts);
+//   - blocks are copied into a pooled piece buffer as they arrive (PieceAssembler), instead
+//     of keeping the socket reads and concatenating them into a new buffer per piece;
+//   - while `maxPendingWrites` verified pieces wait for the disk, no blocks are requested.
+// Everything else — reservations, hotswap, the `Piece N failed verification` warning that
+// peer-bans.ts listens to, store.put before `_markVerified` — is unchanged.
 //
 // The copy is tied to one webtorrent version: the original method's source is fingerprinted
-// and, if it differs (webtorrent upgraded), the override is not installed and webtorrent's
-// own main-thread hashing stays in place (`installed: false`).
+// and, if it differs (webtorrent upgraded), nothing is replaced, webtorrent's own path stays
+// in place and the engine logs a warning.
 
 import { createHash } from 'node:crypto';
 import type { Torrent, Wire } from 'webtorrent';
