@@ -6,7 +6,8 @@
 //   - the assembled piece is transferred to a worker thread for its SHA-1 (hash-worker.ts);
 //   - blocks are copied into a pooled piece buffer as they arrive (PieceAssembler), instead
 //     of keeping the socket reads and concatenating them into a new buffer per piece;
-//   - while `maxPendingWrites` verified pieces wait for the disk, no blocks are requested.
+//   - while `maxPendingWrites` verified pieces wait for the disk, no blocks are requested;
+//   - the request rounds queued by the blocks of one socket read are merged into one.
 // Everything else — reservations, hotswap, the `Piece N failed verification` warning that
 // peer-bans.ts listens to, store.put before `_markVerified` — is unchanged.
 //
@@ -187,6 +188,55 @@ export function offloadPieceHashing(
     updateWire(wire);
   };
 
+  // webtorrent queues one request round (`_update`, over every wire) per received block; the
+  // blocks of one socket read are parsed in one go, so the rounds are merged: one per batch.
+  let updateQueued = false;
+  const onUpdateTick = (): void => {
+    if (updateQueued) return;
+    updateQueued = true;
+    queueMicrotask(() => {
+      updateQueued = false;
+      self._update();
+    });
+  };
+
+  // The complete piece: SHA-1 in the worker, then written, then marked verified.
+  const verifyAndStore = async (piece: PieceLike, index: number): Promise<void> => {
+    let verified: { hex: string; buf: Uint8Array };
+    try {
+      verified = await hashing.sha1(assembler.flush(piece));
+    } catch (hashErr) {
+      self._destroy(hashErr);
+      return;
+    }
+    if (self.destroyed) return;
+    const buf = verified.buf;
+
+    if (verified.hex === self._hashes[index]) {
+      self._debug('piece verified %s', index);
+      pendingWrites++;
+      self.store.put(index, buf, (putErr) => {
+        pendingWrites--;
+        if (putErr) {
+          self._destroy(putErr);
+          return;
+        }
+        pool.give(buf);
+        self.pieces[index] = null;
+        self._markVerified(index);
+        for (const w of self.wires) w.have(index);
+        self._checkDone();
+        onUpdateTick();
+      });
+    } else {
+      pool.give(buf);
+      const PieceCtor = piece.constructor as new (length: number) => PieceLike;
+      self.pieces[index] = new PieceCtor(piece.length);
+      self.emit('warning', new Error(`Piece ${index} failed verification`));
+      onUpdateTick();
+    }
+  };
+
   self._request = function request(wire: WireLike, index: number, hotswap: boolean): boolean {
     const numRequests = wire.requests.length;
     const isWebSeed = wire.type === 'webSeed';
@@ -221,18 +271,17 @@ export function offloadPieceHashing(
     const chunkOffset = piece.chunkOffset(reservation);
     const chunkLength = isWebSeed ? piece.chunkLengthRemaining(reservation) : piece.chunkLength(reservation);
 
-    const onUpdateTick = (): void => {
-      queueMicrotask(() => self._update());
-    };
-
-    const onChunk = async (err: Error | null, chunk: Uint8Array): Promise<void> => {
+    const onChunk = (err: Error | null, chunk: Uint8Array): void => {
       if (self.destroyed) return;
       if (!self.ready) {
-        self.once('ready', () => void onChunk(err, chunk));
+        self.once('ready', () => onChunk(err, chunk));
         return;
       }
       if (reservations[i] === wire) reservations[i] = null;
-      if (piece !== self.pieces[index]) return onUpdateTick();
+      if (piece !== self.pieces[index]) {
+        onUpdateTick();
+        return;
+      }
 
       if (err) {
         self._debug(
@@ -250,44 +299,11 @@ export function offloadPieceHashing(
       }
 
       const kept = assembler.place(piece, reservation, chunk, chunkOffset);
-      if (!piece.set(reservation, kept, wire as unknown as Wire)) return onUpdateTick();
-
-      let verified: { hex: string; buf: Uint8Array };
-      try {
-        verified = await hashing.sha1(assembler.flush(piece));
-      } catch (hashErr) {
-        self._destroy(hashErr);
-        return;
-      }
-      if (self.destroyed) return;
-      const buf = verified.buf;
-
-      if (verified.hex === self._hashes[index]) {
-        self._debug('piece verified %s', index);
-        pendingWrites++;
-        self.store.put(index, buf, (putErr) => {
-          pendingWrites--;
-          if (putErr) {
-            self._destroy(putErr);
-            return;
-          }
-          pool.give(buf);
-          self.pieces[index] = null;
-          self._markVerified(index);
-          for (const w of self.wires) w.have(index);
-          self._checkDone();
-          onUpdateTick();
-        });
-      } else {
-        pool.give(buf);
-        const PieceCtor = piece.constructor as new (length: number) => PieceLike;
-        self.pieces[index] = new PieceCtor(piece.length);
-        self.emit('warning', new Error(`Piece ${index} failed verification`));
-        onUpdateTick();
-      }
+      if (piece.set(reservation, kept, wire as unknown as Wire)) void verifyAndStore(piece, index);
+      else onUpdateTick();
     };
 
-    wire.request(index, chunkOffset, chunkLength, (err, chunk) => void onChunk(err, chunk));
+    wire.request(index, chunkOffset, chunkLength, onChunk);
     return true;
   };
   return true;
