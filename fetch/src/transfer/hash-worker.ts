@@ -27,10 +27,11 @@ function closeFile(key) {
   files.delete(key);
   if (file && file.fd !== null) fs.closeSync(file.fd);
 }
-function drain(file) {
+// Hashes up to "limit" ready pieces in order; returns whether more are ready.
+function drain(file, limit) {
   // The file appears with the first written piece: opened on first use.
   if (file.fd === null && file.ready.has(file.next)) file.fd = fs.openSync(file.path, 'r');
-  while (file.next < file.pieceCount && file.ready.has(file.next)) {
+  for (let n = 0; n < limit && file.next < file.pieceCount && file.ready.has(file.next); n++) {
     const index = file.next;
     const start = index * file.pieceLength;
     const length = Math.min(file.pieceLength, file.size - start);
@@ -45,6 +46,23 @@ function drain(file) {
     file.ready.delete(index);
     file.next += 1;
   }
+  return file.next < file.pieceCount && file.ready.has(file.next);
+}
+// A backlog (a resumed download reports every piece already on disk at once) is hashed a
+// few pieces per turn, so piece SHA-1 requests queued meanwhile are not held up behind it.
+function drainSoon(key) {
+  const file = files.get(key);
+  if (!file || file.error || file.draining) return;
+  file.draining = true;
+  setImmediate(() => {
+    file.draining = false;
+    if (files.get(key) !== file || file.error) return;
+    try {
+      if (drain(file, 4)) drainSoon(key);
+    } catch (err) {
+      file.error = String((err && err.message) || err);
+    }
+  });
 }
 parentPort.on('message', (m) => {
   try {
@@ -54,21 +72,18 @@ parentPort.on('message', (m) => {
     } else if (m.op === 'open') {
       closeFile(m.key);
       files.set(m.key, { path: m.path, fd: null, size: m.size, pieceLength: m.pieceLength,
-        pieceCount: m.pieceCount, next: 0, ready: new Set(), hash: createHash('sha256'), error: null });
+        pieceCount: m.pieceCount, next: 0, ready: new Set(), hash: createHash('sha256'), error: null,
+        draining: false });
     } else if (m.op === 'pieces') {
       const file = files.get(m.key);
       if (!file || file.error) return;
       for (const i of m.indexes) if (i >= file.next) file.ready.add(i);
-      try {
-        drain(file);
-      } catch (err) {
-        file.error = String((err && err.message) || err);
-      }
+      drainSoon(m.key);
     } else if (m.op === 'digest') {
       const file = files.get(m.key);
       if (!file) throw new Error('no whole-file hash open');
       if (file.error) throw new Error(file.error);
-      drain(file);
+      drain(file, Infinity);
       if (file.next !== file.pieceCount) {
         throw new Error('whole-file hash incomplete: ' + file.next + ' of ' + file.pieceCount + ' pieces');
       }
@@ -95,7 +110,7 @@ interface Reply {
   error?: string;
 }
 
-/** One worker thread with request/reply by id. `unref`ed: it never keeps the process alive. */
+/** One worker thread with request/reply by id; it keeps the process alive only while a reply is awaited. */
 class HashThread {
   private readonly worker: Worker;
   private nextId = 1;
@@ -113,6 +128,7 @@ class HashThread {
       if (reply.id === undefined) return;
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
+      if (this.pending.size === 0) this.worker.unref();
       if (!waiter) return;
       if (reply.error) waiter.reject(new Error(reply.error));
       else waiter.resolve(reply);
@@ -129,6 +145,8 @@ class HashThread {
   call(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
+    // Referenced while a reply is awaited, so the process does not exit under an awaited hash.
+    if (this.pending.size === 0) this.worker.ref();
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ ...message, id }, transfer);
