@@ -27,6 +27,15 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    const info = await stat(path);
+    return info.isFile() ? info.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class ImageStore {
   constructor(readonly dataDir: string) {}
 
@@ -55,15 +64,24 @@ export class ImageStore {
   /**
    * Hashes the staged file and, when it matches, moves it into images/<entryId>/ atomically.
    * On mismatch the staging directory is removed, so the next attempt starts clean.
+   *
+   * `staged` is the sha256 the transfer engine computed from this file while it downloaded
+   * (it read every piece back from disk once the piece was written, see
+   * transfer/hash-worker.ts); it is used instead of a second full read only when the file
+   * still has exactly the size that was hashed. Without it the whole file is read here.
    */
   async install(opts: {
     entryId: string;
     infoHash: string;
     fileName: string;
     expectedSha256: string;
+    staged?: { sha256: string; size: number } | undefined;
   }): Promise<string> {
     const staged = join(this.stagingDir(opts.infoHash), opts.fileName);
-    const actual = await sha256File(staged);
+    const actual =
+      opts.staged && (await sizeOf(staged)) === opts.staged.size
+        ? opts.staged.sha256
+        : await sha256File(staged);
     if (actual !== opts.expectedSha256.toLowerCase()) {
       await this.clearStaging(opts.infoHash);
       throw new FetchError(

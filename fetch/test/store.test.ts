@@ -1,5 +1,6 @@
 // The store alone: a staged file is installed only when its sha256 matches (mismatch
-// deletes the staging directory), install is one directory rename, archive keeps a copy.
+// deletes the staging directory), a sha256 computed during the download is used only for a
+// file of the size that was hashed, install is one directory rename, archive keeps a copy.
 
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -47,6 +48,45 @@ describe('ImageStore', () => {
     ).rejects.toMatchObject({ code: 'HASH_MISMATCH' });
     expect(await store.isInstalled('entry-2', 'img.qcow2')).toBe(false);
     expect(await readdir(join(dir, 'data', 'staging'))).toEqual([]);
+  });
+
+  it('uses the hash computed during download only while the file has the size that was hashed', async () => {
+    const store = new ImageStore(join(dir, 'data'));
+    const good = sha256Hex(Buffer.from('good bytes'));
+    // A staged hash that matches is trusted without a second read…
+    await stage(store, 'c'.repeat(40), 'good bytes');
+    await store.install({
+      entryId: 'entry-3',
+      infoHash: 'c'.repeat(40),
+      fileName: 'img.qcow2',
+      expectedSha256: good,
+      staged: { sha256: good, size: 10 },
+    });
+    expect(await store.isInstalled('entry-3', 'img.qcow2')).toBe(true);
+    // …a staged hash that differs from the approved one is refused like a read one…
+    await stage(store, 'd'.repeat(40), 'good bytes');
+    await expect(
+      store.install({
+        entryId: 'entry-4',
+        infoHash: 'd'.repeat(40),
+        fileName: 'img.qcow2',
+        expectedSha256: good,
+        staged: { sha256: sha256Hex(Buffer.from('other')), size: 10 },
+      }),
+    ).rejects.toMatchObject({ code: 'HASH_MISMATCH' });
+    expect(await readdir(join(dir, 'data', 'staging'))).toEqual([]);
+    // …and when the file grew after it was hashed, the file itself is hashed again.
+    await stage(store, 'e'.repeat(40), 'good bytes+appended');
+    await expect(
+      store.install({
+        entryId: 'entry-5',
+        infoHash: 'e'.repeat(40),
+        fileName: 'img.qcow2',
+        expectedSha256: good,
+        staged: { sha256: good, size: 10 },
+      }),
+    ).rejects.toMatchObject({ code: 'HASH_MISMATCH' });
+    expect(await store.isInstalled('entry-5', 'img.qcow2')).toBe(false);
   });
 
   it('archives an installed entry out of images/', async () => {

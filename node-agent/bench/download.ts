@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -23,10 +23,45 @@ import { execa, type ResultPromise } from 'execa';
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(packageDir, 'dist', 'cli.js');
 const { values } = parseArgs({
-  options: { 'size-mib': { type: 'string', default: '1024' }, out: { type: 'string' } },
+  options: {
+    'size-mib': { type: 'string', default: '1024' },
+    out: { type: 'string' },
+    /** comma list of seeders to measure against: agent, aria2c */
+    seeders: { type: 'string', default: 'agent,aria2c' },
+    /** rounds per seeder; the summary gives the median */
+    repeat: { type: 'string', default: '1' },
+    /** extra node flags for the leeching agent, e.g. --cpu-prof (profiling only) */
+    'agent-node-arg': { type: 'string', multiple: true, default: [] },
+  },
 });
+const seederNames = values.seeders.split(',').filter(Boolean);
+const repeat = Math.max(1, Number(values.repeat));
+const agentNodeArgs = values['agent-node-arg'];
 const sizeBytes = Number(values['size-mib']) * 1024 * 1024;
 const outPath = values.out ?? join(packageDir, '..', 'bench-results', 'node-agent-download.json');
+
+interface Row {
+  seeder: string;
+  round: number;
+  loadAvg1m: number;
+  agentDownloadMBps: number;
+  agentInstallMBps: number;
+  aria2cDownloadMBps: number;
+  ratio: number;
+  installRatio: number;
+  agentPeakRssMB: number;
+  agentDownloadSeconds: number;
+  agentInstallSeconds: number;
+  aria2cSeconds: number;
+  agentCpuSecondsPerGiB: number;
+  aria2cCpuSecondsPerGiB: number;
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -84,6 +119,7 @@ async function waitForSeeder(tracker: Server, infoHash: string): Promise<void> {
 async function leechAgent(dir: string, torrentPath: string, sha256: string) {
   const started = process.hrtime.bigint();
   const proc = execa('node', [
+    ...agentNodeArgs,
     cli,
     'fetch',
     '--torrent',
@@ -142,7 +178,7 @@ async function main(): Promise<void> {
   const address = tracker.http?.address();
   if (!address || typeof address === 'string') throw new Error('tracker did not bind');
   const announce = `http://127.0.0.1:${address.port}/announce`;
-  const results: Record<string, unknown>[] = [];
+  const results: Row[] = [];
   try {
     const origin = join(dir, 'origin');
     await mkdir(origin, { recursive: true });
@@ -196,48 +232,87 @@ async function main(): Promise<void> {
         ),
       }),
     ];
+    const gib = sizeBytes / 2 ** 30;
     for (const start of seeders) {
       const seeder = await start();
+      if (!seederNames.includes(seeder.name)) {
+        seeder.proc.kill('SIGTERM');
+        await seeder.proc;
+        continue;
+      }
       await waitForSeeder(tracker, info.infoHash);
       process.stdout.write(`seeder ${seeder.name} ready\n`);
-      const agentDir = join(dir, `leech-agent-${seeder.name}`);
-      const agent = await leechAgent(agentDir, torrentPath, sha256);
-      await rm(agentDir, { recursive: true, force: true });
-      const ariaDir = join(dir, `leech-aria2-${seeder.name}`);
-      const aria = await leechAria2(ariaDir, torrentPath);
-      await rm(ariaDir, { recursive: true, force: true });
-      const mbps = (s: number) => sizeBytes / s / 1e6;
-      const row = {
-        seeder: seeder.name,
-        agentDownloadMBps: mbps(agent.downloadSeconds),
-        agentInstallMBps: mbps(agent.installSeconds),
-        aria2cDownloadMBps: mbps(aria.downloadSeconds),
-        ratio: aria.downloadSeconds / agent.downloadSeconds,
-        agentPeakRssMB: agent.maxRssBytes / 1e6,
-        agentDownloadSeconds: agent.downloadSeconds,
-        agentInstallSeconds: agent.installSeconds,
-        aria2cSeconds: aria.downloadSeconds,
-        agentCpuSeconds: agent.cpuSeconds,
-        aria2cCpuSeconds: aria.cpuSeconds,
-        cpuRatio: aria.cpuSeconds / agent.cpuSeconds,
-      };
-      results.push(row);
-      process.stdout.write(
-        `seeder=${seeder.name}: agent ${row.agentDownloadMBps.toFixed(1)} MB/s (with sha256+install ${row.agentInstallMBps.toFixed(1)} MB/s), ` +
-          `aria2c ${row.aria2cDownloadMBps.toFixed(1)} MB/s, ratio ${row.ratio.toFixed(2)}x (goal ≥ 2), agent peak RSS ${row.agentPeakRssMB.toFixed(0)} MB (goal ≤ 150); ` +
-          `CPU seconds agent ${row.agentCpuSeconds.toFixed(1)} vs aria2c ${row.aria2cCpuSeconds.toFixed(1)}\n`,
-      );
+      for (let round = 1; round <= repeat; round++) {
+        const loadBefore = loadavg()[0] ?? 0;
+        const agentDir = join(dir, `leech-agent-${seeder.name}`);
+        const agent = await leechAgent(agentDir, torrentPath, sha256);
+        await rm(agentDir, { recursive: true, force: true });
+        const ariaDir = join(dir, `leech-aria2-${seeder.name}`);
+        const aria = await leechAria2(ariaDir, torrentPath);
+        await rm(ariaDir, { recursive: true, force: true });
+        const mbps = (s: number) => sizeBytes / s / 1e6;
+        const row: Row = {
+          seeder: seeder.name,
+          round,
+          loadAvg1m: (loadBefore + (loadavg()[0] ?? 0)) / 2,
+          agentDownloadMBps: mbps(agent.downloadSeconds),
+          agentInstallMBps: mbps(agent.installSeconds),
+          aria2cDownloadMBps: mbps(aria.downloadSeconds),
+          ratio: aria.downloadSeconds / agent.downloadSeconds,
+          installRatio: aria.downloadSeconds / agent.installSeconds,
+          agentPeakRssMB: agent.maxRssBytes / 1e6,
+          agentDownloadSeconds: agent.downloadSeconds,
+          agentInstallSeconds: agent.installSeconds,
+          aria2cSeconds: aria.downloadSeconds,
+          agentCpuSecondsPerGiB: agent.cpuSeconds / gib,
+          aria2cCpuSecondsPerGiB: aria.cpuSeconds / gib,
+        };
+        results.push(row);
+        process.stdout.write(
+          `seeder=${seeder.name} round ${round} (load ${row.loadAvg1m.toFixed(1)}): agent ${row.agentDownloadMBps.toFixed(1)} MB/s ` +
+            `(to installed, sha256 included: ${row.agentInstallMBps.toFixed(1)} MB/s), aria2c ${row.aria2cDownloadMBps.toFixed(1)} MB/s, ` +
+            `ratio ${row.ratio.toFixed(2)}x / installed ${row.installRatio.toFixed(2)}x (goal ≥ 2), agent peak RSS ${row.agentPeakRssMB.toFixed(0)} MB (goal ≤ 150); ` +
+            `CPU s/GiB agent ${row.agentCpuSecondsPerGiB.toFixed(2)} vs aria2c ${row.aria2cCpuSecondsPerGiB.toFixed(2)}\n`,
+        );
+      }
       seeder.proc.kill('SIGTERM');
       await seeder.proc;
       // Let the tracker forget the stopped seeder before the next one announces.
       const torrents = (tracker as unknown as { torrents: Record<string, unknown> }).torrents;
       delete torrents[info.infoHash];
     }
+    const summary = seederNames.map((name) => {
+      const rows = results.filter((r) => r.seeder === name);
+      const med = (key: keyof Row) => median(rows.map((r) => Number(r[key])));
+      return {
+        seeder: name,
+        rounds: rows.length,
+        loadAvg1m: med('loadAvg1m'),
+        agentDownloadMBps: med('agentDownloadMBps'),
+        agentInstallMBps: med('agentInstallMBps'),
+        aria2cDownloadMBps: med('aria2cDownloadMBps'),
+        ratio: med('ratio'),
+        installRatio: med('installRatio'),
+        agentPeakRssMB: Math.max(...rows.map((r) => r.agentPeakRssMB)),
+        agentCpuSecondsPerGiB: med('agentCpuSecondsPerGiB'),
+        aria2cCpuSecondsPerGiB: med('aria2cCpuSecondsPerGiB'),
+      };
+    });
+    for (const s of summary) {
+      process.stdout.write(
+        `median of ${s.rounds}, seeder=${s.seeder} (load ${s.loadAvg1m.toFixed(1)}): agent ${s.agentDownloadMBps.toFixed(1)} MB/s, ` +
+          `installed ${s.agentInstallMBps.toFixed(1)} MB/s, aria2c ${s.aria2cDownloadMBps.toFixed(1)} MB/s, ratio ${s.ratio.toFixed(2)}x ` +
+          `(installed ${s.installRatio.toFixed(2)}x; goal ≥ 2), max peak RSS ${s.agentPeakRssMB.toFixed(0)} MB (goal ≤ 150), ` +
+          `CPU s/GiB agent ${s.agentCpuSecondsPerGiB.toFixed(2)} vs aria2c ${s.aria2cCpuSecondsPerGiB.toFixed(2)}\n`,
+      );
+    }
     const report = {
       benchmark: 'node-agent download',
       sizeBytes,
       pieceLengthBytes: 4 << 20,
       node: process.version,
+      cpus: cpus().length,
+      summary,
       results,
     };
     await mkdir(dirname(outPath), { recursive: true });

@@ -262,6 +262,7 @@ export class AgentDaemon {
       infoHash: artifact.infoHash,
       fileName: result.info.fileName,
       expectedSha256: artifact.sha256,
+      staged: result.staged,
     });
     await this.writeTorrentCache(artifact.infoHash, torrentFile);
     return { path, fileName: result.info.fileName };

@@ -71,6 +71,7 @@ export async function fetchOne(args: FetchArgs): Promise<void> {
         infoHash: info.infoHash,
         fileName: info.fileName,
         expectedSha256: sha256,
+        staged: result.staged,
       });
       emit('installed', {
         path: store.imagePath(entry, info.fileName),

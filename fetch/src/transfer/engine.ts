@@ -6,12 +6,17 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebTorrent, { type Torrent } from 'webtorrent';
 import { errorMessage, FetchError, isDiskFull } from '../errors.js';
+import { type FileHasher, HashWorker } from './hash-worker.js';
 import { type BanEvent, banCorruptPeers, PeerBanList } from './peer-bans.js';
 import { countConns, countUnchoked, enforcePeerLimits, type PeerLimitCounters } from './peer-limits.js';
 import { linearRarestFirst } from './piece-picker.js';
+import { offloadPieceHashing, PieceBufferPool } from './piece-verify.js';
+import { limitRequestPipeline } from './request-pipeline.js';
 import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
 import { readTorrentInfo, type TorrentInfo } from './torrent-file.js';
 import { deferWebSeeds } from './web-seed.js';
+import { lessCopyingWires } from './wire-parser.js';
+import { gatherWireWrites } from './wire-writer.js';
 
 export interface TransferConfig {
   torrentPort: number;
@@ -30,6 +35,8 @@ export interface TransferConfig {
   pieceCacheSlots: number;
   /** BitTorrent protocol encryption (MSE/PE): costs CPU; pointless inside a site. */
   encryption: 'off' | 'prefer' | 'require';
+  /** block requests (16 KiB) in flight per peer; bounds memory (request-pipeline.ts) */
+  maxRequestsPerPeer?: number;
 }
 
 export const defaultTransferConfig: TransferConfig = {
@@ -46,6 +53,7 @@ export const defaultTransferConfig: TransferConfig = {
   resumeSaveIntervalMs: 1000,
   pieceCacheSlots: 4,
   encryption: 'off',
+  maxRequestsPerPeer: 256,
 };
 
 export interface TransferEvents {
@@ -87,6 +95,11 @@ export interface DownloadResult {
   dataPath: string;
   /** bytes received in this run (resume skips what earlier runs verified) */
   receivedBytes: number;
+  /**
+   * sha256 and size of the staged file, hashed from disk while it downloaded (hash-worker.ts);
+   * undefined when that failed, and the store then hashes the file itself.
+   */
+  staged?: { sha256: string; size: number };
 }
 
 function limitOf(bytesPerSecond: number): number {
@@ -96,6 +109,8 @@ function limitOf(bytesPerSecond: number): number {
 export class TransferEngine {
   private readonly active = new Map<string, Active>();
   private readonly bans = new PeerBanList();
+  private readonly hashing = new HashWorker();
+  private readonly piecePool = new PieceBufferPool(3);
 
   private constructor(
     private readonly client: WebTorrent,
@@ -172,6 +187,7 @@ export class TransferEngine {
       ...(bitfield ? { bitfield } : {}),
     });
     const entry = this.track(torrent, info.infoHash, 'downloading');
+    const hasher = this.hashWhileDownloading(torrent, info, dataPath);
     const stopPersist = persistBitfield(torrent, {
       resumePath,
       dataPath,
@@ -193,6 +209,7 @@ export class TransferEngine {
     entry.stop = async () => {
       stopWebSeed();
       await stopPersist();
+      hasher.close();
     };
 
     try {
@@ -221,8 +238,14 @@ export class TransferEngine {
       });
     }
     const receivedBytes = torrent.received;
+    let staged: DownloadResult['staged'];
+    try {
+      staged = await hasher.digest();
+    } catch (err) {
+      this.events.onWarning?.(info.infoHash, `whole-file hash during download failed: ${errorMessage(err)}`);
+    }
     await this.close(info.infoHash);
-    return { info, dataPath, receivedBytes };
+    return { info, dataPath, receivedBytes, ...(staged ? { staged } : {}) };
   }
 
   /** Seeds a file that is already verified whole (sha256), so pieces are not re-hashed. */
@@ -271,6 +294,34 @@ export class TransferEngine {
   async destroy(): Promise<void> {
     for (const infoHash of [...this.active.keys()]) await this.close(infoHash);
     await new Promise<void>((resolve) => this.client.destroy(() => resolve()));
+    await this.hashing.terminate();
+  }
+
+  /**
+   * Feeds the whole-file sha256 with every piece that is on disk: at 'ready' the pieces
+   * webtorrent found verified (resume record or re-check), then each newly verified piece
+   * (webtorrent emits 'verified' after the piece's write completed).
+   */
+  private hashWhileDownloading(torrent: Torrent, info: TorrentInfo, dataPath: string): FileHasher {
+    const hasher = this.hashing.hashFile({
+      path: dataPath,
+      size: info.sizeBytes,
+      pieceLength: info.pieceLengthBytes,
+      pieceCount: info.pieceCount,
+    });
+    let ready = false;
+    const onReady = (): void => {
+      ready = true;
+      const onDisk: number[] = [];
+      for (let i = 0; i < info.pieceCount; i++) if (torrent.bitfield.get(i)) onDisk.push(i);
+      hasher.piecesOnDisk(onDisk);
+    };
+    torrent.on('verified', (index: number) => {
+      if (ready) hasher.piecesOnDisk([index]);
+    });
+    if (torrent.ready) onReady();
+    else torrent.once('ready', onReady);
+    return hasher;
   }
 
   private addTorrent(
@@ -286,6 +337,18 @@ export class TransferEngine {
     });
     torrent.on('warning', (err: unknown) => this.events.onWarning?.(torrent.infoHash, errorMessage(err)));
     linearRarestFirst(torrent);
+    if (!offloadPieceHashing(torrent, this.hashing, this.piecePool, { maxPendingWrites: 3 })) {
+      this.events.onWarning?.(
+        torrent.infoHash,
+        'unknown webtorrent version: piece hashes stay on the main thread',
+      );
+    }
+    lessCopyingWires(torrent);
+    gatherWireWrites(torrent);
+    limitRequestPipeline(
+      torrent,
+      this.config.maxRequestsPerPeer ?? defaultTransferConfig.maxRequestsPerPeer ?? 256,
+    );
     return torrent;
   }
 

@@ -1,0 +1,83 @@
+// The hashing thread: piece SHA-1 round trip (the buffer comes back intact) and the
+// whole-file sha256 computed from disk while pieces arrive in any order, including pieces
+// already on disk at start (resume); a missing piece or a wrong file size is an error,
+// never a digest.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HashWorker } from '../src/transfer/hash-worker.js';
+
+const PIECE = 64 * 1024;
+let dir: string;
+let worker: HashWorker;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tsw-hash-'));
+  worker = new HashWorker();
+});
+
+afterAll(async () => {
+  await worker.terminate();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const sha = (algo: string, data: Uint8Array) => createHash(algo).update(data).digest('hex');
+
+describe('HashWorker', () => {
+  it('computes a piece SHA-1 off the main thread and hands the bytes back', async () => {
+    const bytes = randomBytes(PIECE);
+    const piece = new Uint8Array(PIECE);
+    piece.set(bytes);
+    const result = await worker.sha1(piece);
+    expect(result.hex).toBe(sha('sha1', bytes));
+    expect(piece.byteLength).toBe(0); // transferred, not copied
+    expect(Buffer.from(result.buf).equals(bytes)).toBe(true);
+    await expect(worker.sha1(new Uint8Array(bytes.buffer, bytes.byteOffset + 1, 10))).rejects.toThrow(
+      /owns its ArrayBuffer/,
+    );
+  });
+
+  it('hashes the staged file from disk as pieces land, in any order, with pieces present at start', async () => {
+    const size = PIECE * 7 + 1234; // short last piece
+    const content = randomBytes(size);
+    const path = join(dir, 'staged.img');
+    const pieceCount = Math.ceil(size / PIECE);
+    // Pieces 0 and 3 are "already verified" from an earlier run; the rest arrive shuffled.
+    const handle = await open(path, 'w');
+    const writePiece = (i: number) =>
+      handle.write(content, i * PIECE, Math.min(PIECE, size - i * PIECE), i * PIECE);
+    await writePiece(0);
+    await writePiece(3);
+    const hasher = worker.hashFile({ path, size, pieceLength: PIECE, pieceCount });
+    hasher.piecesOnDisk([0, 3]);
+    for (const i of [7, 2, 5, 1, 6, 4]) {
+      await writePiece(i);
+      hasher.piecesOnDisk([i]);
+    }
+    await handle.close();
+    expect(await hasher.digest()).toEqual({ sha256: sha('sha256', content), size });
+  });
+
+  it('refuses to digest with a piece missing or when the file size differs', async () => {
+    const size = PIECE * 3;
+    const content = randomBytes(size);
+    const path = join(dir, 'partial.img');
+    await writeFile(path, content);
+    const missing = worker.hashFile({ path, size, pieceLength: PIECE, pieceCount: 3 });
+    missing.piecesOnDisk([0, 2]);
+    await expect(missing.digest()).rejects.toThrow(/incomplete: 1 of 3 pieces/);
+
+    const longer = worker.hashFile({ path, size, pieceLength: PIECE, pieceCount: 3 });
+    longer.piecesOnDisk([0, 1, 2]);
+    await truncate(path, size + 1);
+    await expect(longer.digest()).rejects.toThrow(/has 196609 bytes, the torrent 196608/);
+
+    const shorter = worker.hashFile({ path, size, pieceLength: PIECE, pieceCount: 3 });
+    await truncate(path, size - 10);
+    shorter.piecesOnDisk([0, 1, 2]);
+    await expect(shorter.digest()).rejects.toThrow(/shorter than the torrent/);
+  });
+});
