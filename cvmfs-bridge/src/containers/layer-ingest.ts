@@ -54,6 +54,20 @@ function xattrsOf(h: Header): Map<string, Buffer> | undefined {
   return xattrs.size > 0 ? xattrs : undefined;
 }
 
+async function drainAndCheck(blob: DigestStream, check: () => void): Promise<void> {
+  if (!blob.readableEnded) {
+    if (blob.destroyed) return; // the blob itself failed (size limit, network): that error stands
+    blob.unpipe();
+    blob.resume();
+    try {
+      await finished(blob);
+    } catch {
+      return;
+    }
+  }
+  check();
+}
+
 export async function ingestLayer(
   tx: Transaction,
   layerfs: string,
@@ -173,6 +187,9 @@ export async function ingestLayer(
     await finished(diff);
   } catch (error) {
     archive.destroy();
+    // A stream that does not decompress is first checked against its digest: a blob altered
+    // in transit is reported as DIGEST_MISMATCH, not as a bad archive.
+    await drainAndCheck(blob, checkBlob);
     blob.destroy();
     if (error instanceof ContainerError) throw error;
     throw new ContainerError(
