@@ -9,6 +9,7 @@ import type { ContainerConfig } from './config.js';
 import { ContainerError, containerCause } from './errors.js';
 import { containerMetrics, type EventSink, emitter, type ProgressEvent } from './events.js';
 import { ingestLayer, type LayerRecord } from './layer-ingest.js';
+import { WHITEOUT_PREFIX } from './layer-policy.js';
 import { ContainerLayout } from './layout.js';
 import { chainIds } from './manifest.js';
 import { writePodmanImage } from './podman-store.js';
@@ -16,7 +17,7 @@ import { formatReference, parseReference } from './reference.js';
 import { RegistryClient } from './registry-client.js';
 import { type ResolvedImage, resolveImage } from './resolve.js';
 import { singularityFiles } from './singularity.js';
-import { addNestedDirectory, applyLayer, copyTree } from './tree-ops.js';
+import { addNestedDirectory, applyLayer, copyIntoFreshCatalog } from './tree-ops.js';
 import { readTxJson, writeTxJson } from './tx-files.js';
 
 export interface ConvertRequest {
@@ -173,15 +174,19 @@ async function buildFlat(
     emit({ event: 'chain.start', chainId, index: k });
     const dest = layout.chainDir(chainId);
     await addNestedDirectory(tx, dest);
-    if (k > 0) copyTree(tx, layout.chainDir(ids[k - 1] as string), dest);
     const layer = image.layers[k] as ResolvedImage['layers'][number];
     const record = records.get(layer.digest) as LayerRecord;
-    const { rows, removed } = applyLayer(
-      tx,
-      layout.layerfs(layer.digest),
-      dest,
-      new Set(record.implicitDirs),
-    );
+    let rows: number;
+    let removed = 0;
+    if (k === 0) {
+      // The first layer onto nothing: its tree minus whiteouts (nothing below to hide).
+      rows = copyIntoFreshCatalog(tx, layout.layerfs(layer.digest), dest, (name) =>
+        name.startsWith(WHITEOUT_PREFIX),
+      );
+    } else {
+      copyIntoFreshCatalog(tx, layout.chainDir(ids[k - 1] as string), dest);
+      ({ rows, removed } = applyLayer(tx, layout.layerfs(layer.digest), dest, new Set(record.implicitDirs)));
+    }
     stats.chainsBuilt++;
     emit({ event: 'chain.end', chainId, index: k, rows, removed, seconds: (Date.now() - started) / 1000 });
   }
@@ -190,7 +195,7 @@ async function buildFlat(
   const flat = layout.flatDir(image.configDigest);
   await addNestedDirectory(tx, flat);
   const top = ids[ids.length - 1];
-  const rows = top ? copyTree(tx, layout.chainDir(top), flat) : 0;
+  const rows = top ? copyIntoFreshCatalog(tx, layout.chainDir(top), flat) : 0;
   for (const f of singularityFiles(image.config))
     await tx.addFile(`${flat}/${f.path}`, Buffer.from(f.content), { mode: f.mode });
   emit({ event: 'flat.end', configDigest: image.configDigest, rows, seconds: (Date.now() - started) / 1000 });

@@ -54,6 +54,14 @@ function xattrsOf(h: Header): Map<string, Buffer> | undefined {
   return xattrs.size > 0 ? xattrs : undefined;
 }
 
+const IN_MEMORY_FILE_BYTES = 4 * 1024 * 1024;
+
+async function readEntry(entry: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of entry) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
 async function drainAndCheck(blob: DigestStream, check: () => void): Promise<void> {
   if (!blob.readableEnded) {
     if (blob.destroyed) return; // the blob itself failed (size limit, network): that error stands
@@ -134,7 +142,9 @@ export async function ingestLayer(
         case 'file':
         case 'contiguous-file':
           paths.record(rel, 'file');
-          await tx.addFile(path, entry as unknown as Readable, meta);
+          // Small files go to the workers as bytes; staging each one to disk costs more than it.
+          if ((h.size ?? 0) <= IN_MEMORY_FILE_BYTES) await tx.addFile(path, await readEntry(entry), meta);
+          else await tx.addFile(path, entry as unknown as Readable, meta);
           counts.files++;
           break;
         case 'directory':

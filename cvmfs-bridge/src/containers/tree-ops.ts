@@ -21,15 +21,45 @@ export async function addNestedDirectory(tx: Transaction, path: string, meta: En
   if (!tx.tree.isMountpoint(path)) makeNested(tx.tree, path);
 }
 
-/** Copies every row beneath `from` to beneath `to` (which must exist), markers excepted. */
-export function copyTree(tx: Transaction, from: string, to: string): number {
+/**
+ * Fast path for a fresh nested-catalog root `to` (from addNestedDirectory, still empty): rows
+ * are inserted straight into its catalog — one insert per entry, no per-row replacement
+ * checks — keeping the source's directory link counts, which stay exact because the whole
+ * structure is copied. `skip` drops names (whiteouts when the first layer seeds a chain).
+ */
+export function copyIntoFreshCatalog(
+  tx: Transaction,
+  from: string,
+  to: string,
+  skip: (name: string) => boolean = () => false,
+): number {
+  const catalog = tx.tree.catalogFor(to);
+  if (catalog.mountpoint !== to || tx.tree.children(to).some((c) => !CATALOG_MARKERS.has(c.name)))
+    throw new ContainerError('LAYER_UNSAFE', `internal: ${to} is not a fresh nested catalog`);
   let rows = 0;
-  for (const child of tx.tree.children(from)) {
-    if (CATALOG_MARKERS.has(child.name)) continue;
-    const target = `${to}/${child.name}`;
-    tx.tree.put(target, movable(child));
-    rows++;
-    if (child.kind === 'dir') rows += copyTree(tx, `${from}/${child.name}`, target);
+  let topDirs = 0;
+  const walk = (src: string, dst: string, top: boolean) => {
+    for (const child of tx.tree.children(src)) {
+      if (CATALOG_MARKERS.has(child.name) || skip(child.name)) continue;
+      const target = `${dst}/${child.name}`;
+      const row = movable(child);
+      catalog.db.put(target, child.kind === 'dir' ? { ...row, linkcount: child.linkcount } : row);
+      rows++;
+      if (child.kind === 'dir') {
+        if (top) topDirs++;
+        walk(`${src}/${child.name}`, target, false);
+      }
+    }
+  };
+  walk(from, to, true);
+  const root = catalog.db.get(to) as Dirent;
+  const updated = { ...root, linkcount: 2 + topDirs };
+  catalog.db.put(to, { ...updated, nestedRoot: true, nestedMountpoint: false });
+  catalog.dirty = true;
+  const parent = catalog.parent;
+  if (parent) {
+    parent.db.put(to, { ...updated, nestedRoot: false, nestedMountpoint: true });
+    parent.dirty = true;
   }
   return rows;
 }
