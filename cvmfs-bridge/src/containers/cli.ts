@@ -48,7 +48,7 @@ export function registerContainerCommands(program: Command): void {
       '--containers-config <file>',
       'YAML config of the converter (default: $TSW_BRIDGE_CONTAINERS_CONFIG)',
     )
-    .option('--events <file>', 'write JSON-lines progress events here ("-" for stderr, the default)');
+    .option('--events <file>', 'write JSON-lines progress events to this file ("-" for stderr)');
 
   const context = () => {
     const g = program.opts<Globals>();
@@ -60,9 +60,9 @@ export function registerContainerCommands(program: Command): void {
     const config: ContainerConfig = loadContainerConfig(
       o.containersConfig ? { file: o.containersConfig } : {},
     );
-    const sink: EventSink = jsonLinesSink(
-      o.events && o.events !== '-' ? createWriteStream(o.events, { flags: 'a' }) : process.stderr,
-    );
+    const sink: EventSink | undefined = o.events
+      ? jsonLinesSink(o.events === '-' ? process.stderr : createWriteStream(o.events, { flags: 'a' }))
+      : undefined;
     return {
       bridge,
       config,
@@ -81,7 +81,7 @@ export function registerContainerCommands(program: Command): void {
         const c = context();
         const result = await convertImage(
           { reference, ...(o.digest ? { digest: o.digest } : {}) },
-          { repo: c.repo(fqrn), config: c.config, onEvent: c.sink },
+          { repo: c.repo(fqrn), config: c.config, ...(c.sink ? { onEvent: c.sink } : {}) },
         );
         emit(c.json, result, () =>
           result.changed
@@ -97,7 +97,11 @@ export function registerContainerCommands(program: Command): void {
     .action(
       action(async (fqrn: string, reference: string) => {
         const c = context();
-        const r = await removeImage(reference, { repo: c.repo(fqrn), config: c.config, onEvent: c.sink });
+        const r = await removeImage(reference, {
+          repo: c.repo(fqrn),
+          config: c.config,
+          ...(c.sink ? { onEvent: c.sink } : {}),
+        });
         emit(c.json, r, () =>
           r.removed ? `removed ${reference} (revision ${r.revision})` : `${reference} was not published`,
         );
@@ -118,7 +122,7 @@ export function registerContainerCommands(program: Command): void {
           config: c.config,
           graceSeconds: o.graceSeconds ?? c.config.gcGraceSeconds,
           dryRun: o.dryRun ?? false,
-          onEvent: c.sink,
+          ...(c.sink ? { onEvent: c.sink } : {}),
         });
         emit(
           c.json,
@@ -140,7 +144,7 @@ export function registerContainerCommands(program: Command): void {
         const report = await applyWishlistFile(file, {
           config: c.config,
           openRepo: c.repo,
-          onEvent: c.sink,
+          ...(c.sink ? { onEvent: c.sink } : {}),
           stateDir: c.bridge.stateDir,
           ...(o.repo ? { repoOverride: o.repo } : {}),
         });
@@ -163,7 +167,7 @@ export function registerContainerCommands(program: Command): void {
         const reports = await reconcileAll({
           config: c.config,
           openRepo: c.repo,
-          onEvent: c.sink,
+          ...(c.sink ? { onEvent: c.sink } : {}),
           stateDir: c.bridge.stateDir,
         });
         emit(c.json, reports, () =>
@@ -195,7 +199,7 @@ export function registerContainerCommands(program: Command): void {
           },
           stateDir: c.bridge.stateDir,
           openRepo: c.repo,
-          onEvent: c.sink,
+          ...(c.sink ? { onEvent: c.sink } : {}),
         });
         emit(
           c.json,
