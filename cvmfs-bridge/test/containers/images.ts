@@ -77,18 +77,23 @@ export async function pushRaw(
   repo: string,
   tag: string,
   layers: { blob: Buffer; diffId: string; mediaType?: string }[],
-  options: { config?: Record<string, unknown>; manifestOverride?: (m: Record<string, unknown>) => void } = {},
+  options: {
+    config?: Record<string, unknown>;
+    manifestOverride?: (m: Record<string, unknown>) => void;
+    authorization?: string;
+  } = {},
 ): Promise<{ digest: string; manifest: Buffer }> {
+  const auth: Record<string, string> = options.authorization ? { authorization: options.authorization } : {};
   const upload = async (blob: Buffer) => {
     const digest = sha256(blob);
-    const start = await fetch(`${registryUrl}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const start = await fetch(`${registryUrl}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: auth });
     const location = start.headers.get('location') ?? '';
     const url = new URL(location, registryUrl);
     url.searchParams.set('digest', digest);
     const put = await fetch(url, {
       method: 'PUT',
       body: blob,
-      headers: { 'content-type': 'application/octet-stream' },
+      headers: { 'content-type': 'application/octet-stream', ...auth },
     });
     if (put.status !== 201) throw new Error(`blob upload failed: ${put.status} ${await put.text()}`);
     return digest;
@@ -124,7 +129,7 @@ export async function pushRaw(
   const res = await fetch(`${registryUrl}/v2/${repo}/manifests/${tag}`, {
     method: 'PUT',
     body: bytes,
-    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json', ...auth },
   });
   if (res.status !== 201) throw new Error(`manifest push failed: ${res.status} ${await res.text()}`);
   return { digest: sha256(bytes), manifest: bytes };
