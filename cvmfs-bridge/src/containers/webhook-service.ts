@@ -115,7 +115,14 @@ export async function serveWebhooks(options: WebhookServiceOptions): Promise<Web
     }
   }
 
-  // One worker: events are applied one at a time, in arrival order (one owner of the repository).
+  // One owner of the repository: the outbox worker and reconciliation never run at once.
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  // One worker: events are applied one at a time, in arrival order.
   let running: Promise<void> | undefined;
   let stopped = false;
   let busy = false;
@@ -124,7 +131,8 @@ export async function serveWebhooks(options: WebhookServiceOptions): Promise<Web
     try {
       for (let row = state.nextDue(); row && !stopped; row = state.nextDue()) {
         try {
-          await handle(JSON.parse(row.payload) as RepositoryChange);
+          const change = JSON.parse(row.payload) as RepositoryChange;
+          await exclusive(() => handle(change));
           state.complete(row.id);
         } catch (error) {
           state.fail(row.id, (error as Error).message, config.outboxMaxAttempts);
@@ -144,10 +152,12 @@ export async function serveWebhooks(options: WebhookServiceOptions): Promise<Web
   const poll = setInterval(kick, options.pollMilliseconds ?? 1000);
   let reconciling: Promise<void> | undefined;
   const reconcile = async () => {
-    await running;
-    reconciling = reconcileAll(ctx).then(() => undefined);
-    await reconciling;
-    reconciling = undefined;
+    reconciling = exclusive(() => reconcileAll(ctx)).then(() => undefined);
+    try {
+      await reconciling;
+    } finally {
+      reconciling = undefined;
+    }
   };
   const timer =
     config.reconcileIntervalSeconds > 0

@@ -60,6 +60,11 @@ describe('untrusted layers and digests', () => {
     expect(events.at(-1)).toMatchObject({ event: 'image.error', code });
   }
 
+  it('refuses references whose registry or repository could name the layout itself', async () => {
+    for (const reference of ['.flat/ab/cd:t', '..:5000/x:t', 'host..x/y:t', 'reg.example.org/A/b:t', 'reg.example.org/a/b:t t'])
+      await expectRefused(reference, 'BAD_REFERENCE', /bad (registry host|repository name|tag)/);
+  });
+
   it('refuses absolute member names', async () => {
     const { reference } = await push([[{ name: '/etc/evil', content: 'x' }]]);
     await expectRefused(reference, 'LAYER_UNSAFE', /absolute name/);
