@@ -1,7 +1,8 @@
 // Conversion against real components: images built with umoci and pushed with skopeo into a
 // real docker-registry; every flat tree read back through the CVMFS reader must equal
 // `umoci unpack` of the same image (paths, types, modes, owners, symlink targets, contents).
-import { rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultContainerConfig } from '../../src/containers/config.js';
@@ -89,6 +90,16 @@ describe('container images into CVMFS, checked against umoci unpack', () => {
         await reader.readFile(`${result.flatPath}/.singularity.d/env/10-docker2singularity.sh`)
       ).toString();
       expect(env).toContain(`export GREETING='hello world'`);
+      // The script as a shell runs it: the image value when unset, the host's value otherwise.
+      const envFile = join(work, 'env.sh');
+      writeFileSync(envFile, env);
+      const sh = (preset: NodeJS.ProcessEnv) =>
+        execFileSync('/bin/sh', ['-c', `. ${envFile}; printf %s "$GREETING|$PATH"`], {
+          env: { ...preset },
+          encoding: 'utf8',
+        });
+      expect(sh({ PATH: '/host/bin' })).toBe("hello world|/opt/app/bin:/usr/bin:/bin's");
+      expect(sh({ PATH: '/host/bin', GREETING: 'from host' }).split('|')[0]).toBe('from host');
       const runscript = (await reader.readFile(`${result.flatPath}/.singularity.d/runscript`)).toString();
       expect(runscript).toContain(`set -- '/usr/bin/tool' 'GREETING'`);
       const meta = JSON.parse(

@@ -90,6 +90,8 @@ export async function buildTestImages(work: string): Promise<BuiltImages> {
     `${layout}:one`,
     '--config.env',
     'GREETING=hello world',
+    '--config.env',
+    "PATH=/opt/app/bin:/usr/bin:/bin's",
     '--config.entrypoint',
     '/usr/bin/tool',
     '--config.cmd',

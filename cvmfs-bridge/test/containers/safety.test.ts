@@ -61,7 +61,13 @@ describe('untrusted layers and digests', () => {
   }
 
   it('refuses references whose registry or repository could name the layout itself', async () => {
-    for (const reference of ['.flat/ab/cd:t', '..:5000/x:t', 'host..x/y:t', 'reg.example.org/A/b:t', 'reg.example.org/a/b:t t'])
+    for (const reference of [
+      '.flat/ab/cd:t',
+      '..:5000/x:t',
+      'host..x/y:t',
+      'reg.example.org/A/b:t',
+      'reg.example.org/a/b:t t',
+    ])
       await expectRefused(reference, 'BAD_REFERENCE', /bad (registry host|repository name|tag)/);
   });
 
