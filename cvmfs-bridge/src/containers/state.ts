@@ -119,6 +119,15 @@ export class ContainerState {
       .run(attempts, error, now + delay, attempts >= maxAttempts ? now : null, id);
   }
 
+  /** The most recent failure recorded in the outbox (for /healthz), if any. */
+  lastError(): { id: number; attempts: number; error: string } | undefined {
+    return this.db
+      .prepare(
+        'SELECT id, attempts, last_error AS error FROM outbox WHERE last_error IS NOT NULL ORDER BY id DESC LIMIT 1',
+      )
+      .get() as { id: number; attempts: number; error: string } | undefined;
+  }
+
   pendingCount(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM outbox WHERE done_at IS NULL').get() as { n: number })
       .n;

@@ -9,6 +9,7 @@ import type { Repository } from '../repo/repository.js';
 import { type ContainerConfig, webhookSecret } from './config.js';
 import { ContainerError } from './errors.js';
 import { containerMetrics, type EventSink } from './events.js';
+import { RegistryClient } from './registry-client.js';
 import { ContainerState } from './state.js';
 import { parseDockerNotification, parseHarborWebhook, type RepositoryChange } from './webhook-payloads.js';
 import { applyWishlist, readWishlist, reconcileAll } from './wishlist.js';
@@ -20,6 +21,8 @@ export interface WebhookServiceOptions {
   readonly onEvent?: EventSink;
   /** Poll period of the outbox worker. */
   readonly pollMilliseconds?: number;
+  /** How long to wait for the registry to show what an event announced (see untilRegistrySettled). */
+  readonly settleMilliseconds?: number;
 }
 
 export interface WebhookService {
@@ -38,6 +41,26 @@ export function authorized(header: string | undefined, secret: string): boolean 
   if (!header || secret.length === 0) return false;
   const presented = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : header;
   return timingSafeEqual(digestOf(presented), digestOf(secret));
+}
+
+/**
+ * docker-registry sends a manifest's push event before it moves the tag (and a delete event
+ * around the deletion), so the registry may not show the change yet when the event arrives.
+ * Wait (bounded) until the tag resolves to the pushed digest, or the deleted digest is gone;
+ * the wishlist is then applied against what the registry says, whatever it says by then.
+ */
+async function untilRegistrySettled(client: RegistryClient, change: RepositoryChange, limitMs: number) {
+  const ref = { registry: change.registry, repository: change.repository };
+  const deadline = Date.now() + limitMs;
+  const settled = async () => {
+    if (change.action === 'push' && change.tag && change.digest)
+      return (await client.resolveTag(ref, change.tag)) === change.digest;
+    if (change.action === 'delete' && change.digest)
+      return (await client.resolveTag(ref, change.digest).catch(() => undefined)) === undefined;
+    return true;
+  };
+  while (!(await settled().catch(() => true)) && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 200));
 }
 
 export async function serveWebhooks(options: WebhookServiceOptions): Promise<WebhookService> {
@@ -92,7 +115,11 @@ export async function serveWebhooks(options: WebhookServiceOptions): Promise<Web
     reply.header('content-type', containerMetrics.registry.contentType);
     return containerMetrics.registry.metrics();
   });
-  app.get('/healthz', async () => ({ ok: true, pending: state.pendingCount() }));
+  app.get('/healthz', async () => ({
+    ok: true,
+    pending: state.pendingCount(),
+    lastError: state.lastError(),
+  }));
 
   const ctx = {
     config,
@@ -100,10 +127,14 @@ export async function serveWebhooks(options: WebhookServiceOptions): Promise<Web
     openRepo: options.openRepo,
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   };
+  const client = new RegistryClient(config);
   async function handle(change: RepositoryChange): Promise<void> {
-    for (const { list } of wishlists) {
-      if (!list.inputs.some((i) => i.registry === change.registry && i.repository === change.repository))
-        continue;
+    const lists = wishlists.filter(({ list }) =>
+      list.inputs.some((i) => i.registry === change.registry && i.repository === change.repository),
+    );
+    if (lists.length === 0) return;
+    await untilRegistrySettled(client, change, options.settleMilliseconds ?? 10_000);
+    for (const { list } of lists) {
       const report = await applyWishlist(list, ctx, {
         registry: change.registry,
         repository: change.repository,

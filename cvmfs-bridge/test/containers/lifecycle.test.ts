@@ -84,10 +84,13 @@ describe('image lifecycle: webhooks, tag moves, deletion, reconciliation, GC', (
     }
   }
 
-  async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
+  async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 90_000) {
     const deadline = Date.now() + timeoutMs;
     while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > deadline) {
+        const health = await (await fetch(`${service.url}/healthz`)).text();
+        throw new Error(`timed out waiting for ${what}; service: ${health}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -119,7 +122,7 @@ describe('image lifecycle: webhooks, tag moves, deletion, reconciliation, GC', (
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('refuses webhooks with a wrong or missing token, and queues nothing', async () => {
+  it('refuses webhooks with a wrong or missing token or an invalid body, and queues nothing', async () => {
     const body = JSON.stringify({
       events: [
         { action: 'push', target: { repository: 'life/app', tag: 'v9', url: `http://${loud.host}/v2/x` } },
@@ -139,6 +142,21 @@ describe('image lifecycle: webhooks, tag moves, deletion, reconciliation, GC', (
       headers: { 'content-type': 'application/json', authorization: 'not-the-secret' },
     });
     expect(harbor.status).toBe(401);
+    const invalid = await fetch(`${service.url}/webhooks/registry`, {
+      method: 'POST',
+      body: '{"not": "events"}',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    });
+    expect(invalid.status).toBe(400);
+    const garbage = await fetch(`${service.url}/webhooks/registry`, {
+      method: 'POST',
+      body: 'not json',
+      headers: {
+        'content-type': 'application/vnd.docker.distribution.events.v1+json',
+        authorization: `Bearer ${TOKEN}`,
+      },
+    });
+    expect(garbage.status).toBe(400);
     const health = (await (await fetch(`${service.url}/healthz`)).json()) as { pending: number };
     expect(health.pending).toBe(0);
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
@@ -158,7 +176,7 @@ describe('image lifecycle: webhooks, tag moves, deletion, reconciliation, GC', (
     // the old flat tree stays until GC
     expect(firstTarget).toMatch(/^-> \.\.\/\.\.\/\.flat\//);
     expect(await read(`${(firstTarget as string).replace('-> ../..', '')}/app`)).toBe('first\n');
-  });
+  }, 200_000);
 
   it('accepts a Harbor PUSH_ARTIFACT payload with the bare shared secret', async () => {
     await pushImage(quiet, 'life/lost', 'h1', 'harbor\n');
@@ -198,7 +216,7 @@ describe('image lifecycle: webhooks, tag moves, deletion, reconciliation, GC', (
     expect(del.status).toBe(202);
     await waitFor('v2 removed', async () => (await read(`/${loud.host}/life/app:v2`)) === undefined);
     expect(await read(`/${loud.host}/life/app:v1/app`)).toBe('second\n');
-  });
+  }, 200_000);
 
   it('processes events stored before a restart (durable outbox)', async () => {
     await service.close();
