@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { defaultContainerConfig } from '../src/containers/config.js';
 import { convertImage } from '../src/containers/convert.js';
-import { jsonLinesSink } from '../src/containers/events.js';
+import { type EventSink, jsonLinesSink, type ProgressEvent } from '../src/containers/events.js';
 import { DEFAULT_REPO_SETTINGS, Repository } from '../src/index.js';
 import { startRegistry } from '../test/containers/registry.js';
 
@@ -164,7 +164,19 @@ async function main() {
     };
     const repo = Repository.create('bench.containers.org', settings);
     const config = defaultContainerConfig();
-    const onEvent = values.events ? jsonLinesSink(createWriteStream(values.events as string)) : undefined;
+    // Every event is kept for the per-phase breakdown; also written out with --events FILE.
+    const events: ProgressEvent[] = [];
+    const fileSink = values.events ? jsonLinesSink(createWriteStream(values.events as string)) : undefined;
+    const onEvent: EventSink = (e) => {
+      events.push(e);
+      fileSink?.(e);
+    };
+    const phases = (from: number, to = events.length) => {
+      const sum: Record<string, number> = {};
+      for (const e of events.slice(from, to))
+        if ('seconds' in e && e.event !== 'image.end') sum[e.event] = round((sum[e.event] ?? 0) + e.seconds);
+      return sum;
+    };
     start = process.hrtime.bigint();
     const first = await convertImage(
       { reference: `${registry.host}/bench/usr:v1`, digest: v1.digest },
@@ -177,6 +189,10 @@ async function main() {
       { repo, config, ...(onEvent ? { onEvent } : {}) },
     );
     const secondSeconds = seconds(start);
+    const secondStart = events.findIndex((e, i) => i > 0 && e.event === 'image.start');
+    // Sums of the events' own seconds (layers overlap: layerConcurrency).
+    const firstPhases = phases(0, secondStart);
+    const secondPhases = phases(secondStart);
 
     const gb = imageBytes / 1e9;
     const result = {
