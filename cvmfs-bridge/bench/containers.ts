@@ -203,6 +203,7 @@ async function main() {
         compressedBytes,
         dirs: [...(values.layers as string).split(','), values.top],
       },
+      phaseSeconds: { first: firstPhases, sharedBase: secondPhases },
       firstIngest: {
         seconds: round(firstSeconds),
         gbPerMinute: round((gb / firstSeconds) * 60),
@@ -229,7 +230,9 @@ async function main() {
       [
         `image: ${result.image.layers} layers, ${round(gb, 3)} GB uncompressed, ${round(compressedBytes / 1e9, 3)} GB gzip`,
         `first ingest:        ${result.firstIngest.seconds} s = ${result.firstIngest.gbPerMinute} GB/min (goal ≥ 4)`,
+        `  phases (sum of event seconds): ${JSON.stringify(firstPhases)}`,
         `shared-base ingest:  ${result.sharedBaseIngest.seconds} s (${second.layersIngested} layer, ${second.chainsBuilt} chain) → ${result.speedupSharedBase}× faster (goal ≥ 10×)`,
+        `  phases (sum of event seconds): ${JSON.stringify(secondPhases)}`,
         `reference umoci unpack: ${result.reference.seconds} s = ${result.reference.gbPerMinute} GB/min`,
         `load average before ${result.loadAverage.before.join(' ')}, after ${result.loadAverage.after.join(' ')} (${result.cpus} CPUs)`,
       ].join('\n') + '\n',

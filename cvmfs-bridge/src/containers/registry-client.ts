@@ -71,10 +71,21 @@ export class RegistryClient {
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
     url.searchParams.set('scope', scope);
     const basic = this.basicAuth(registry);
-    const res = await fetch(url, {
-      headers: basic ? { authorization: basic } : {},
-      signal: AbortSignal.timeout(this.config.requestTimeoutSeconds * 1000),
-    });
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        headers: basic ? { authorization: basic } : {},
+        signal: AbortSignal.timeout(this.config.requestTimeoutSeconds * 1000),
+      });
+    } catch (error) {
+      throw new ContainerError(
+        'AUTH_FAILED',
+        `${registry}: token service ${url.origin} unreachable: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
     if (!res.ok)
       throw new ContainerError('AUTH_FAILED', `${registry}: token request refused (HTTP ${res.status})`);
     const body = JSON.parse((await readLimited(res.body as never, 1 << 20, 'token response')).toString()) as {
@@ -214,6 +225,14 @@ export class RegistryClient {
     source.on('error', (error) =>
       hasher.destroy(new ContainerError('REGISTRY_FAILED', `${what}: ${error.message}`, { cause: error })),
     );
+    // Idle timeout while the body streams: no byte for requestTimeoutSeconds fails the blob.
+    const idleMs = this.config.requestTimeoutSeconds * 1000;
+    const idle = setTimeout(
+      () => source.destroy(new Error(`no data for ${this.config.requestTimeoutSeconds} s`)),
+      idleMs,
+    );
+    source.on('data', () => idle.refresh());
+    source.once('close', () => clearTimeout(idle));
     source.pipe(hasher);
     return { stream: hasher, check: () => hasher.verify(digest, sizeBytes) };
   }

@@ -5,12 +5,17 @@ import { createServer, request, type Server } from 'node:http';
 export interface TamperProxy {
   readonly host: string;
   tamper: RegExp | undefined;
+  /** Paths whose response sends headers and half the body, then nothing more. */
+  stall: RegExp | undefined;
   close(): Promise<void>;
 }
 
 export async function startTamperProxy(upstreamHost: string): Promise<TamperProxy> {
   const [upHost, upPort] = upstreamHost.split(':');
-  const state: { tamper: RegExp | undefined } = { tamper: undefined };
+  const state: { tamper: RegExp | undefined; stall: RegExp | undefined } = {
+    tamper: undefined,
+    stall: undefined,
+  };
   const server: Server = createServer((req, res) => {
     const up = request(
       {
@@ -32,7 +37,8 @@ export async function startTamperProxy(upstreamHost: string): Promise<TamperProx
           }
           const headers = { ...upRes.headers };
           res.writeHead(upRes.statusCode ?? 502, headers);
-          res.end(body);
+          if (state.stall?.test(req.url ?? '')) res.write(body.subarray(0, Math.floor(body.length / 2)));
+          else res.end(body);
         });
       },
     );
@@ -49,6 +55,16 @@ export async function startTamperProxy(upstreamHost: string): Promise<TamperProx
     set tamper(re: RegExp | undefined) {
       state.tamper = re;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    get stall() {
+      return state.stall;
+    },
+    set stall(re: RegExp | undefined) {
+      state.stall = re;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

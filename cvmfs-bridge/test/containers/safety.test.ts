@@ -207,6 +207,24 @@ describe('untrusted layers and digests', () => {
     }
   });
 
+  it('gives up on a blob that stops sending (idle timeout)', async () => {
+    const { manifest } = await push([[{ name: 'f', content: Buffer.alloc(256 * 1024, 9) }]]);
+    const layerDigest = (JSON.parse(manifest.toString()) as { layers: { digest: string }[] }).layers[0]
+      ?.digest;
+    const repo = `bad/case${counter}`;
+    proxy.stall = new RegExp(`/blobs/${layerDigest}`);
+    try {
+      await expectRefused(
+        `${proxy.host}/${repo}:t`,
+        'REGISTRY_FAILED',
+        /no data for 1 s/,
+        defaultContainerConfig({ requestTimeoutSeconds: 1 }),
+      );
+    } finally {
+      proxy.stall = undefined;
+    }
+  });
+
   it('refuses a manifest that does not hash to the approved digest', async () => {
     const { digest } = await push([[{ name: 'f', content: 'x' }]]);
     const repo = `bad/case${counter}`;
