@@ -2,15 +2,17 @@
 // reconcile, remove a tag, garbage-collect. Each command is one library call and one result.
 import { createWriteStream } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { settingsOf } from '../cli/commands.js';
+import { openReader, settingsOf } from '../cli/commands.js';
 import { emit, failLine } from '../cli/output.js';
 import { loadConfig } from '../config.js';
+import { collectGarbage } from '../repo/gc.js';
 import { Repository } from '../repo/repository.js';
 import { type ContainerConfig, loadContainerConfig } from './config.js';
 import { convertImage } from './convert.js';
 import { isContainerError } from './errors.js';
 import { type EventSink, jsonLinesSink } from './events.js';
 import { collectContainerGarbage } from './gc.js';
+import { listPublishedImages } from './list.js';
 import { removeImage } from './remove.js';
 import { applyWishlistFile, reconcileAll } from './wishlist.js';
 
@@ -109,26 +111,52 @@ export function registerContainerCommands(program: Command): void {
     );
 
   container
+    .command('list <fqrn>')
+    .description('list the published images (reference, digest, flat tree)')
+    .action(
+      action(async (fqrn: string) => {
+        const c = context();
+        const reader = await openReader(c.bridge, fqrn);
+        try {
+          const images = await listPublishedImages(reader, c.config.basePath);
+          emit(c.json, images, () =>
+            images.length === 0
+              ? '(no images)'
+              : images.map((i) => `${i.reference}\t${i.digest}\t${i.flat}`).join('\n'),
+          );
+        } finally {
+          reader.close();
+        }
+      }),
+    );
+
+  container
     .command('gc <fqrn>')
     .description(
       'remove flat trees, chains and layers no tag references, once unreferenced for the grace period',
     )
     .option('--grace-seconds <n>', 'grace period (default: gcGraceSeconds)', intArg)
     .option('--dry-run', 'only report')
+    .option('--objects', 'then delete the objects no kept revision references (as repo gc does)')
     .action(
-      action(async (fqrn: string, o: { graceSeconds?: number; dryRun?: boolean }) => {
+      action(async (fqrn: string, o: { graceSeconds?: number; dryRun?: boolean; objects?: boolean }) => {
         const c = context();
+        const grace = o.graceSeconds ?? c.config.gcGraceSeconds;
         const report = await collectContainerGarbage(c.repo(fqrn), {
           config: c.config,
-          graceSeconds: o.graceSeconds ?? c.config.gcGraceSeconds,
+          graceSeconds: grace,
           dryRun: o.dryRun ?? false,
           ...(c.sink ? { onEvent: c.sink } : {}),
         });
-        emit(
-          c.json,
-          report,
-          () =>
+        const objects =
+          o.objects === true
+            ? collectGarbage(c.repo(fqrn), { graceSeconds: grace, dryRun: o.dryRun ?? false })
+            : undefined;
+        emit(c.json, { ...report, ...(objects ? { objects } : {}) }, () =>
+          [
             `${o.dryRun ? 'would remove' : 'removed'} ${report.removed.length} trees; ${report.pending.length} unreferenced within the grace period`,
+            ...(objects ? [`objects: ${objects.objectsDeleted} deleted (${objects.bytesFreed} bytes)`] : []),
+          ].join('\n'),
         );
       }),
     );

@@ -64,6 +64,10 @@ describe('tsw-bridge container CLI', () => {
       .map((l) => JSON.parse(l).event);
     expect(kinds[0]).toBe('image.start');
     expect(kinds.at(-1)).toBe('image.end');
+    const list = cli(['--json', 'container', 'list', 'cli.containers.org']);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ reference: `${registry.host}/cli/img:v1`, digest, flat: result.flatPath }),
+    ]);
     const ls = cli(['repo', 'ls', 'cli.containers.org', `/${registry.host}/cli`]);
     expect(ls.stdout).toMatch(/img:v1 -> \.\.\/\.\.\/\.flat\//);
   });
@@ -108,7 +112,11 @@ describe('tsw-bridge container CLI', () => {
     const report = JSON.parse(gc.stdout);
     expect(report.removed).toEqual([]);
     expect(report.pending.length).toBe(3); // one layer, one chain, one flat tree
-    const now = cli(['--json', 'container', 'gc', 'cli.containers.org', '--grace-seconds', '0']);
-    expect(JSON.parse(now.stdout).removed).toHaveLength(3);
+    const now = cli(['--json', 'container', 'gc', 'cli.containers.org', '--grace-seconds', '0', '--objects']);
+    const collected = JSON.parse(now.stdout);
+    expect(collected.removed).toHaveLength(3);
+    expect(collected.objects.objectsDeleted).toBeGreaterThan(0);
+    expect(JSON.parse(cli(['--json', 'container', 'list', 'cli.containers.org']).stdout)).toEqual([]);
+    expect(cli(['repo', 'verify', 'cli.containers.org']).code).toBe(0);
   });
 });
