@@ -148,7 +148,36 @@ async function ensureLayers(
   return records;
 }
 
-/** Builds the missing chains (longest cached ChainID prefix first) and the flat tree. */
+/**
+ * Fills the fresh nested directory `dest` with the root filesystem after layers 0..k: layer 0
+ * minus its whiteout files (nothing below to hide), or chain k-1 with layer k applied.
+ */
+function buildTree(
+  tx: Transaction,
+  dest: string,
+  k: number,
+  image: ResolvedImage,
+  ids: readonly string[],
+  records: ReadonlyMap<string, LayerRecord>,
+  layout: ContainerLayout,
+): { rows: number; removed: number } {
+  const layer = image.layers[k] as ResolvedImage['layers'][number];
+  if (k === 0) {
+    const rows = copyIntoFreshCatalog(tx, layout.layerfs(layer.digest), dest, (name) =>
+      name.startsWith(WHITEOUT_PREFIX),
+    );
+    return { rows, removed: 0 };
+  }
+  copyIntoFreshCatalog(tx, layout.chainDir(ids[k - 1] as string), dest);
+  const record = records.get(layer.digest) as LayerRecord;
+  return applyLayer(tx, layout.layerfs(layer.digest), dest, new Set(record.implicitDirs));
+}
+
+/**
+ * Builds the missing chains from the longest cached ChainID prefix, then the flat tree. Chains
+ * are kept for every proper prefix; the whole image's chain is the flat tree itself (plus
+ * .singularity.d), so it is not stored twice.
+ */
 async function buildFlat(
   tx: Transaction,
   ctx: ConvertContext & { client: RegistryClient },
@@ -158,8 +187,9 @@ async function buildFlat(
   emit: (e: ProgressEvent) => void,
   stats: BuildStats,
 ): Promise<void> {
+  const n = ids.length;
   let cached = 0;
-  for (let k = ids.length; k > 0; k--) {
+  for (let k = n - 1; k > 0; k--) {
     if (tx.get(layout.chainDir(ids[k - 1] as string))?.kind === 'dir') {
       cached = k;
       break;
@@ -168,25 +198,13 @@ async function buildFlat(
   for (let k = 0; k < cached; k++) emit({ event: 'chain.cached', chainId: ids[k] as string, index: k });
   const records = await ensureLayers(tx, ctx, image, cached, layout, emit, stats);
   await tx.flush();
-  for (let k = cached; k < ids.length; k++) {
+  for (let k = cached; k < n - 1; k++) {
     const started = Date.now();
     const chainId = ids[k] as string;
     emit({ event: 'chain.start', chainId, index: k });
     const dest = layout.chainDir(chainId);
     await addNestedDirectory(tx, dest);
-    const layer = image.layers[k] as ResolvedImage['layers'][number];
-    const record = records.get(layer.digest) as LayerRecord;
-    let rows: number;
-    let removed = 0;
-    if (k === 0) {
-      // The first layer onto nothing: its tree minus whiteouts (nothing below to hide).
-      rows = copyIntoFreshCatalog(tx, layout.layerfs(layer.digest), dest, (name) =>
-        name.startsWith(WHITEOUT_PREFIX),
-      );
-    } else {
-      copyIntoFreshCatalog(tx, layout.chainDir(ids[k - 1] as string), dest);
-      ({ rows, removed } = applyLayer(tx, layout.layerfs(layer.digest), dest, new Set(record.implicitDirs)));
-    }
+    const { rows, removed } = buildTree(tx, dest, k, image, ids, records, layout);
     stats.chainsBuilt++;
     emit({ event: 'chain.end', chainId, index: k, rows, removed, seconds: (Date.now() - started) / 1000 });
   }
@@ -194,8 +212,7 @@ async function buildFlat(
   emit({ event: 'flat.start', configDigest: image.configDigest });
   const flat = layout.flatDir(image.configDigest);
   await addNestedDirectory(tx, flat);
-  const top = ids[ids.length - 1];
-  const rows = top ? copyIntoFreshCatalog(tx, layout.chainDir(top), flat) : 0;
+  const { rows } = n > 0 ? buildTree(tx, flat, n - 1, image, ids, records, layout) : { rows: 0 };
   for (const f of singularityFiles(image.config))
     await tx.addFile(`${flat}/${f.path}`, Buffer.from(f.content), { mode: f.mode });
   emit({ event: 'flat.end', configDigest: image.configDigest, rows, seconds: (Date.now() - started) / 1000 });

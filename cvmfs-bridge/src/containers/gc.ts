@@ -67,7 +67,8 @@ export async function collectContainerGarbage(
       const referenced = new Set<string>();
       for (const r of records) {
         referenced.add(r.flat);
-        for (const c of r.chainIds) referenced.add(layout.chainDir(c));
+        // The whole image's chain is its flat tree; proper prefixes live in .chains.
+        for (const c of r.chainIds.slice(0, -1)) referenced.add(layout.chainDir(c));
         for (const l of r.layers) referenced.add(layout.layerDir(l.digest));
       }
       const areas = layout.areas();
@@ -105,7 +106,7 @@ export async function collectContainerGarbage(
   return report;
 }
 
-/** Drops podman-store layers whose chain was collected. */
+/** Drops podman-store layers whose layer tree (their overlay diff) was collected. */
 async function prunePodmanLayers(
   tx: Transaction,
   repo: Repository,
@@ -114,18 +115,17 @@ async function prunePodmanLayers(
 ) {
   const root = layout.areas().podman;
   const layersFile = `${root}/overlay-layers/layers.json`;
-  const layers = readTxJson<{ id: string }[]>(tx, repo, layersFile);
+  const layers = readTxJson<{ id: string; 'compressed-diff-digest': string }[]>(tx, repo, layersFile);
   if (!layers) return;
-  const gone = new Set(
-    removed.filter((p) => p.includes('/.chains/')).map((p) => p.slice(p.lastIndexOf('/') + 1)),
-  );
-  for (const id of gone) {
-    await tx.remove(`${root}/overlay/${id}`);
-    await tx.remove(`${root}/overlay/l/${id.slice(0, 26).toUpperCase()}`);
+  const gone = new Set(removed);
+  const dropped = layers.filter((l) => gone.has(layout.layerDir(l['compressed-diff-digest'])));
+  for (const l of dropped) {
+    await tx.remove(`${root}/overlay/${l.id}`);
+    await tx.remove(`${root}/overlay/l/${l.id.slice(0, 26).toUpperCase()}`);
   }
   await writeTxJson(
     tx,
     layersFile,
-    layers.filter((l) => !gone.has(l.id)),
+    layers.filter((l) => !dropped.includes(l)),
   );
 }
