@@ -106,7 +106,8 @@ async function main(argv: string[]): Promise<number> {
     });
     // loaded only here: the management commands start faster without fastify and its plugins
     const { startServer } = await import('./server.js');
-    const server = await startServer(config, { logger });
+    const { uiPlugin } = await import('./ui/plugin.js');
+    const server = await startServer(config, { logger, ui: uiPlugin() });
     const stop = async () => {
       await server.close();
       process.exit(0);

@@ -129,6 +129,21 @@ export const configSchema = z.strictObject({
       clientRateBytesPerSecond: z.number().int().min(0).default(0),
     })
     .prefault({}),
+  /** BitTorrent seeding of stored artifacts by the server itself (fs blobs only). */
+  seeder: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** TCP port for peer connections; 0 (default) picks a free one, announced to the tracker. */
+      torrentPort: z.number().int().min(0).max(65535).default(0),
+      /** Peers uploaded to at once, per torrent. The origin serves more than an agent's 5. */
+      uploadSlots: z.number().int().min(1).default(8),
+      maxConnsPerTorrent: z.number().int().min(1).default(64),
+      /** Total upload rate in bytes/s; 0 = unlimited. */
+      uploadLimitBytesPerSecond: z.number().int().min(0).default(0),
+      /** How often stored torrents are checked for artifacts to start seeding. */
+      scanIntervalSeconds: z.number().positive().default(10),
+    })
+    .prefault({}),
   tracker: z
     .strictObject({
       enabled: z.boolean().default(true),

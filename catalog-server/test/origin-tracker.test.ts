@@ -1,5 +1,8 @@
 // Resumable upload, the origin (Range, ETag, limits), torrents and the embedded tracker over a real port.
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defaultTransferConfig, TransferEngine } from '@trustswarm/fetch';
 import createTorrent from 'create-torrent';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../src/server.js';
@@ -8,11 +11,11 @@ import { bearer, errorCode, openTestServices, type TestServices, userWithToken }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-function makeTorrent(content: Buffer): Promise<Buffer> {
+function makeTorrent(content: Buffer, announceUrl = 'http://127.0.0.1:1/announce'): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     createTorrent(
       Object.assign(content, { name: 'artifact.img' }),
-      { announceList: [['http://127.0.0.1:1/announce']], pieceLength: 16384, createdBy: 'test' },
+      { announceList: [[announceUrl]], pieceLength: 16384, createdBy: 'test' },
       (err: Error | null, torrent: Uint8Array) => (err ? reject(err) : resolve(Buffer.from(torrent))),
     ),
   );
@@ -66,6 +69,33 @@ describe('origin, uploads, torrents and tracker', () => {
   async function uploadWhole(): Promise<void> {
     expect((await patch(content.subarray(0, 50_000), 0)).status).toBe(204);
     expect((await patch(content.subarray(50_000), 50_000)).headers.get('upload-complete')).toBe('?1');
+  }
+
+  /** A catalog entry for the artifact, written straight into storage (publishing has its own tests). */
+  async function catalogue(infoHash: string): Promise<void> {
+    await upsertCatalog(t.db, { id: 'c1', name: 'n', createdAt: 1, latestVersion: 1 });
+    await insertVersion(t.db, {
+      catalogId: 'c1',
+      version: 1,
+      sha256: 'x',
+      bytes: Buffer.from('x'),
+      issued: 'i',
+      expires: 'e',
+      uploadedBy: 'u',
+      uploadedAt: 1,
+    });
+    await insertEntries(t.db, [
+      {
+        catalogId: 'c1',
+        version: 1,
+        entryId: 'e1',
+        kind: 'vm-image',
+        name: 'n',
+        sha256: digest,
+        infoHash,
+        voTags: [],
+      },
+    ]);
   }
 
   it('resumes an upload from the server offset and refuses a wrong offset', async () => {
@@ -178,30 +208,7 @@ describe('origin, uploads, torrents and tracker', () => {
   it('tracks a catalogued info hash and refuses another', async () => {
     const infoHash = await infoHashOf(await makeTorrent(content));
     const other = randomBytes(20).toString('hex');
-    // the catalog entry is written straight into storage here; catalog publishing has its own tests
-    await upsertCatalog(t.db, { id: 'c1', name: 'n', createdAt: 1, latestVersion: 1 });
-    await insertVersion(t.db, {
-      catalogId: 'c1',
-      version: 1,
-      sha256: 'x',
-      bytes: Buffer.from('x'),
-      issued: 'i',
-      expires: 'e',
-      uploadedBy: 'u',
-      uploadedAt: 1,
-    });
-    await insertEntries(t.db, [
-      {
-        catalogId: 'c1',
-        version: 1,
-        entryId: 'e1',
-        kind: 'vm-image',
-        name: 'n',
-        sha256: digest,
-        infoHash,
-        voTags: [],
-      },
-    ]);
+    await catalogue(infoHash);
     const accepted = await announce(server.url, infoHash);
     expect(accepted).toContain('8:interval');
     expect(accepted).not.toContain('failure reason');
@@ -223,5 +230,39 @@ describe('origin, uploads, torrents and tracker', () => {
     });
     const scrape = await fetch(`${server.url}/scrape?info_hash=${infoHash.replace(/../g, (b) => `%${b}`)}`);
     expect(Buffer.from(await scrape.arrayBuffer()).toString('latin1')).toContain('8:completei1e');
+  });
+
+  it('seeds a stored artifact over BitTorrent: a peer gets it with no web seed', async () => {
+    await uploadWhole();
+    const torrent = await makeTorrent(content, `${server.url}/announce`);
+    const infoHash = await infoHashOf(torrent);
+    await catalogue(infoHash);
+    const put = await fetch(`${server.url}/api/v1/torrents/${infoHash}`, {
+      method: 'PUT',
+      headers: { ...bearer(endorser), 'content-type': 'application/x-bittorrent' },
+      body: torrent,
+    });
+    expect(put.status).toBe(201);
+    if (!server.seeder) throw new Error('the origin seeder should run with fs blobs');
+    await server.seeder.scan();
+    expect(server.seeder.status().seeding).toEqual([infoHash]);
+
+    const leecher = await TransferEngine.start({
+      ...defaultTransferConfig,
+      torrentPort: 0,
+      dht: { ...defaultTransferConfig.dht, enabled: false },
+      webSeed: { ...defaultTransferConfig.webSeed, enabled: false },
+    });
+    try {
+      const result = await leecher.download({
+        torrentFile: torrent,
+        expectedInfoHash: infoHash,
+        stagingDir: join(t.dir, 'leecher'),
+      });
+      expect(sha256(await readFile(result.dataPath))).toBe(digest);
+      expect(result.receivedBytes).toBeGreaterThanOrEqual(content.length);
+    } finally {
+      await leecher.destroy();
+    }
   });
 });

@@ -97,7 +97,8 @@ export const configSchema = z
             noPeerGraceSeconds: z.number().nonnegative().default(30),
           })
           .prefault({}),
-        strikesToBan: z.number().int().min(1).default(2),
+        /** pieces a peer is proven to have corrupted before it is banned */
+        strikesToBan: z.number().int().min(1).default(1),
         resumeSaveIntervalMs: z.number().int().positive().default(1000),
         maxParallelDownloads: z.number().int().min(1).default(2),
         encryption: z.enum(['off', 'prefer', 'require']).default('off'),

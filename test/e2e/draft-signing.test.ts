@@ -6,17 +6,11 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializeDocument, verifyDetached } from '@trustswarm/policy';
-import { createTestPki, makeCatalog, type TestIdentity, type TestPki } from '@trustswarm/policy/testing';
+import { makeCatalog, type TestIdentity, type TestPki } from '@trustswarm/policy/testing';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BIN,
-  type CatalogServer,
-  run,
-  startCatalogServer,
-  stopAll,
-  writeCatalogServerConfig,
-} from '../demo/lib/processes.js';
+import { BIN, type CatalogServer, stopAll } from '../demo/lib/processes.js';
+import { startSite } from '../demo/lib/site.js';
 
 let dir: string;
 let pki: TestPki;
@@ -25,21 +19,10 @@ let token: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tsw-e2e-draft-'));
-  pki = await createTestPki(join(dir, 'pki'));
-  const config = await writeCatalogServerConfig(dir, pki.caPathDir);
-  await run(BIN.catalog, [
-    'user',
-    'add',
-    'alice',
-    '--role',
-    'endorser',
-    '--endorser-cert',
-    pki.endorsers.alice.certPath,
-    '--config',
-    config,
-  ]);
-  token = (await run(BIN.catalog, ['token', 'create', 'alice', '--config', config])).trim();
-  server = await startCatalogServer(config);
+  const site = await startSite(dir, { name: 'DRAFT-SITE', threshold: 1 });
+  pki = site.pki;
+  server = site.server;
+  token = site.aliceToken;
 }, 120_000);
 
 afterAll(async () => {

@@ -70,6 +70,8 @@ declare module 'webtorrent' {
     downloadSpeed: number;
     uploadSpeed: number;
     numPeers: number;
+    /** the chunk store, one chunk per piece; null until metadata */
+    store: { get(index: number, cb: (err: Error | null, buf?: Uint8Array) => void): void };
     addPeer(addr: string): boolean;
     addWebSeed(url: string): void;
     removePeer(id: string): void;

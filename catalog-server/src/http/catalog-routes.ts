@@ -1,6 +1,6 @@
 // The catalog API of the contract: publish (multipart), add a signature, list, get, history, drafts.
 import multipart from '@fastify/multipart';
-import { type CatalogEntry, reasonsOf, verifyDetached } from '@trustswarm/policy';
+import { type CatalogEntry, parseCatalog, reasonsOf, verifyDetached } from '@trustswarm/policy';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { addDraftEntry, putDraft, removeDraftEntry, signDraft } from '../catalog/drafts.js';
 import { addSignature, publishCatalog, summaries } from '../catalog/publish.js';
@@ -137,16 +137,34 @@ export async function catalogRoutes(app: FastifyInstance) {
       if (!stored) throw notFound(`catalog ${id} version ${version}`);
       const now = services.clock();
       const signatures = (await signaturesOf(db, id, version)).map((s) => {
-        let status: { valid: boolean; reasons: { code: string; message: string }[] };
+        let status: {
+          valid: boolean;
+          reasons: { code: string; message: string }[];
+          signingTime: string | null;
+          notAfter: string | null;
+        };
         try {
           if (!services.anchors) throw new Error('no trust anchors configured');
-          verifyDetached(stored.bytes, s.der, services.anchors, { now });
-          status = { valid: true, reasons: [] };
+          const verified = verifyDetached(stored.bytes, s.der, services.anchors, { now });
+          status = {
+            valid: true,
+            reasons: [],
+            signingTime: verified.signingTime.toISOString(),
+            notAfter: verified.certificate.notAfter.toISOString(),
+          };
         } catch (err) {
-          status = { valid: false, reasons: reasonsOf(err) };
+          status = { valid: false, reasons: reasonsOf(err), signingTime: null, notAfter: null };
         }
-        return { signerCertSha256: s.signerCertSha256, subject: s.subject, issuer: s.issuer, ...status };
+        return {
+          signerCertSha256: s.signerCertSha256,
+          subject: s.subject,
+          issuer: s.issuer,
+          addedAt: new Date(s.addedAt).toISOString(),
+          ...status,
+        };
       });
+      const parsed = parseCatalog(stored.bytes, { maxDocumentBytes: config.trust.maxDocumentBytes });
+      const fullEntries = new Map(parsed.entries.map((e) => [e.id, e]));
       const entries = (await entriesOf(db, id, version)).map((e) => ({
         id: e.entryId,
         kind: e.kind,
@@ -155,10 +173,13 @@ export async function catalogRoutes(app: FastifyInstance) {
         infoHash: e.infoHash,
         voTags: e.voTags,
         swarm: e.infoHash ? services.tracker.swarm(e.infoHash) : null,
+        detail: fullEntries.get(e.entryId) ?? null,
       }));
       return {
         id,
         version,
+        name: parsed.name,
+        endorser: parsed.endorser ?? null,
         sha256: stored.sha256,
         issued: stored.issued,
         expires: stored.expires,

@@ -307,6 +307,17 @@ export async function torrentByInfoHash(
   return r && { infoHash: r.info_hash, sha256: r.sha256, sizeBytes: Number(r.size_bytes) };
 }
 
+/** Stored torrents with the artifact digest their catalog entries give (the seeder's work list). */
+export async function seedableTorrents(
+  db: SqlExecutor,
+): Promise<Array<{ infoHash: string; sha256: string }>> {
+  const rows = await db.all<{ info_hash: string; sha256: string }>(
+    `SELECT DISTINCT t.info_hash, e.sha256 FROM torrents t JOIN entries e ON e.info_hash = t.info_hash
+     ORDER BY t.info_hash`,
+  );
+  return rows.map((r) => ({ infoHash: r.info_hash, sha256: r.sha256 }));
+}
+
 export async function insertTorrent(
   db: SqlExecutor,
   t: { infoHash: string; sha256: string; sizeBytes: number; addedAt: number },

@@ -323,6 +323,23 @@ export async function latestApprovalDoc(
   );
 }
 
+/** The newest approval documents of a site (bytes and times), newest first. */
+export async function recentApprovalDocs(
+  db: SqlExecutor,
+  site: string,
+  limit: number,
+): Promise<Pick<ApprovalDocRecord, 'version' | 'bytes' | 'issuedAt'>[]> {
+  const rows = await db.all<{ version: number; bytes: Buffer; issued_at: number }>(
+    'SELECT version, bytes, issued_at FROM approval_docs WHERE site = ? ORDER BY version DESC LIMIT ?',
+    [site, limit],
+  );
+  return rows.map((r) => ({
+    version: Number(r.version),
+    bytes: Buffer.from(r.bytes),
+    issuedAt: Number(r.issued_at),
+  }));
+}
+
 export async function insertApprovalDoc(db: SqlExecutor, d: ApprovalDocRecord): Promise<void> {
   await db.run(
     'INSERT INTO approval_docs (site, version, bytes, signature, content_key, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',

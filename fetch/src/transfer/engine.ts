@@ -42,7 +42,7 @@ export const defaultTransferConfig: TransferConfig = {
   pex: true,
   dht: { enabled: true, bootstrap: [], port: 6881 },
   webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 30 },
-  strikesToBan: 2,
+  strikesToBan: 1,
   resumeSaveIntervalMs: 1000,
   pieceCacheSlots: 4,
   encryption: 'off',

@@ -1,8 +1,13 @@
 // Bans peers that send data failing the piece hash. webtorrent only drops the piece and
-// re-requests it, so a corrupt seeder would be asked again and again. We remember which
-// wires contributed blocks to each piece: a sole contributor of a bad piece is banned at
-// once; a peer that shared bad pieces with others is banned after `strikesToBan` of them.
+// re-requests it, so a corrupt seeder would be asked again and again. A piece (4–8 MiB) is
+// assembled from blocks of several peers, so a failed piece alone does not say who lied:
+// blaming every contributor bans honest peers beside a corrupt one. So, as libtorrent's
+// "smart ban" does: a sole contributor of a bad piece is banned at once; otherwise the
+// hash of each block of the failed attempt is kept with the peer that sent it, and when the
+// piece later verifies, every peer whose block differs from the verified data is proven
+// corrupt and banned (after `strikesToBan` such pieces); peers whose blocks matched are not.
 
+import { createHash } from 'node:crypto';
 import type { Torrent, Wire } from 'webtorrent';
 
 export interface BanEvent {
@@ -42,12 +47,26 @@ function outgoingAddress(wire: Wire): string | undefined {
 
 const FAILED_PIECE = /^Piece (\d+) failed verification/;
 
+interface Block {
+  wire: Wire;
+  offset: number;
+  data: Uint8Array;
+}
+
+/** Block hashes of a failed attempt: offset → (peer, sha1). Kept until the piece verifies. */
+type Suspects = Array<{ wire: Wire; offset: number; length: number; sha1: string }>;
+
+const sha1 = (data: Uint8Array) => createHash('sha1').update(data).digest('hex');
+
 export function banCorruptPeers(
   torrent: Torrent,
   bans: PeerBanList,
   opts: { strikesToBan: number; onBan: (event: BanEvent) => void },
 ): void {
-  const contributors = new Map<number, Set<Wire>>();
+  // References to the received blocks (webtorrent holds the same buffers until the piece
+  // completes); hashed only when a piece fails.
+  const inFlight = new Map<number, Block[]>();
+  const suspects = new Map<number, Suspects>();
   const strikes = new Map<Wire, number>();
 
   const ban = (wire: Wire, pieceIndex: number): void => {
@@ -57,31 +76,54 @@ export function banCorruptPeers(
     // The same peer may hold a second connection (it dialled us and we dialled it).
     for (const other of [...torrent.wires]) if (bans.isBanned(other)) other.destroy();
   };
+  const strike = (wire: Wire, pieceIndex: number): void => {
+    const count = (strikes.get(wire) ?? 0) + 1;
+    strikes.set(wire, count);
+    if (count >= opts.strikesToBan) ban(wire, pieceIndex);
+  };
 
   torrent.on('wire', (wire: Wire) => {
     if (bans.isBanned(wire)) {
       wire.destroy();
       return;
     }
-    wire.on('piece', (index: number) => {
-      const set = contributors.get(index) ?? new Set<Wire>();
-      contributors.set(index, set);
-      set.add(wire);
+    wire.on('piece', (index: number, offset: number, data: Uint8Array) => {
+      const blocks = inFlight.get(index) ?? [];
+      inFlight.set(index, blocks);
+      blocks.push({ wire, offset, data });
     });
   });
-  torrent.on('verified', (index: number) => contributors.delete(index));
+
+  torrent.on('verified', (index: number) => {
+    inFlight.delete(index);
+    const failed = suspects.get(index);
+    if (!failed) return;
+    suspects.delete(index);
+    // The verified copy is the truth: compare each suspect block with it.
+    torrent.store.get(index, (err: Error | null, good?: Uint8Array) => {
+      if (err || !good) return;
+      for (const s of failed) {
+        if (sha1(good.subarray(s.offset, s.offset + s.length)) !== s.sha1) strike(s.wire, index);
+      }
+    });
+  });
+
   torrent.on('warning', (err: unknown) => {
     const match = err instanceof Error ? FAILED_PIECE.exec(err.message) : null;
     if (!match) return;
     const pieceIndex = Number(match[1]);
-    const wires = [...(contributors.get(pieceIndex) ?? [])];
-    contributors.delete(pieceIndex);
-    // A failure shared with an already banned peer is explained by it: no strike for the rest.
-    if (wires.some((w) => bans.isBanned(w))) return;
-    for (const wire of wires) {
-      const count = (strikes.get(wire) ?? 0) + 1;
-      strikes.set(wire, count);
-      if (wires.length === 1 || count >= opts.strikesToBan) ban(wire, pieceIndex);
+    const blocks = inFlight.get(pieceIndex) ?? [];
+    inFlight.delete(pieceIndex);
+    const wires = new Set(blocks.map((b) => b.wire));
+    if (wires.size === 1) {
+      for (const wire of wires) ban(wire, pieceIndex);
+      return;
     }
+    const kept = suspects.get(pieceIndex) ?? [];
+    for (const b of blocks) {
+      if (bans.isBanned(b.wire)) continue; // already explained
+      kept.push({ wire: b.wire, offset: b.offset, length: b.data.length, sha1: sha1(b.data) });
+    }
+    suspects.set(pieceIndex, kept);
   });
 }

@@ -2,7 +2,7 @@
 // packages, exactly as an operator would start it. Failures become one clear line.
 
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
@@ -41,18 +41,24 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 }
 
 /** A catalog server config on embedded defaults (SQLite, fs blobs) under `dir`; returns its path. */
-export async function writeCatalogServerConfig(dir: string, caPath: string): Promise<string> {
+export async function writeCatalogServerConfig(
+  dir: string,
+  caPath: string,
+  host = '127.0.0.1',
+  extra: Record<string, unknown> = {},
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'catalog.yaml');
   await writeFile(
     path,
     JSON.stringify({
-      server: { host: '127.0.0.1', port: 0 },
+      server: { host, port: 0 },
       storage: { backend: 'sqlite', sqlitePath: join(dir, 'catalog.db') },
       blobs: { backend: 'fs', directory: join(dir, 'blobs') },
       trust: { caPath },
       // info: the "Server listening at" line is how startCatalogServer learns the port
       log: { level: 'info' },
+      ...extra,
     }),
   );
   return path;
@@ -63,7 +69,7 @@ export interface CatalogServer {
   stop(): Promise<void>;
 }
 
-/** `tsw-catalog serve` on 127.0.0.1 and port 0; the URL comes from its "listening" log line. */
+/** `tsw-catalog serve` on its configured address and port 0; the URL comes from its "listening" log line. */
 export async function startCatalogServer(configPath: string): Promise<CatalogServer> {
   const proc = execa('node', [BIN.catalog, 'serve', '--config', configPath], {
     reject: false,
@@ -80,17 +86,22 @@ export async function startCatalogServer(configPath: string): Promise<CatalogSer
   const url = await waitFor('the catalog server', 30_000, async () => {
     if (proc.exitCode !== null)
       throw new Error(`catalog server exited: ${log.trim().split('\n').slice(-1)[0]}`);
-    return /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(log)?.[1];
+    return /Server listening at (http:\/\/\d+\.\d+\.\d+\.\d+:\d+)/.exec(log)?.[1];
   });
   return { url, stop: () => stop(proc) };
 }
 
 export interface AgentStatusView {
+  approval: { version: number; expires: string; valid: boolean } | null;
+  lastSync: { kind: string; code?: string; message?: string; at: string } | null;
   installed: Array<{ entryId: string; path: string }>;
+  bannedPeers: number;
   transfers: Array<{
     infoHash: string;
     state: string;
     progress: number;
+    sizeBytes: number;
+    receivedBytes: number;
     conns: number;
     downloadBytesPerSecond: number;
     uploadBytesPerSecond: number;
@@ -102,6 +113,13 @@ export interface Agent {
   name: string;
   dataDir: string;
   status(): Promise<AgentStatusView>;
+  /** Changes the agent's rate limits through its control API (0 = unlimited). */
+  setRates(rates: {
+    uploadLimitBytesPerSecond?: number;
+    downloadLimitBytesPerSecond?: number;
+  }): Promise<void>;
+  /** kill -9: no shutdown handler runs, as after a crash or power loss. */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -113,9 +131,17 @@ export async function startAgent(name: string, dataDir: string, config: object):
     configPath,
     JSON.stringify({ dataDir, api: { listen: '127.0.0.1:0' }, ...config }, null, 2),
   );
-  const proc = execa('node', [BIN.agent, 'run', '--config', configPath], { reject: false, buffer: false });
-  running.add(proc);
   const addressFile = join(dataDir, 'api.address');
+  await rm(addressFile, { force: true }); // a restarted agent writes its new address
+  // Its log goes to DATA/agent.log, kept for a look after a failure.
+  const log = { file: join(dataDir, 'agent.log'), append: true };
+  const proc = execa('node', [BIN.agent, 'run', '--config', configPath], {
+    reject: false,
+    buffer: false,
+    stdout: log,
+    stderr: log,
+  });
+  running.add(proc);
   const api = await waitFor(`agent ${name}`, 30_000, async () => {
     if (proc.exitCode !== null) throw new Error(`agent ${name} exited with ${proc.exitCode}`);
     return existsSync(addressFile) ? (await readFile(addressFile, 'utf8')).trim() : undefined;
@@ -127,6 +153,19 @@ export async function startAgent(name: string, dataDir: string, config: object):
       const res = await fetch(`http://${api}/status`);
       if (!res.ok) throw new Error(`agent ${name} status: HTTP ${res.status}`);
       return (await res.json()) as AgentStatusView;
+    },
+    async setRates(rates) {
+      const res = await fetch(`http://${api}/rates`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(rates),
+      });
+      if (!res.ok) throw new Error(`agent ${name} rates: HTTP ${res.status} ${await res.text()}`);
+    },
+    async kill() {
+      running.delete(proc);
+      proc.kill('SIGKILL');
+      await proc;
     },
     stop: () => stop(proc),
   };

@@ -1,0 +1,120 @@
+// The origin as a BitTorrent seeder. A web seed (BEP 19) answers every agent that asks for a
+// piece, so at the start of a rollout the origin link carries the same pieces many times; a
+// seeding peer instead uploads to a few peers at a time the pieces they ask for (rarest
+// first), and they pass them on. Artifacts are seeded from the blob directory through hard
+// links named as each torrent names its file, so no byte is copied. The blobs were checked
+// against their sha256 when uploaded, so pieces are not re-hashed (skipVerify).
+
+import { link, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defaultTransferConfig, readTorrentInfo, TransferEngine } from '@trustswarm/fetch';
+import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { Config } from '../config.js';
+import type { Metrics } from '../http/metrics-plugin.js';
+import { seedableTorrents } from '../storage/catalog-repo.js';
+import type { Db } from '../storage/db.js';
+
+export interface SeederStatus {
+  torrentPort: number;
+  seeding: string[];
+}
+
+export class OriginSeeder {
+  private readonly seeding = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly engine: TransferEngine,
+    private readonly deps: { db: Db; blobs: BlobStore; blobDir: string; logger: Logger },
+  ) {}
+
+  static async start(
+    config: Readonly<Config>,
+    deps: { db: Db; blobs: BlobStore; logger: Logger; metrics: Metrics },
+  ): Promise<OriginSeeder> {
+    const s = config.seeder;
+    const engine = await TransferEngine.start(
+      {
+        ...defaultTransferConfig,
+        torrentPort: s.torrentPort,
+        maxConnsPerTorrent: s.maxConnsPerTorrent,
+        uploadSlots: s.uploadSlots,
+        uploadLimitBytesPerSecond: s.uploadLimitBytesPerSecond,
+        dht: { ...defaultTransferConfig.dht, enabled: false },
+        webSeed: { ...defaultTransferConfig.webSeed, enabled: false },
+      },
+      { onWarning: (infoHash, message) => deps.logger.debug({ infoHash }, message) },
+    );
+    const seeder = new OriginSeeder(engine, { ...deps, blobDir: config.blobs.directory });
+    new Gauge({
+      name: 'tsw_catalog_seeder_uploaded_bytes',
+      help: 'Bytes the origin seeder uploaded to BitTorrent peers since start',
+      registers: [deps.metrics.registry],
+      collect() {
+        this.set(engine.stats().reduce((sum, t) => sum + t.uploadedBytes, 0));
+      },
+    });
+    await seeder.scan();
+    seeder.timer = setInterval(() => void seeder.scan(), s.scanIntervalSeconds * 1000);
+    seeder.timer.unref();
+    deps.logger.info({ torrentPort: engine.port, torrents: seeder.seeding.size }, 'origin seeder started');
+    return seeder;
+  }
+
+  status(): SeederStatus {
+    return { torrentPort: this.engine.port, seeding: [...this.seeding] };
+  }
+
+  /** Starts seeding every catalogued torrent whose artifact is stored whole; one scan at a time. */
+  scan(): Promise<void> {
+    this.scanning = this.scanning
+      .then(() => this.scanOnce())
+      .catch((err: unknown) => {
+        this.deps.logger.warn({ err }, 'origin seeder scan failed');
+      });
+    return this.scanning;
+  }
+
+  private async scanOnce(): Promise<void> {
+    for (const t of await seedableTorrents(this.deps.db)) {
+      if (this.seeding.has(t.infoHash)) continue;
+      const stored = await this.deps.blobs.size(`artifacts/${t.sha256}`);
+      if (stored === undefined) continue; // not uploaded (yet)
+      const torrentBytes = await this.readTorrent(t.infoHash);
+      const info = await readTorrentInfo(torrentBytes, t.infoHash);
+      if (info.sizeBytes !== stored) continue; // a different artifact: never seed it under this hash
+      const dir = join(this.deps.blobDir, 'seed', t.infoHash);
+      await mkdir(dir, { recursive: true });
+      const target = join(dir, info.fileName);
+      if (!(await exists(target))) await link(join(this.deps.blobDir, 'artifacts', t.sha256), target);
+      await this.engine.seed(torrentBytes, dir);
+      this.seeding.add(t.infoHash);
+      this.deps.logger.info({ infoHash: t.infoHash, sizeBytes: info.sizeBytes }, 'seeding artifact');
+    }
+  }
+
+  private async readTorrent(infoHash: string): Promise<Buffer> {
+    const stream = await this.deps.blobs.openRead(`torrents/${infoHash}`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.scanning;
+    await this.engine.destroy();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,409 @@
+// Swarm benchmark: how long a rollout of one image of S bytes to N hosts takes when every
+// host's link (the origin's included) carries B in each direction. Each host is its own
+// network namespace (see netns.ts). For N = 4, 8, 16, 32 and in the same run it measures
+//   trustswarm  N tsw-agent daemons and the catalog server (approval, tracker, web seed)
+//   http        N curl clients of one plain web server, as a single HTTP origin serves
+//               (run up to --http-max-n; above it N·S/B, which is what one origin link gives)
+//   aria2c      N aria2c clients of the same .torrent, tracker and web seed
+// and compares each with the bound S/B. Writes swarm.json, swarm.md and swarm.svg.
+//
+// Usage (root): pnpm exec tsx test/bench/swarm/run.ts [--size-mib 128] [--rate-mbit 50]
+//   [--n 4,8,16,32] [--methods trustswarm,http,aria2c] [--http-max-n 8] [--out DIR]
+// The outer process builds the namespaces and always removes them; the measuring process
+// runs inside the origin's namespace, so no benchmark traffic touches the host's network.
+
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { execa, type ResultPromise } from 'execa';
+import { BIN, ROOT, stopAll } from '../../demo/lib/processes.js';
+import { addImage, agentConfig, type Site, signAndPublish, startSite } from '../../demo/lib/site.js';
+import { createTopology, removeStale } from './netns.js';
+import { percentile, type RoundResult, type Summary, summarize, writeReport } from './report.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({
+  options: {
+    'size-mib': { type: 'string', default: '128' },
+    'rate-mbit': { type: 'string', default: '50' },
+    'http-max-n': { type: 'string', default: '8' },
+    n: { type: 'string', default: '4,8,16,32' },
+    methods: { type: 'string', default: 'trustswarm,http,aria2c' },
+    out: { type: 'string', default: join(HERE, 'results') },
+    inner: { type: 'boolean', default: false },
+  },
+});
+const SIZE_MIB = Number(values['size-mib']);
+const RATE_MBIT = Number(values['rate-mbit']);
+const NS = (values.n ?? '').split(',').map(Number);
+const METHODS = (values.methods ?? '').split(',');
+const MAX_N = Math.max(...NS);
+/** A single origin needs N·S/B by construction; above this N it is computed, not run. */
+const HTTP_MAX_N = Number(values['http-max-n']);
+const BOUND_S = (SIZE_MIB * 1024 * 1024 * 8) / (RATE_MBIT * 1e6);
+const nsOf = (i: number) => `tswb-h${i}`;
+const ipOf = (i: number) => `10.77.0.${i + 1}`;
+const log = (text: string) => console.log(`[swarm] ${text}`);
+
+async function outer(): Promise<void> {
+  if (!Number.isFinite(BOUND_S) || NS.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new Error('--size-mib, --rate-mbit and --n need positive numbers');
+  }
+  for (const tool of ['ip', 'tc', 'curl', 'aria2c']) {
+    const r = await execa('sh', ['-c', `command -v ${tool}`], { reject: false });
+    if (r.exitCode !== 0) throw new Error(`${tool} is missing (iproute2, curl, aria2 from Debian)`);
+  }
+  log(`building ${MAX_N + 1} namespaces, every link ${RATE_MBIT} Mbit/s each way`);
+  const topology = await createTopology(MAX_N + 1, RATE_MBIT);
+  const cleanup = async () => {
+    await topology.destroy();
+    await removeStale();
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
+  try {
+    const args = process.argv.slice(2).filter((a) => a !== '--inner');
+    const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
+    const r = await execa(
+      'ip',
+      [
+        'netns',
+        'exec',
+        nsOf(0),
+        tsx,
+        '--conditions=@trustswarm/source',
+        fileURLToPath(import.meta.url),
+        '--inner',
+        ...args,
+      ],
+      { stdio: 'inherit', reject: false },
+    );
+    if (r.exitCode !== 0) throw new Error(`the measuring process failed (exit ${r.exitCode})`);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function inner(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'tsw-swarm-'));
+  const rounds: RoundResult[] = [];
+  try {
+    log(
+      `origin ${ipOf(0)}: catalog server, test PKI, endorser; S = ${SIZE_MIB} MiB, S/B = ${BOUND_S.toFixed(2)} s`,
+    );
+    const site = await startSite(join(dir, 'site'), { name: 'BENCH', threshold: 1, serverHost: ipOf(0) });
+    await site.endorse(site.pki.endorsers.alice, ['catalog', 'new', 'bench']);
+    for (const n of NS) {
+      for (const method of METHODS) {
+        if (method === 'http' && n > HTTP_MAX_N) {
+          const t = n * BOUND_S;
+          rounds.push({ method, n, completions: Array(n).fill(t), failed: 0, computed: true });
+          log(`http, N = ${n}: not run, N·S/B = ${t.toFixed(1)} s`);
+          continue;
+        }
+        const roundDir = join(dir, `${method}-${n}`);
+        await mkdir(roundDir, { recursive: true });
+        const load = loadavg()[0]?.toFixed(1);
+        log(`${method}, N = ${n} (load ${load})`);
+        const originBefore = await originBytes(site);
+        const result =
+          method === 'trustswarm'
+            ? await trustswarmRound(site, n, roundDir)
+            : method === 'http'
+              ? await httpRound(n, roundDir)
+              : method === 'aria2c'
+                ? await aria2Round(site, n, roundDir)
+                : undefined;
+        if (!result) throw new Error(`unknown method ${method}`);
+        // What left the origin (seeder + web seed) per image delivered: 1.0 is ideal.
+        if (method !== 'http') result.originCopies = (await originBytes(site)) - originBefore;
+        else result.originCopies = n * SIZE_MIB * 1024 * 1024;
+        result.originCopies /= SIZE_MIB * 1024 * 1024;
+        const s = summarize(result, BOUND_S);
+        log(
+          `  origin sent ${result.originCopies.toFixed(2)} × S;  p50 ${s.p50.toFixed(2)} s  p99 ${s.p99.toFixed(2)} s  max ${s.max.toFixed(2)} s  p99/(S/B) ${s.p99OverBound.toFixed(2)}${result.failed ? `  FAILED ${result.failed}` : ''}`,
+        );
+        rounds.push(result);
+        await rm(roundDir, { recursive: true, force: true });
+      }
+    }
+    const summaries: Summary[] = rounds.map((r) => summarize(r, BOUND_S));
+    await mkdir(values.out as string, { recursive: true });
+    const meta = {
+      date: new Date().toISOString(),
+      sizeMiB: SIZE_MIB,
+      rateMbit: RATE_MBIT,
+      boundSeconds: Number(BOUND_S.toFixed(3)),
+      cpus: cpus().length,
+      loadAverageAtEnd: loadavg().map((l) => Number(l.toFixed(2))),
+      methods: {
+        trustswarm:
+          'tsw-agent daemons (tracker + PEX, DHT off, web seed after 5 s without a peer for a piece), catalog server as origin',
+        http: 'curl clients of one node:http static server on the origin',
+        aria2c:
+          'aria2c clients of the same .torrent (tracker + PEX + the web seed in it), catalog server as origin',
+      },
+      completion: 'seconds from the start signal to the complete file (agents: after sha256 and install)',
+    };
+    const files = await writeReport(values.out as string, meta, summaries, rounds, BOUND_S);
+    log(`wrote ${files.join(', ')}`);
+  } finally {
+    await stopAll();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Bytes the catalog server sent as origin so far: BitTorrent seeder plus web seed. */
+async function originBytes(site: Site): Promise<number> {
+  const text = await (await fetch(`${site.server.url}/metrics`)).text();
+  let sum = 0;
+  for (const name of ['tsw_catalog_seeder_uploaded_bytes', 'tsw_catalog_origin_bytes_total']) {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    sum += m ? Number(m[1]) : 0;
+  }
+  return sum;
+}
+
+/** Runs a command inside host i's namespace. */
+function inHost(i: number, cmd: string, args: string[], opts: { log?: string } = {}): ResultPromise {
+  const out = opts.log ? { file: opts.log, append: true } : 'ignore';
+  return execa('ip', ['netns', 'exec', nsOf(i), cmd, ...args], {
+    reject: false,
+    stdout: out,
+    stderr: out,
+    stdin: 'ignore',
+  });
+}
+
+const nowSeconds = () => Date.now() / 1000;
+
+/** Reads "seconds since epoch" written by `date +%s.%N` into each file; undefined while missing. */
+async function doneTimes(files: string[]): Promise<(number | undefined)[]> {
+  return Promise.all(
+    files.map(async (f) =>
+      existsSync(f) ? Number((await readFile(f, 'utf8')).trim()) || undefined : undefined,
+    ),
+  );
+}
+
+async function waitDone(files: string[], timeoutS: number): Promise<(number | undefined)[]> {
+  const deadline = nowSeconds() + timeoutS;
+  for (;;) {
+    const times = await doneTimes(files);
+    if (times.every((t) => t !== undefined) || nowSeconds() > deadline) return times;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function toResult(method: string, n: number, start: number, times: (number | undefined)[]): RoundResult {
+  const completions = times.filter((t): t is number => t !== undefined).map((t) => t - start);
+  return { method, n, completions, failed: times.length - completions.length };
+}
+
+const roundTimeout = (n: number) => Math.max(60, 3 * n * BOUND_S);
+
+async function statusOf(socketPath: string): Promise<{ approval: { version: number } | null } | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/status' }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () => resolve(res.statusCode === 200 ? JSON.parse(body) : undefined));
+    });
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
+}
+
+/** A fresh image entry published (not yet approved); earlier rounds' entries removed and revoked. */
+async function publishFreshImage(
+  site: Site,
+  roundDir: string,
+): Promise<{ entryId: string; infoHash: string }> {
+  const { alice } = site.pki.endorsers;
+  const before = await site.catalog();
+  for (const e of before.entries) await site.endorse(alice, ['catalog', 'remove', e.id]);
+  await addImage(site, join(roundDir, 'image.qcow2'), SIZE_MIB * 1024 * 1024, `bench-${Date.now()}`);
+  const catalog = await signAndPublish(site, [alice]);
+  for (const e of before.entries) await site.revoke(catalog, e.id).catch(() => undefined);
+  await rm(join(roundDir, 'image.qcow2'));
+  const entry = catalog.entries[0];
+  if (!entry) throw new Error('catalog has no entry');
+  const shown = JSON.parse(await site.endorse(alice, ['--json', 'catalog', 'show'])) as {
+    catalog: { entries: Array<{ id: string; artifact: { infoHash: string } }> };
+  };
+  const infoHash = shown.catalog.entries.find((e) => e.id === entry.id)?.artifact.infoHash;
+  if (!infoHash) throw new Error('entry without info hash');
+  return { entryId: entry.id, infoHash };
+}
+
+async function trustswarmRound(site: Site, n: number, roundDir: string): Promise<RoundResult> {
+  const { entryId } = await publishFreshImage(site, roundDir);
+  await site.signApproval();
+  const agents: ResultPromise[] = [];
+  const doneFiles: string[] = [];
+  const sockets: string[] = [];
+  for (let i = 1; i <= n; i++) {
+    const dataDir = join(roundDir, `hv${i}`);
+    await mkdir(dataDir, { recursive: true });
+    const done = join(dataDir, 'done');
+    const socket = join(dataDir, 'api.sock');
+    const config = agentConfig(site, `hv${i}`, {
+      dataDir,
+      api: { listen: `unix:${socket}` },
+      poll: { intervalSeconds: 0.5, retrySeconds: 0.5, timeoutSeconds: 10 },
+      transfer: { webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 5 } },
+      hooks: { available: [['sh', '-c', `date +%s.%N > ${done}`]] },
+      log: { level: 'info' },
+    });
+    const configPath = join(dataDir, 'agent.yaml');
+    await writeFile(configPath, JSON.stringify(config));
+    agents.push(
+      inHost(i, 'node', [BIN.agent, 'run', '--config', configPath], { log: join(dataDir, 'agent.log') }),
+    );
+    doneFiles.push(done);
+    sockets.push(socket);
+  }
+  try {
+    // Every agent is up and has verified the current approval before the entry is approved.
+    const current = await Promise.all(sockets.map((s) => waitFor(() => statusOf(s), 60)));
+    const version = Math.max(...current.map((s) => s?.approval?.version ?? 0));
+    await Promise.all(
+      sockets.map((s) =>
+        waitFor(async () => ((await statusOf(s))?.approval?.version ?? 0) >= version || undefined, 60),
+      ),
+    );
+    const start = nowSeconds();
+    await site.approve(await site.catalog(), entryId);
+    await site.signApproval();
+    const times = await waitDone(doneFiles, roundTimeout(n));
+    const phases = await agentPhases(roundDir, n, start);
+    log(
+      `  median seconds after the approval: ${Object.entries(phases)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ')}`,
+    );
+    return { ...toResult('trustswarm', n, start, times), phases };
+  } finally {
+    for (const a of agents) a.kill('SIGTERM');
+    await Promise.all(agents);
+  }
+}
+
+/** Medians over the agents of when each step happened (from their logs), in seconds after start. */
+async function agentPhases(roundDir: string, n: number, start: number): Promise<Record<string, number>> {
+  const steps = ['approval updated', 'download started', 'web seed enabled', 'installed'];
+  const seen = new Map<string, number[]>(steps.map((m) => [m, []]));
+  for (let i = 1; i <= n; i++) {
+    const text = await readFile(join(roundDir, `hv${i}`, 'agent.log'), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const rec = JSON.parse(line) as { msg?: string; time?: number };
+      const times = rec.msg ? seen.get(rec.msg) : undefined;
+      if (times && rec.time && rec.time / 1000 >= start) times.push(rec.time / 1000 - start);
+    }
+  }
+  const phases: Record<string, number> = {};
+  for (const [step, times] of seen)
+    if (times.length)
+      phases[step] = percentile(
+        times.sort((a, b) => a - b),
+        50,
+      );
+  return phases;
+}
+
+async function httpRound(n: number, roundDir: string): Promise<RoundResult> {
+  const file = join(roundDir, 'image.qcow2');
+  await execa('head', ['-c', String(SIZE_MIB * 1024 * 1024), '/dev/urandom'], { stdout: { file } });
+  const { size } = await stat(file);
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': size, 'content-type': 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, ipOf(0), resolve));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const start = nowSeconds();
+    const clients = Array.from({ length: n }, (_, k) => {
+      const out = join(roundDir, `c${k + 1}`);
+      const script = `curl -sf -o ${out}.bin http://${ipOf(0)}:${port}/image && date +%s.%N > ${out}.done`;
+      return inHost(k + 1, 'sh', ['-c', script]);
+    });
+    const times = await waitDone(
+      clients.map((_, k) => join(roundDir, `c${k + 1}.done`)),
+      roundTimeout(n),
+    );
+    for (const c of clients) c.kill('SIGKILL');
+    await Promise.all(clients);
+    return toResult('http', n, start, times);
+  } finally {
+    server.close();
+  }
+}
+
+async function aria2Round(site: Site, n: number, roundDir: string): Promise<RoundResult> {
+  // The same kind of .torrent as the agents get (tracker and web seed of the catalog server).
+  const { infoHash } = await publishFreshImage(site, roundDir);
+  const torrentPath = join(roundDir, 'image.torrent');
+  const res = await fetch(`${site.server.url}/torrents/${infoHash}.torrent`);
+  if (!res.ok) throw new Error(`torrent ${infoHash}: HTTP ${res.status}`);
+  await writeFile(torrentPath, Buffer.from(await res.arrayBuffer()));
+  const hook = join(roundDir, 'done.sh');
+  await writeFile(hook, '#!/bin/sh\ndate +%s.%N > "$3.done"\n', { mode: 0o755 });
+  const start = nowSeconds();
+  const clients = Array.from({ length: n }, (_, k) => {
+    const clientDir = join(roundDir, `a${k + 1}`);
+    return inHost(
+      k + 1,
+      'aria2c',
+      [
+        `--dir=${clientDir}`,
+        '--seed-time=3600',
+        '--enable-dht=false',
+        '--enable-dht6=false',
+        '--bt-enable-lpd=false',
+        '--enable-peer-exchange=true',
+        '--listen-port=6881',
+        '--file-allocation=none',
+        '--summary-interval=0',
+        '--console-log-level=warn',
+        `--on-bt-download-complete=${hook}`,
+        torrentPath,
+      ],
+      { log: join(roundDir, `a${k + 1}.log`) },
+    );
+  });
+  const files = await waitForFileNames(roundDir, n);
+  const times = await waitDone(files, roundTimeout(n));
+  for (const c of clients) c.kill('SIGKILL');
+  await Promise.all(clients);
+  return toResult('aria2c', n, start, times);
+}
+
+/** aria2c names the file after the torrent; the hook writes "<file>.done" beside it. */
+async function waitForFileNames(roundDir: string, n: number): Promise<string[]> {
+  const torrent = await readFile(join(roundDir, 'image.torrent'));
+  const name = /4:name(\d+):/.exec(torrent.toString('latin1'));
+  const start = name ? (name.index ?? 0) + name[0].length : -1;
+  const fileName = name ? torrent.subarray(start, start + Number(name[1])).toString('utf8') : 'image.qcow2';
+  return Array.from({ length: n }, (_, k) => join(roundDir, `a${k + 1}`, `${fileName}.done`));
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutS: number): Promise<T> {
+  const deadline = nowSeconds() + timeoutS;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (nowSeconds() > deadline) throw new Error('timed out waiting for the agents to start');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+if (!values.inner) await outer();
+else await inner();
