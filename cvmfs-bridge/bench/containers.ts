@@ -1,0 +1,249 @@
+// Container ingest benchmark: a multi-layer OCI image of ≥ 1 GB made from real files of this
+// machine (one gzip layer per /usr directory), pushed with skopeo into a real docker-registry,
+// converted into a fresh CVMFS repository (GB/min); then a second tag sharing all but its top
+// layer (only the new layer's work is expected). Reference in the same run: `umoci unpack` of
+// the same image. Prints the figures and writes JSON (default bench-results/containers.json).
+//
+//   pnpm --filter @trustswarm/cvmfs-bridge exec tsx --conditions=@trustswarm/source bench/containers.ts \
+//     [-- --layers usr/lib/x86_64-linux-gnu,usr/include,usr/lib/gcc --top usr/lib/python3.11 --top2 usr/lib/python3]
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { createGzip } from 'node:zlib';
+import { defaultContainerConfig } from '../src/containers/config.js';
+import { convertImage } from '../src/containers/convert.js';
+import { type EventSink, jsonLinesSink, type ProgressEvent } from '../src/containers/events.js';
+import { DEFAULT_REPO_SETTINGS, Repository } from '../src/index.js';
+import { startRegistry } from '../test/containers/registry.js';
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    layers: { type: 'string', default: 'usr/lib/x86_64-linux-gnu,usr/include,usr/lib/gcc' },
+    top: { type: 'string', default: 'usr/lib/python3.11' },
+    top2: { type: 'string', default: 'usr/lib/python3' },
+    work: { type: 'string', default: '/tmp/tsw-bench-containers' },
+    events: { type: 'string' },
+    out: {
+      type: 'string',
+      default: join(import.meta.dirname, '..', '..', 'bench-results', 'containers.json'),
+    },
+  },
+});
+const work = values.work as string;
+const layout = join(work, 'oci');
+
+interface Blob {
+  digest: string;
+  diffId: string;
+  size: number;
+  uncompressed: number;
+}
+
+/** `tar -C / -cf - DIR | gzip -1` into the layout's blob store, hashing both sides. */
+async function makeLayer(dir: string): Promise<Blob> {
+  const tar = spawn('tar', ['-C', '/', '--sort=name', '-cf', '-', dir], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const diff = createHash('sha256');
+  const packed = createHash('sha256');
+  let uncompressed = 0;
+  let size = 0;
+  const tmp = join(layout, 'blobs', 'sha256', `tmp-${process.pid}`);
+  await pipeline(
+    tar.stdout,
+    new Transform({
+      transform(c: Buffer, _e, cb) {
+        diff.update(c);
+        uncompressed += c.length;
+        cb(null, c);
+      },
+    }),
+    createGzip({ level: 1 }),
+    new Transform({
+      transform(c: Buffer, _e, cb) {
+        packed.update(c);
+        size += c.length;
+        cb(null, c);
+      },
+    }),
+    createWriteStream(tmp),
+  );
+  const hex = packed.digest('hex');
+  renameSync(tmp, join(layout, 'blobs', 'sha256', hex));
+  return { digest: `sha256:${hex}`, diffId: `sha256:${diff.digest('hex')}`, size, uncompressed };
+}
+
+function putBlob(bytes: Buffer): { digest: string; size: number } {
+  const hex = createHash('sha256').update(bytes).digest('hex');
+  writeFileSync(join(layout, 'blobs', 'sha256', hex), bytes);
+  return { digest: `sha256:${hex}`, size: bytes.length };
+}
+
+function imageManifest(layers: Blob[]): { digest: string; size: number } {
+  const config = putBlob(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'], Cmd: ['/bin/sh'] },
+        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+      }),
+    ),
+  );
+  return putBlob(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: layers.map((l) => ({
+          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+          digest: l.digest,
+          size: l.size,
+        })),
+      }),
+    ),
+  );
+}
+
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+async function main() {
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
+  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const loadBefore = loadavg();
+  process.stdout.write('building layers from real files…\n');
+  const base = [];
+  for (const dir of (values.layers as string).split(',')) base.push(await makeLayer(dir));
+  const top1 = await makeLayer(values.top as string);
+  const top2 = await makeLayer(values.top2 as string);
+  const v1 = imageManifest([...base, top1]);
+  const v2 = imageManifest([...base, top2]);
+  const ref = (tag: string, m: { digest: string; size: number }) => ({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    ...m,
+    annotations: { 'org.opencontainers.image.ref.name': tag },
+  });
+  writeFileSync(
+    join(layout, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, manifests: [ref('v1', v1), ref('v2', v2)] }),
+  );
+  const imageBytes = [...base, top1].reduce((s, l) => s + l.uncompressed, 0);
+  const compressedBytes = [...base, top1].reduce((s, l) => s + l.size, 0);
+
+  const registry = await startRegistry({ dir: join(work, 'registry') });
+  try {
+    for (const tag of ['v1', 'v2'])
+      execFileSync('skopeo', [
+        'copy',
+        '--quiet',
+        '--dest-tls-verify=false',
+        `oci:${layout}:${tag}`,
+        `docker://${registry.host}/bench/usr:${tag}`,
+      ]);
+
+    // Reference: umoci unpack of the same image, same run.
+    let start = process.hrtime.bigint();
+    execFileSync('umoci', ['unpack', '--image', `${layout}:v1`, join(work, 'umoci-unpack')]);
+    const umociSeconds = seconds(start);
+    rmSync(join(work, 'umoci-unpack'), { recursive: true, force: true });
+
+    const settings = {
+      ...DEFAULT_REPO_SETTINGS,
+      workers: availableParallelism(),
+      storageDir: join(work, 'srv'),
+      stateDir: join(work, 'state'),
+    };
+    const repo = Repository.create('bench.containers.org', settings);
+    const config = defaultContainerConfig();
+    // Every event is kept for the per-phase breakdown; also written out with --events FILE.
+    const events: ProgressEvent[] = [];
+    const fileSink = values.events ? jsonLinesSink(createWriteStream(values.events as string)) : undefined;
+    const onEvent: EventSink = (e) => {
+      events.push(e);
+      fileSink?.(e);
+    };
+    const phases = (from: number, to = events.length) => {
+      const sum: Record<string, number> = {};
+      for (const e of events.slice(from, to))
+        if ('seconds' in e && e.event !== 'image.end') sum[e.event] = round((sum[e.event] ?? 0) + e.seconds);
+      return sum;
+    };
+    start = process.hrtime.bigint();
+    const first = await convertImage(
+      { reference: `${registry.host}/bench/usr:v1`, digest: v1.digest },
+      { repo, config, ...(onEvent ? { onEvent } : {}) },
+    );
+    const firstSeconds = seconds(start);
+    start = process.hrtime.bigint();
+    const second = await convertImage(
+      { reference: `${registry.host}/bench/usr:v2`, digest: v2.digest },
+      { repo, config, ...(onEvent ? { onEvent } : {}) },
+    );
+    const secondSeconds = seconds(start);
+    const secondStart = events.findIndex((e, i) => i > 0 && e.event === 'image.start');
+    // Sums of the events' own seconds (layers overlap: layerConcurrency).
+    const firstPhases = phases(0, secondStart);
+    const secondPhases = phases(secondStart);
+
+    const gb = imageBytes / 1e9;
+    const result = {
+      date: new Date().toISOString(),
+      image: {
+        layers: base.length + 1,
+        uncompressedBytes: imageBytes,
+        compressedBytes,
+        dirs: [...(values.layers as string).split(','), values.top],
+      },
+      phaseSeconds: { first: firstPhases, sharedBase: secondPhases },
+      firstIngest: {
+        seconds: round(firstSeconds),
+        gbPerMinute: round((gb / firstSeconds) * 60),
+        layersIngested: first.layersIngested,
+        chainsBuilt: first.chainsBuilt,
+      },
+      sharedBaseIngest: {
+        seconds: round(secondSeconds),
+        topLayerBytes: top2.uncompressed,
+        layersIngested: second.layersIngested,
+        chainsBuilt: second.chainsBuilt,
+      },
+      speedupSharedBase: round(firstSeconds / secondSeconds, 1),
+      reference: {
+        name: 'umoci unpack (same image, same run)',
+        seconds: round(umociSeconds),
+        gbPerMinute: round((gb / umociSeconds) * 60),
+      },
+      goals: { gbPerMinute: 4, speedupSharedBase: 10 },
+      loadAverage: { before: loadBefore.map((l) => round(l)), after: loadavg().map((l) => round(l)) },
+      cpus: availableParallelism(),
+    };
+    process.stdout.write(
+      [
+        `image: ${result.image.layers} layers, ${round(gb, 3)} GB uncompressed, ${round(compressedBytes / 1e9, 3)} GB gzip`,
+        `first ingest:        ${result.firstIngest.seconds} s = ${result.firstIngest.gbPerMinute} GB/min (goal ≥ 4)`,
+        `  phases (sum of event seconds): ${JSON.stringify(firstPhases)}`,
+        `shared-base ingest:  ${result.sharedBaseIngest.seconds} s (${second.layersIngested} layer, ${second.chainsBuilt} chain) → ${result.speedupSharedBase}× faster (goal ≥ 10×)`,
+        `  phases (sum of event seconds): ${JSON.stringify(secondPhases)}`,
+        `reference umoci unpack: ${result.reference.seconds} s = ${result.reference.gbPerMinute} GB/min`,
+        `load average before ${result.loadAverage.before.join(' ')}, after ${result.loadAverage.after.join(' ')} (${result.cpus} CPUs)`,
+      ].join('\n') + '\n',
+    );
+    mkdirSync(dirname(values.out as string), { recursive: true });
+    writeFileSync(values.out as string, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`wrote ${values.out}\n`);
+  } finally {
+    await registry.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();

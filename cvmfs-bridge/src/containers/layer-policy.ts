@@ -1,0 +1,92 @@
+// What an untrusted layer may contain, checked member by member before anything is written:
+// names confined to the layer (no absolute names, no '..', no writing through a symlink),
+// device nodes and setuid/setgid bits handled by the configured policy, size and count limits.
+import type { ContainerConfig } from './config.js';
+import { ContainerError } from './errors.js';
+import { CATALOG_MARKERS } from './layout.js';
+
+export type MemberKind = 'dir' | 'file' | 'symlink' | 'special';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_WHITEOUT = '.wh..wh..opq';
+
+/** Splits a member name into safe components; throws LAYER_UNSAFE for escaping names. */
+export function memberComponents(name: string, config: ContainerConfig): string[] {
+  if (name.includes('\0')) throw new ContainerError('LAYER_UNSAFE', `member name contains a NUL byte`);
+  if (Buffer.byteLength(name) > config.maxPathBytes)
+    throw new ContainerError(
+      'LIMIT_EXCEEDED',
+      `member name longer than ${config.maxPathBytes} bytes: ${name.slice(0, 80)}…`,
+    );
+  if (name.startsWith('/')) throw new ContainerError('LAYER_UNSAFE', `member has an absolute name: ${name}`);
+  const parts: string[] = [];
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') throw new ContainerError('LAYER_UNSAFE', `member name contains '..': ${name}`);
+    if (Buffer.byteLength(part) > 255)
+      throw new ContainerError('LAYER_UNSAFE', `member name component longer than 255 bytes: ${name}`);
+    parts.push(part);
+  }
+  return parts;
+}
+
+/** Names the converter never writes: catalog markers (they would reshape the repository). */
+export function isIgnoredName(base: string): boolean {
+  return CATALOG_MARKERS.has(base) || (base.startsWith('.wh..wh.') && base !== OPAQUE_WHITEOUT);
+}
+
+/** Applies the setuid policy to permission bits; throws LAYER_UNSAFE under `reject`. */
+export function permissionBits(mode: number, name: string, config: ContainerConfig): number {
+  const bits = mode & 0o7777;
+  if ((bits & 0o6000) === 0 || config.setuidPolicy === 'keep') return bits;
+  if (config.setuidPolicy === 'reject')
+    throw new ContainerError('LAYER_UNSAFE', `member ${name} has the setuid or setgid bit (policy: reject)`);
+  return bits & ~0o6000;
+}
+
+/**
+ * Tracks the kinds of the layer's own paths so that a member below a symlink (or below a
+ * file) is refused: writing "through" a symlink is how extraction escapes its target.
+ * Returns the ancestors that the layer did not name (implicit directories).
+ */
+export class LayerPaths {
+  private readonly kinds = new Map<string, MemberKind>();
+  readonly implicitDirs = new Set<string>();
+
+  /** The first ancestor the layer made a non-directory, with its kind. */
+  blockedBy(parts: readonly string[]): { path: string; kind: MemberKind } | undefined {
+    let prefix = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      prefix = prefix === '' ? (parts[i] as string) : `${prefix}/${parts[i]}`;
+      const kind = this.kinds.get(prefix);
+      if (kind !== undefined && kind !== 'dir') return { path: prefix, kind };
+    }
+    return undefined;
+  }
+
+  checkParents(parts: readonly string[], name: string): void {
+    const blocked = this.blockedBy(parts);
+    if (blocked)
+      throw new ContainerError(
+        'LAYER_UNSAFE',
+        `member ${name} is written through the ${blocked.kind} ${blocked.path}`,
+      );
+    let prefix = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      prefix = prefix === '' ? (parts[i] as string) : `${prefix}/${parts[i]}`;
+      if (!this.kinds.has(prefix)) {
+        this.kinds.set(prefix, 'dir');
+        this.implicitDirs.add(prefix);
+      }
+    }
+  }
+
+  record(path: string, kind: MemberKind): void {
+    this.kinds.set(path, kind);
+    this.implicitDirs.delete(path);
+  }
+
+  kindOf(path: string): MemberKind | undefined {
+    return this.kinds.get(path);
+  }
+}
