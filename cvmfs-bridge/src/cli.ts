@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import * as commands from './cli/commands.js';
 import { emit, failLine } from './cli/output.js';
 import { type BridgeConfig, configEnvNames, loadConfig } from './config.js';
+import { registerFlowCommands } from './flows/commands.js';
 
 interface GlobalOptions {
   config?: string;
@@ -147,6 +148,8 @@ repo
     const { config, json } = configOf();
     commands.printClientConfig(config, fqrn, o, json);
   });
+
+registerFlowCommands(program, configOf);
 
 program.hook('preAction', () => {
   const o = program.opts<GlobalOptions>();

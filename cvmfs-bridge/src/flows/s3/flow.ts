@@ -1,0 +1,379 @@
+// S3 bucket → CVMFS. Bucket notifications arrive on a durable queue; each message becomes
+// object changes queued per repository (the sequencer: one batch at a time per repository,
+// in arrival order). A batch downloads the objects' current bytes, publishes them in one
+// transaction, records them in the state database, and only then acks the messages it
+// covered; a rejected message goes to the dead-letter queue with its reason. A periodic
+// ListObjectsV2 reconciliation queues whatever the notifications missed.
+import { mkdirSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from 'pino';
+import { settingsOf } from '../../cli/commands.js';
+import type { BridgeConfig } from '../../config.js';
+import { isBridgeError } from '../../errors.js';
+import { normalizeRepoPath } from '../../format/repo-path.js';
+import { Repository } from '../../repo/repository.js';
+import type { AmqpSession, Delivery } from '../amqp/session.js';
+import { errorCode, errorMessage, FlowError } from '../errors.js';
+import type { FlowMetrics } from '../metrics.js';
+import type { FlowState, S3ObjectRow } from '../state.js';
+import { applyBatch, type StagedChange } from './apply.js';
+import { downloadToFile, listAll, makeS3Client } from './client.js';
+import { type ObjectChange, parseEventMessage, targetOf } from './events.js';
+import { mapLimit } from './map-limit.js';
+
+const CONSUMER = 's3';
+/** Codes after which retrying the same bytes cannot help: the change is rejected. */
+const PERMANENT = new Set(['BAD_PATH', 'BAD_INPUT', 'NOT_FOUND', 'OBJECT_TOO_LARGE', 'BAD_KEY']);
+
+interface Ticket {
+  readonly delivery: Delivery;
+  pending: number;
+  rejected?: { code: string; reason: string };
+}
+
+interface Item {
+  readonly change: ObjectChange;
+  readonly ticket?: Ticket;
+  readonly arrivedAt: number;
+}
+
+interface Sequencer {
+  readonly repository: string;
+  items: Item[];
+  running: boolean;
+  timer?: NodeJS.Timeout;
+  failures: number;
+}
+
+export interface S3FlowDeps {
+  readonly config: BridgeConfig;
+  readonly session: AmqpSession;
+  readonly state: FlowState;
+  readonly logger: Logger;
+  readonly metrics: FlowMetrics;
+}
+
+export class S3Flow {
+  private readonly s3: S3Client;
+  private readonly sequencers = new Map<string, Sequencer>();
+  private readonly stagingDir: string;
+  private reconcileTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private staged = 0;
+  lastRevision: Record<string, number> = {};
+  lastReconcile: { at: string; queued: number } | undefined;
+
+  constructor(private readonly deps: S3FlowDeps) {
+    this.s3 = makeS3Client(deps.config.s3);
+    this.stagingDir = join(deps.config.stateDir, 'flows', 's3-staging');
+  }
+
+  private get cfg() {
+    return this.deps.config.s3;
+  }
+
+  start(): void {
+    rmSync(this.stagingDir, { recursive: true, force: true });
+    mkdirSync(this.stagingDir, { recursive: true, mode: 0o700 });
+    const { exchange, routingKey, queue } = this.cfg;
+    this.deps.session.addConsumer({
+      name: CONSUMER,
+      queue,
+      deadLetterQueue: this.cfg.deadLetterQueue,
+      prefetch: this.cfg.prefetch,
+      setup: async (channel) => {
+        await channel.assertExchange(exchange, 'topic', { durable: true });
+        await channel.bindQueue(queue, exchange, routingKey);
+      },
+      onMessage: (delivery) => this.onMessage(delivery),
+    });
+    if (this.cfg.reconcileIntervalSeconds > 0) void this.reconcileLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconcileTimer);
+    for (const seq of this.sequencers.values()) clearTimeout(seq.timer);
+    const deadline = Date.now() + 30_000;
+    while ([...this.sequencers.values()].some((s) => s.running) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+  }
+
+  status() {
+    return {
+      queued: Object.fromEntries([...this.sequencers].map(([r, s]) => [r, s.items.length])),
+      lastRevision: this.lastRevision,
+      lastReconcile: this.lastReconcile ?? null,
+    };
+  }
+
+  private onMessage(delivery: Delivery): void {
+    let changes: ObjectChange[];
+    try {
+      changes = parseEventMessage(delivery.message.content, this.cfg).changes;
+    } catch (error) {
+      this.reject(delivery, errorCode(error, 'MESSAGE_INVALID'), errorMessage(error));
+      return;
+    }
+    if (changes.length === 0) {
+      this.deps.session.ack(delivery);
+      return;
+    }
+    const ticket: Ticket = { delivery, pending: changes.length };
+    for (const change of changes) this.enqueue({ change, ticket, arrivedAt: Date.now() });
+  }
+
+  private reject(delivery: Delivery, code: string, reason: string): void {
+    this.deps.metrics.deadLettered.inc({ flow: 's3', code });
+    this.deps.logger.warn({ code }, `S3 event rejected: ${reason}`);
+    // If the dead-letter publish fails the message stays unacked and comes back after a reconnect.
+    this.deps.session
+      .deadLetter(delivery, this.cfg.deadLetterQueue, code, reason)
+      .catch((error: unknown) => this.deps.logger.warn(`dead-lettering failed: ${errorMessage(error)}`));
+  }
+
+  private enqueue(item: Item): void {
+    const { repository } = item.change;
+    let seq = this.sequencers.get(repository);
+    if (!seq) {
+      seq = { repository, items: [], running: false, failures: 0 };
+      this.sequencers.set(repository, seq);
+    }
+    seq.items.push(item);
+    this.schedule(seq);
+  }
+
+  private schedule(seq: Sequencer, retryMs?: number): void {
+    if (seq.running || seq.items.length === 0 || this.stopped) return;
+    clearTimeout(seq.timer);
+    const first = seq.items[0]?.arrivedAt ?? Date.now();
+    const due =
+      retryMs ??
+      (seq.items.length >= this.cfg.batchMaxEvents ? 0 : first + this.cfg.batchDelayMs - Date.now());
+    seq.timer = setTimeout(() => void this.run(seq), Math.max(0, due));
+  }
+
+  private async run(seq: Sequencer): Promise<void> {
+    if (seq.running || this.stopped) return;
+    seq.running = true;
+    // Changes of messages whose channel died are dropped: the broker redelivers those messages.
+    const batch = seq.items
+      .splice(0, this.cfg.batchMaxEvents)
+      .filter((i) => !i.ticket || this.deps.session.isLive(i.ticket.delivery));
+    let retryMs: number | undefined;
+    try {
+      if (batch.length > 0) await this.process(seq.repository, batch);
+      seq.failures = 0;
+    } catch (error) {
+      seq.failures++;
+      retryMs = Math.min(30_000, 500 * 2 ** Math.min(seq.failures, 6));
+      this.deps.logger.warn(
+        { repository: seq.repository, code: errorCode(error), retryMs },
+        `S3 batch failed, will retry: ${errorMessage(error)}`,
+      );
+      seq.items.unshift(...batch);
+    } finally {
+      seq.running = false;
+    }
+    this.schedule(seq, seq.items.length > 0 && retryMs === undefined ? undefined : retryMs);
+  }
+
+  /** The last change per object, in the order of those last changes. */
+  private coalesce(batch: Item[]): ObjectChange[] {
+    const last = new Map<string, ObjectChange>();
+    for (const { change } of batch) {
+      const id = `${change.bucket}\0${change.key}`;
+      last.delete(id);
+      last.set(id, change);
+    }
+    return [...last.values()];
+  }
+
+  private isCurrent(change: ObjectChange, row: S3ObjectRow | undefined): boolean {
+    if (change.action !== 'put' || change.etag === '' || !row || row.etag !== change.etag) return false;
+    return row.kind === change.kind || row.kind === 'rejected';
+  }
+
+  private async process(repository: string, batch: Item[]): Promise<void> {
+    const { state, logger, metrics } = this.deps;
+    const changes = this.coalesce(batch).filter((c) => !this.isCurrent(c, state.s3Object(c.bucket, c.key)));
+    const rejected = new Map<string, { code: string; reason: string; etag: string }>();
+    const files: string[] = [];
+    try {
+      const staged = (
+        await mapLimit(changes, this.cfg.downloadConcurrency, async (change) => {
+          const file = join(this.stagingDir, `obj-${++this.staged}`);
+          try {
+            const got = await downloadToFile(
+              this.s3,
+              change.bucket,
+              change.key,
+              file,
+              this.cfg.maxObjectBytes,
+            );
+            if (got) files.push(file);
+            const root = normalizeRepoPath(this.mappingOf(change).path);
+            return got
+              ? { change, file, etag: got.etag, sizeBytes: got.sizeBytes, root }
+              : { change, etag: '', sizeBytes: 0, root };
+          } catch (error) {
+            if (!PERMANENT.has(errorCode(error))) throw error;
+            rejected.set(change.key, {
+              code: errorCode(error),
+              reason: errorMessage(error),
+              etag: change.etag,
+            });
+            return undefined;
+          }
+        })
+      ).filter((s): s is StagedChange => s !== undefined);
+      if (staged.length > 0) {
+        logger.info({ repository, objects: staged.length }, 'S3 batch staged');
+        if (this.cfg.pauseBeforePublishMs > 0)
+          await new Promise((r) => setTimeout(r, this.cfg.pauseBeforePublishMs));
+        const published = await this.publish(repository, staged, rejected);
+        state.applyS3({
+          put: published
+            .filter((s) => s.file !== undefined)
+            .map((s) => ({
+              bucket: s.change.bucket,
+              key: s.change.key,
+              repository,
+              etag: s.etag,
+              sizeBytes: s.sizeBytes,
+              kind: s.change.kind,
+              reason: '',
+            })),
+          removed: published.filter((s) => s.file === undefined).map((s) => s.change),
+        });
+      }
+      state.applyS3({
+        put: [...rejected].map(([key, r]) => ({
+          bucket: changes.find((c) => c.key === key)?.bucket ?? '',
+          key,
+          repository,
+          etag: r.etag,
+          sizeBytes: 0,
+          kind: 'rejected' as const,
+          reason: `${r.code}: ${r.reason}`,
+        })),
+        removed: [],
+      });
+    } finally {
+      await Promise.all(files.map((f) => rm(f, { force: true })));
+    }
+    metrics.events.inc({ outcome: 'published' }, batch.length - rejected.size);
+    for (const item of batch) this.settle(item, rejected.get(item.change.key));
+  }
+
+  /** Publishes the batch; when a change is refused, isolates it and publishes the others. */
+  private async publish(
+    repository: string,
+    staged: StagedChange[],
+    rejected: Map<string, { code: string; reason: string; etag: string }>,
+  ): Promise<StagedChange[]> {
+    const repo = Repository.open(repository, settingsOf(this.deps.config));
+    const timer = this.deps.metrics.publishSeconds.startTimer({ flow: 's3' });
+    try {
+      const result = await applyBatch(repo, staged);
+      this.published(repository, result.revision);
+      return staged;
+    } catch (error) {
+      if (!isBridgeError(error) || !PERMANENT.has(error.code) || staged.length === 0) throw error;
+    } finally {
+      timer();
+    }
+    const ok: StagedChange[] = [];
+    for (const s of staged) {
+      try {
+        this.published(repository, (await applyBatch(repo, [s])).revision);
+        ok.push(s);
+      } catch (error) {
+        if (!isBridgeError(error) || !PERMANENT.has(error.code)) throw error;
+        rejected.set(s.change.key, { code: error.code, reason: error.message, etag: s.etag });
+      }
+    }
+    return ok;
+  }
+
+  private published(repository: string, revision: number): void {
+    this.lastRevision[repository] = revision;
+    this.deps.metrics.publishes.inc({ flow: 's3' });
+    this.deps.logger.info({ repository, revision }, 'S3 changes published');
+  }
+
+  private settle(item: Item, rejected: { code: string; reason: string } | undefined): void {
+    const { ticket } = item;
+    if (!ticket) return;
+    if (rejected && !ticket.rejected)
+      ticket.rejected = { code: rejected.code, reason: `${item.change.key}: ${rejected.reason}` };
+    if (--ticket.pending > 0) return;
+    if (ticket.rejected) this.reject(ticket.delivery, ticket.rejected.code, ticket.rejected.reason);
+    else this.deps.session.ack(ticket.delivery);
+  }
+
+  private mappingOf(change: ObjectChange) {
+    const mapping = this.cfg.buckets.find((b) => b.bucket === change.bucket);
+    if (!mapping) throw new FlowError('UNKNOWN_BUCKET', `bucket ${change.bucket} is not mapped`);
+    return mapping;
+  }
+
+  private async reconcileLoop(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.reconcile();
+    } catch (error) {
+      this.deps.logger.warn(`S3 reconciliation failed: ${errorMessage(error)}`);
+    }
+    if (this.stopped) return;
+    this.reconcileTimer = setTimeout(
+      () => void this.reconcileLoop(),
+      this.cfg.reconcileIntervalSeconds * 1000,
+    );
+  }
+
+  /** Lists every mapped bucket and queues the differences from what was published. */
+  async reconcile(): Promise<number> {
+    let queued = 0;
+    for (const mapping of this.cfg.buckets) {
+      const listed = await listAll(this.s3, mapping.bucket, mapping.prefix);
+      const known = new Map(this.deps.state.s3Objects(mapping.bucket).map((r) => [r.key, r]));
+      const seen = new Set<string>();
+      for (const object of listed) {
+        seen.add(object.key);
+        let where: ReturnType<typeof targetOf>;
+        try {
+          where = targetOf(mapping, object.key, this.cfg.maxKeyBytes);
+        } catch (error) {
+          this.deps.logger.warn(`reconcile: skipped ${JSON.stringify(object.key)}: ${errorMessage(error)}`);
+          continue;
+        }
+        if (!where) continue;
+        const row = known.get(object.key);
+        if (row && row.etag === object.etag && (row.kind === where.kind || row.kind === 'rejected')) continue;
+        const change = { repository: mapping.repository, bucket: mapping.bucket, key: object.key };
+        this.enqueue({
+          change: { ...change, ...where, action: 'put', etag: object.etag, sizeBytes: object.sizeBytes },
+          arrivedAt: Date.now(),
+        });
+        queued++;
+      }
+      for (const row of known.values()) {
+        if (seen.has(row.key)) continue;
+        const where = targetOf(mapping, row.key, this.cfg.maxKeyBytes);
+        if (!where) continue;
+        const change = { repository: mapping.repository, bucket: mapping.bucket, key: row.key };
+        this.enqueue({
+          change: { ...change, ...where, action: 'remove', etag: '', sizeBytes: 0 },
+          arrivedAt: Date.now(),
+        });
+        queued++;
+      }
+    }
+    this.lastReconcile = { at: new Date().toISOString(), queued };
+    if (queued > 0) this.deps.logger.info({ queued }, 'S3 reconciliation queued missed changes');
+    return queued;
+  }
+}
