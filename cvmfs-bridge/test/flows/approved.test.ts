@@ -92,9 +92,16 @@ afterAll(async () => {
 });
 
 describe('approved repo-snapshot entries → CVMFS', () => {
+  it('publishes nothing from an approval not signed by the site', async () => {
+    await site.publish({ version: 1, entries: entries(), approve: [ID_A], signer: pki.endorsers.bob });
+    bridge = await startBridge(base, config());
+    await bridge.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('approval refused'), 20_000);
+    expect(repo.manifest().revision).toBe(1);
+    expect(bridge.logs.some((l) => l.msg === 'approved artifact downloaded and verified')).toBe(false);
+  });
+
   it('downloads approved entries over BitTorrent, verifies and publishes them; ignores unapproved ones', async () => {
     await site.publish({ version: 1, entries: entries(), approve: [ID_A] });
-    bridge = await startBridge(base, config());
     const reader = await waitForRepo(
       repo.layout.publicDir,
       FQRN,
@@ -104,7 +111,7 @@ describe('approved repo-snapshot entries → CVMFS', () => {
     );
     expect(await reader.lookup('/sw/lib/2.0')).toBeUndefined();
     reader.close();
-    const status = (await bridge.status()) as {
+    const status = (await (bridge as BridgeProcess).status()) as {
       approved: { entries: { entryId: string; status: string }[] };
     };
     expect(status.approved.entries).toEqual([

@@ -266,6 +266,34 @@ describe('S3 bucket → CVMFS (Ceph RGW notifications through RabbitMQ)', () => 
     expect(repo.manifest().revision).toBe(before);
   });
 
+  it('dead-letters a tar the writer refuses and still publishes the rest of its batch', async () => {
+    await put(BUCKET, 'cvmfs/evil.tar', await tarOf({ '../escape.txt': 'out\n', 'ok.txt': 'in\n' }));
+    await put(BUCKET, 'cvmfs/neighbour.txt', 'fine\n');
+    await expectFile('/neighbour.txt', 'fine\n');
+    const c = await amqp.connect(amqpUrl);
+    const ch = await c.createChannel();
+    let dead: { code: string; reason: string } | undefined;
+    const deadline = Date.now() + 20_000;
+    while (!dead && Date.now() < deadline) {
+      const m = await ch.get(DLQ, { noAck: false });
+      if (!m) {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      ch.ack(m);
+      const h = m.properties.headers ?? {};
+      if (String(h['x-tsw-reject-reason']).includes('evil.tar'))
+        dead = { code: String(h['x-tsw-reject-code']), reason: String(h['x-tsw-reject-reason']) };
+    }
+    await c.close();
+    expect(dead?.code).toBe('BAD_PATH');
+    expect(dead?.reason).toContain('..');
+    const reader = await waitForRepo(repo.layout.publicDir, FQRN, pub, async () => true);
+    expect(await reader.lookup('/evil')).toBeUndefined();
+    expect(await reader.lookup('/escape.txt')).toBeUndefined();
+    reader.close();
+  });
+
   it('loses nothing when killed between download and publish', async () => {
     await bridge?.stop();
     bridge = await startBridge(base, bridgeConfig({}, { pauseBeforePublishMs: 60_000 }));

@@ -27,6 +27,15 @@ const CONSUMER = 's3';
 /** Codes after which retrying the same bytes cannot help: the change is rejected. */
 const PERMANENT = new Set(['BAD_PATH', 'BAD_INPUT', 'NOT_FOUND', 'OBJECT_TOO_LARGE', 'BAD_KEY']);
 
+interface Rejection {
+  readonly change: ObjectChange;
+  readonly code: string;
+  readonly reason: string;
+  readonly etag: string;
+}
+
+const objectId = (c: { bucket: string; key: string }) => `${c.bucket}\0${c.key}`;
+
 interface Ticket {
   readonly delivery: Delivery;
   pending: number;
@@ -89,6 +98,13 @@ export class S3Flow {
       },
       onMessage: (delivery) => this.onMessage(delivery),
     });
+    for (const b of this.cfg.buckets) {
+      try {
+        Repository.open(b.repository, settingsOf(this.deps.config));
+      } catch (error) {
+        this.deps.logger.error({ bucket: b.bucket }, `mapped repository unusable: ${errorMessage(error)}`);
+      }
+    }
     if (this.cfg.reconcileIntervalSeconds > 0) void this.reconcileLoop();
   }
 
@@ -184,7 +200,7 @@ export class S3Flow {
   private coalesce(batch: Item[]): ObjectChange[] {
     const last = new Map<string, ObjectChange>();
     for (const { change } of batch) {
-      const id = `${change.bucket}\0${change.key}`;
+      const id = objectId(change);
       last.delete(id);
       last.set(id, change);
     }
@@ -199,7 +215,7 @@ export class S3Flow {
   private async process(repository: string, batch: Item[]): Promise<void> {
     const { state, logger, metrics } = this.deps;
     const changes = this.coalesce(batch).filter((c) => !this.isCurrent(c, state.s3Object(c.bucket, c.key)));
-    const rejected = new Map<string, { code: string; reason: string; etag: string }>();
+    const rejected = new Map<string, Rejection>();
     const files: string[] = [];
     try {
       const staged = (
@@ -220,7 +236,8 @@ export class S3Flow {
               : { change, etag: '', sizeBytes: 0, root };
           } catch (error) {
             if (!PERMANENT.has(errorCode(error))) throw error;
-            rejected.set(change.key, {
+            rejected.set(objectId(change), {
+              change,
               code: errorCode(error),
               reason: errorMessage(error),
               etag: change.etag,
@@ -250,9 +267,9 @@ export class S3Flow {
         });
       }
       state.applyS3({
-        put: [...rejected].map(([key, r]) => ({
-          bucket: changes.find((c) => c.key === key)?.bucket ?? '',
-          key,
+        put: [...rejected.values()].map((r) => ({
+          bucket: r.change.bucket,
+          key: r.change.key,
           repository,
           etag: r.etag,
           sizeBytes: 0,
@@ -265,14 +282,14 @@ export class S3Flow {
       await Promise.all(files.map((f) => rm(f, { force: true })));
     }
     metrics.events.inc({ outcome: 'published' }, batch.length - rejected.size);
-    for (const item of batch) this.settle(item, rejected.get(item.change.key));
+    for (const item of batch) this.settle(item, rejected.get(objectId(item.change)));
   }
 
   /** Publishes the batch; when a change is refused, isolates it and publishes the others. */
   private async publish(
     repository: string,
     staged: StagedChange[],
-    rejected: Map<string, { code: string; reason: string; etag: string }>,
+    rejected: Map<string, Rejection>,
   ): Promise<StagedChange[]> {
     const repo = Repository.open(repository, settingsOf(this.deps.config));
     const timer = this.deps.metrics.publishSeconds.startTimer({ flow: 's3' });
@@ -292,7 +309,12 @@ export class S3Flow {
         ok.push(s);
       } catch (error) {
         if (!isBridgeError(error) || !PERMANENT.has(error.code)) throw error;
-        rejected.set(s.change.key, { code: error.code, reason: error.message, etag: s.etag });
+        rejected.set(objectId(s.change), {
+          change: s.change,
+          code: error.code,
+          reason: error.message,
+          etag: s.etag,
+        });
       }
     }
     return ok;

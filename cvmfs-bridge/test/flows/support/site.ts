@@ -13,7 +13,7 @@ import {
   serializeDocument,
   signDetached,
 } from '@trustswarm/policy';
-import type { TestPki } from '@trustswarm/policy/testing';
+import type { TestIdentity, TestPki } from '@trustswarm/policy/testing';
 import { Server as TrackerServer } from 'bittorrent-tracker';
 import createTorrent from 'create-torrent';
 
@@ -34,7 +34,12 @@ export interface Site {
   announceUrl: string;
   seeder: TransferEngine;
   addArtifact(dir: string, fileName: string, bytes: Buffer): Promise<SnapshotArtifact>;
-  publish(opts: { version: number; entries: CatalogEntry[]; approve: string[] }): Promise<void>;
+  publish(opts: {
+    version: number;
+    entries: CatalogEntry[];
+    approve: string[];
+    signer?: TestIdentity;
+  }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -124,7 +129,7 @@ export async function startSite(root: string, pki: TestPki, site: string, catalo
         infoHash: info.infoHash,
       };
     },
-    async publish({ version, entries, approve }) {
+    async publish({ version, entries, approve, signer }) {
       const now = Date.now();
       const catalog: Catalog = {
         apiVersion: 'trustswarm/v1',
@@ -163,7 +168,7 @@ export async function startSite(root: string, pki: TestPki, site: string, catalo
         ],
       };
       const doc = serializeDocument(approval);
-      await put(root, `sites/${site}/approval.yaml.p7s`, signDetached(doc, pki.site));
+      await put(root, `sites/${site}/approval.yaml.p7s`, signDetached(doc, signer ?? pki.site));
       await put(root, `sites/${site}/approval.yaml`, doc);
     },
     async close() {
