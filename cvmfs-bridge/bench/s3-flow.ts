@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startRgw } from '../../catalog-server/test/support/ceph-rgw.js';
 import { mapLimit } from '../src/flows/s3/map-limit.js';
 import { generateRepositoryKeys } from '../src/repo/keys.js';
@@ -162,6 +162,27 @@ async function main(): Promise<void> {
     log(
       `flow: backlog of ${BULK} queued events drained → readable: ${(BULK / backlogSeconds).toFixed(0)} objects/s (${backlogSeconds.toFixed(1)} s, bridge start included)`,
     );
+    const metrics = await bridge.metrics();
+    const publishSeconds = Number(
+      /tsw_bridge_publish_seconds_sum\{flow="s3"\} ([0-9.e+-]+)/.exec(metrics)?.[1],
+    );
+    const publishes = Number(/tsw_bridge_publish_seconds_count\{flow="s3"\} (\d+)/.exec(metrics)?.[1]);
+    log(
+      `  of which publishing: ${publishSeconds.toFixed(1)} s in ${publishes} publishes (the rest: S3 GETs, start)`,
+    );
+
+    // Reference: the S3 server's own GET rate for the same objects, same parallelism as the bridge.
+    const tGet = Date.now();
+    await mapLimit([...bodies.keys()], 32, async (i) => {
+      const got = await s3.send(
+        new GetObjectCommand({ Bucket: bucket, Key: `cvmfs/backlog/${Math.floor(i / 1000)}/o${i}` }),
+      );
+      await got.Body?.transformToByteArray();
+    });
+    const getSeconds = (Date.now() - tGet) / 1000;
+    log(
+      `reference: GetObject of the same ${BULK} objects (32 parallel): ${(BULK / getSeconds).toFixed(0)} objects/s`,
+    );
 
     // Reference: publish the same bytes directly into another repository.
     const direct = Repository.create(
@@ -194,7 +215,9 @@ async function main(): Promise<void> {
         objectBytes: OBJECT_BYTES,
         flowObjectsPerSecond: BULK / flowSeconds,
         flowBacklogObjectsPerSecond: BULK / backlogSeconds,
+        flowBacklogPublishSeconds: publishSeconds,
         referencePutObjectPerSecond: BULK / uploadSeconds,
+        referenceGetObjectPerSecond: BULK / getSeconds,
         referenceDirectPublishPerSecond: BULK / directSeconds,
       },
     };

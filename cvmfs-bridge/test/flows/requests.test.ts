@@ -200,4 +200,11 @@ describe('repositories on request (RabbitMQ request/reply)', () => {
     });
     expect(reply).toMatchObject({ status: 'created', repository: 'carol.users.example.org' });
   });
+
+  it('counts answers and dead-lettered requests in /metrics', async () => {
+    const text = await bridge.metrics();
+    expect(text).toMatch(/tsw_bridge_repo_requests_total\{status="created"\} 2/);
+    expect(text).toMatch(/tsw_bridge_repo_requests_total\{status="refused"\} 14/);
+    expect(text).toMatch(/tsw_bridge_dead_lettered_total\{flow="requests",code="NO_REPLY_QUEUE"\} 1/);
+  });
 });

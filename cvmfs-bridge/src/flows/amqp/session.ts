@@ -48,7 +48,6 @@ export class AmqpSession {
   private delayMs: number;
   reconnects = 0;
   private connects = 0;
-  private readyWaiters: (() => void)[] = [];
 
   constructor(
     private readonly config: AmqpConfig,
@@ -68,18 +67,6 @@ export class AmqpSession {
   /** Starts connecting in the background (a broker that is down is retried forever). */
   start(): void {
     void this.connect();
-  }
-
-  /** Resolves once connected and every consumer is set up (or after timeoutMs). */
-  async ready(timeoutMs: number): Promise<boolean> {
-    if (this.connected && this.channels.size === this.consumers.length) return true;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.readyWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
   }
 
   private url(): string {
@@ -116,7 +103,6 @@ export class AmqpSession {
     this.delayMs = this.config.reconnectInitialMs;
     if (this.connects++ > 0) this.reconnects++;
     this.logger.info({ reconnects: this.reconnects }, 'RabbitMQ connected');
-    for (const w of this.readyWaiters.splice(0)) w();
   }
 
   private async open(connection: ChannelModel, spec: ConsumerSpec): Promise<void> {

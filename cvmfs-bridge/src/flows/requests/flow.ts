@@ -79,6 +79,7 @@ export class RequestsFlow {
       metrics.requests.inc({ status: reply.status });
       if (refusal) {
         logger.warn({ code: refusal.code }, `repository request refused: ${refusal.message}`);
+        metrics.deadLettered.inc({ flow: 'requests', code: refusal.code });
         await session.deadLetter(delivery, dlq, refusal.code, refusal.message);
       } else {
         logger.info({ repository: reply.repository, status: reply.status }, 'repository request answered');

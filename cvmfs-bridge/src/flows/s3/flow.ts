@@ -46,14 +46,31 @@ interface Item {
   readonly change: ObjectChange;
   readonly ticket?: Ticket;
   readonly arrivedAt: number;
+  /** Arrival order, kept when a failed batch goes back into the queue. */
+  order?: number;
 }
 
+/**
+ * One repository's queue. Batches publish strictly in order; the next batch downloads while
+ * the previous one publishes (at most one staged batch waits), so S3 GETs and publishing overlap.
+ */
 interface Sequencer {
   readonly repository: string;
   items: Item[];
-  running: boolean;
+  staging: boolean;
+  /** A staged batch is waiting for the previous publish. */
+  waiting: boolean;
+  /** Settles true when the last started batch published, false when it failed. */
+  tail: Promise<boolean>;
   timer?: NodeJS.Timeout;
   failures: number;
+  nextOrder: number;
+}
+
+interface Prepared {
+  readonly staged: StagedChange[];
+  readonly rejected: Map<string, Rejection>;
+  readonly files: string[];
 }
 
 export interface S3FlowDeps {
@@ -113,8 +130,9 @@ export class S3Flow {
     clearTimeout(this.reconcileTimer);
     for (const seq of this.sequencers.values()) clearTimeout(seq.timer);
     const deadline = Date.now() + 30_000;
-    while ([...this.sequencers.values()].some((s) => s.running) && Date.now() < deadline)
+    while ([...this.sequencers.values()].some((s) => s.staging || s.waiting) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
+    await Promise.all([...this.sequencers.values()].map((s) => s.tail));
   }
 
   status() {
@@ -154,15 +172,24 @@ export class S3Flow {
     const { repository } = item.change;
     let seq = this.sequencers.get(repository);
     if (!seq) {
-      seq = { repository, items: [], running: false, failures: 0 };
+      seq = {
+        repository,
+        items: [],
+        staging: false,
+        waiting: false,
+        tail: Promise.resolve(true),
+        failures: 0,
+        nextOrder: 0,
+      };
       this.sequencers.set(repository, seq);
     }
+    item.order = seq.nextOrder++;
     seq.items.push(item);
     this.schedule(seq);
   }
 
   private schedule(seq: Sequencer, retryMs?: number): void {
-    if (seq.running || seq.items.length === 0 || this.stopped) return;
+    if (seq.staging || seq.waiting || seq.items.length === 0 || this.stopped) return;
     clearTimeout(seq.timer);
     const first = seq.items[0]?.arrivedAt ?? Date.now();
     const due =
@@ -171,29 +198,63 @@ export class S3Flow {
     seq.timer = setTimeout(() => void this.run(seq), Math.max(0, due));
   }
 
-  private async run(seq: Sequencer): Promise<void> {
-    if (seq.running || this.stopped) return;
-    seq.running = true;
-    // Changes of messages whose channel died are dropped: the broker redelivers those messages.
-    const batch = seq.items
-      .splice(0, this.cfg.batchMaxEvents)
-      .filter((i) => !i.ticket || this.deps.session.isLive(i.ticket.delivery));
-    let retryMs: number | undefined;
-    try {
-      if (batch.length > 0) await this.process(seq.repository, batch);
-      seq.failures = 0;
-    } catch (error) {
-      seq.failures++;
-      retryMs = Math.min(30_000, 500 * 2 ** Math.min(seq.failures, 6));
+  /** Puts a failed batch back, in arrival order, and retries after a backoff. */
+  private requeue(seq: Sequencer, batch: Item[], error: unknown): void {
+    seq.items = [...batch, ...seq.items].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+    seq.failures++;
+    const retryMs = Math.min(30_000, 500 * 2 ** Math.min(seq.failures, 6));
+    if (error !== undefined)
       this.deps.logger.warn(
         { repository: seq.repository, code: errorCode(error), retryMs },
         `S3 batch failed, will retry: ${errorMessage(error)}`,
       );
-      seq.items.unshift(...batch);
-    } finally {
-      seq.running = false;
+    this.schedule(seq, retryMs);
+  }
+
+  private async run(seq: Sequencer): Promise<void> {
+    if (seq.staging || seq.waiting || this.stopped) return;
+    seq.staging = true;
+    // Changes of messages whose channel died are dropped: the broker redelivers those messages.
+    const batch = seq.items
+      .splice(0, this.cfg.batchMaxEvents)
+      .filter((i) => !i.ticket || this.deps.session.isLive(i.ticket.delivery));
+    const previous = seq.tail;
+    let finish: (ok: boolean) => void = () => {};
+    seq.tail = new Promise<boolean>((resolve) => {
+      finish = resolve;
+    });
+    let prepared: Prepared | undefined;
+    try {
+      prepared = await this.prepare(batch);
+    } catch (error) {
+      seq.staging = false;
+      await previous;
+      finish(false);
+      this.requeue(seq, batch, error);
+      return;
     }
-    this.schedule(seq, seq.items.length > 0 && retryMs === undefined ? undefined : retryMs);
+    seq.staging = false;
+    seq.waiting = true;
+    const previousOk = await previous;
+    seq.waiting = false;
+    this.schedule(seq);
+    try {
+      if (previousOk) {
+        await this.commit(seq.repository, batch, prepared);
+        seq.failures = 0;
+        finish(true);
+      } else {
+        // Keep the order: this batch goes back behind the failed one and retries after it.
+        finish(false);
+        this.requeue(seq, batch, undefined);
+      }
+    } catch (error) {
+      finish(false);
+      this.requeue(seq, batch, error);
+    } finally {
+      await Promise.all(prepared.files.map((f) => rm(f, { force: true })));
+    }
+    this.schedule(seq);
   }
 
   /** The last change per object, in the order of those last changes. */
@@ -212,77 +273,84 @@ export class S3Flow {
     return row.kind === change.kind || row.kind === 'rejected';
   }
 
-  private async process(repository: string, batch: Item[]): Promise<void> {
-    const { state, logger, metrics } = this.deps;
+  /** Coalesces the batch and downloads what changed (no repository access yet). */
+  private async prepare(batch: Item[]): Promise<Prepared> {
+    const { state } = this.deps;
     const changes = this.coalesce(batch).filter((c) => !this.isCurrent(c, state.s3Object(c.bucket, c.key)));
     const rejected = new Map<string, Rejection>();
     const files: string[] = [];
     try {
-      const staged = (
-        await mapLimit(changes, this.cfg.downloadConcurrency, async (change) => {
-          const file = join(this.stagingDir, `obj-${++this.staged}`);
-          try {
-            const got = await downloadToFile(
-              this.s3,
-              change.bucket,
-              change.key,
-              file,
-              this.cfg.maxObjectBytes,
-            );
-            if (got) files.push(file);
-            const root = normalizeRepoPath(this.mappingOf(change).path);
-            return got
-              ? { change, file, etag: got.etag, sizeBytes: got.sizeBytes, root }
-              : { change, etag: '', sizeBytes: 0, root };
-          } catch (error) {
-            if (!PERMANENT.has(errorCode(error))) throw error;
-            rejected.set(objectId(change), {
-              change,
-              code: errorCode(error),
-              reason: errorMessage(error),
-              etag: change.etag,
-            });
-            return undefined;
-          }
-        })
-      ).filter((s): s is StagedChange => s !== undefined);
-      if (staged.length > 0) {
-        logger.info({ repository, objects: staged.length }, 'S3 batch staged');
-        if (this.cfg.pauseBeforePublishMs > 0)
-          await new Promise((r) => setTimeout(r, this.cfg.pauseBeforePublishMs));
-        const published = await this.publish(repository, staged, rejected);
-        state.applyS3({
-          put: published
-            .filter((s) => s.file !== undefined)
-            .map((s) => ({
-              bucket: s.change.bucket,
-              key: s.change.key,
-              repository,
-              etag: s.etag,
-              sizeBytes: s.sizeBytes,
-              kind: s.change.kind,
-              reason: '',
-            })),
-          removed: published.filter((s) => s.file === undefined).map((s) => s.change),
-        });
+      return { staged: await this.stage(changes, rejected, files), rejected, files };
+    } catch (error) {
+      await Promise.all(files.map((f) => rm(f, { force: true })));
+      throw error;
+    }
+  }
+
+  /** Publishes a prepared batch, records it, then acks (or dead-letters) its messages. */
+  private async commit(repository: string, batch: Item[], prepared: Prepared): Promise<void> {
+    const { staged, rejected } = prepared;
+    let published: StagedChange[] = [];
+    if (staged.length > 0) {
+      this.deps.logger.info({ repository, objects: staged.length }, 'S3 batch staged');
+      if (this.cfg.pauseBeforePublishMs > 0)
+        await new Promise((r) => setTimeout(r, this.cfg.pauseBeforePublishMs));
+      published = await this.publish(repository, staged, rejected);
+    }
+    this.record(repository, published, rejected);
+    this.deps.metrics.events.inc({ outcome: 'published' }, batch.length - rejected.size);
+    this.deps.metrics.events.inc({ outcome: 'rejected' }, rejected.size);
+    for (const item of batch) this.settle(item, rejected.get(objectId(item.change)));
+  }
+
+  /** Downloads the current bytes of each changed object; a vanished object stages as a removal. */
+  private async stage(
+    changes: ObjectChange[],
+    rejected: Map<string, Rejection>,
+    files: string[],
+  ): Promise<StagedChange[]> {
+    const staged = await mapLimit(changes, this.cfg.downloadConcurrency, async (change) => {
+      const file = join(this.stagingDir, `obj-${++this.staged}`);
+      const root = normalizeRepoPath(this.mappingOf(change).path);
+      try {
+        const got = await downloadToFile(this.s3, change.bucket, change.key, file, this.cfg.maxObjectBytes);
+        if (!got) return { change, etag: '', sizeBytes: 0, root };
+        files.push(file);
+        return { change, file, etag: got.etag, sizeBytes: got.sizeBytes, root };
+      } catch (error) {
+        if (!PERMANENT.has(errorCode(error))) throw error;
+        const reason = errorMessage(error);
+        rejected.set(objectId(change), { change, code: errorCode(error), reason, etag: change.etag });
+        return undefined;
       }
-      state.applyS3({
-        put: [...rejected.values()].map((r) => ({
-          bucket: r.change.bucket,
-          key: r.change.key,
-          repository,
+    });
+    return staged.filter((s): s is StagedChange => s !== undefined);
+  }
+
+  /** Remembers what is now published (and what was refused) once the publish succeeded. */
+  private record(repository: string, published: StagedChange[], rejected: Map<string, Rejection>): void {
+    const row = (change: ObjectChange) => ({ bucket: change.bucket, key: change.key, repository });
+    this.deps.state.applyS3({
+      put: [
+        ...published
+          .filter((s) => s.file !== undefined)
+          .map((s) => ({
+            ...row(s.change),
+            etag: s.etag,
+            sizeBytes: s.sizeBytes,
+            kind: s.change.kind,
+            reason: '',
+          })),
+        ...[...rejected.values()].map((r) => ({
+          ...row(r.change),
           etag: r.etag,
           sizeBytes: 0,
           kind: 'rejected' as const,
           reason: `${r.code}: ${r.reason}`,
         })),
-        removed: [],
-      });
-    } finally {
-      await Promise.all(files.map((f) => rm(f, { force: true })));
-    }
-    metrics.events.inc({ outcome: 'published' }, batch.length - rejected.size);
-    for (const item of batch) this.settle(item, rejected.get(objectId(item.change)));
+      ],
+      removed: published.filter((s) => s.file === undefined).map((s) => s.change),
+    });
   }
 
   /** Publishes the batch; when a change is refused, isolates it and publishes the others. */

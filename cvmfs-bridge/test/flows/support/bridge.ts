@@ -18,6 +18,7 @@ export interface BridgeProcess {
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
   status(): Promise<Record<string, unknown>>;
+  metrics(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -69,6 +70,9 @@ export async function startBridge(
     proc,
     logs,
     waitForLog,
+    async metrics() {
+      return (await fetch(`${url}/metrics`)).text();
+    },
     async status() {
       return (await (await fetch(`${url}/status`)).json()) as Record<string, unknown>;
     },
