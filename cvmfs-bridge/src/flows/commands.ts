@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import type { BridgeConfig } from '../config.js';
-import { startRunner } from './runner.js';
+import { FlowError } from './errors.js';
 
 export function registerFlowCommands(program: Command, configOf: () => { config: BridgeConfig }): void {
   program
@@ -13,7 +13,18 @@ export function registerFlowCommands(program: Command, configOf: () => { config:
     .action(async () => {
       const { config } = configOf();
       const logger = pino({ base: { daemon: 'tsw-bridge' } });
-      const runner = await startRunner(config, logger);
+      // Loaded on demand: the other tsw-bridge commands need neither webtorrent nor the AWS SDK.
+      const { startRunner } = await import('./runner.js');
+      let runner: Awaited<ReturnType<typeof startRunner>>;
+      try {
+        runner = await startRunner(config, logger);
+      } catch (error) {
+        if (!(error instanceof FlowError)) throw error;
+        // One line with the flow's own code (the shared CLI output knows only BridgeError codes).
+        process.stderr.write(`tsw-bridge: ${error.code}: ${error.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ signal }, 'stopping');

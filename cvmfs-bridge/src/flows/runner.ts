@@ -38,6 +38,7 @@ export async function startRunner(config: BridgeConfig, logger: Logger = pino())
       'CONFIG_INVALID',
       'no flow enabled: set s3.enabled, requests.enabled or approved.enabled',
     );
+  const listen = config.http.listen ? splitHostPort(config.http.listen) : undefined;
   const state = new FlowState(join(config.stateDir, 'flows', 'state.db'));
   const metrics = new FlowMetrics();
   const needsAmqp = config.s3.enabled || config.requests.enabled;
@@ -72,15 +73,31 @@ export async function startRunner(config: BridgeConfig, logger: Logger = pino())
     approved: approved?.status() ?? null,
   });
   let app: FastifyInstance | undefined;
+  const stop = async () => {
+    await app?.close();
+    await approved?.stop();
+    await s3?.stop();
+    await requests?.stop();
+    await session?.stop();
+    state.close();
+  };
   let httpUrl: string | undefined;
-  if (config.http.listen) {
+  if (listen) {
     app = Fastify({ logger: false });
     app.get('/status', async () => status());
     app.get('/metrics', async (_req, reply) => {
       reply.header('content-type', metrics.registry.contentType);
       return metrics.registry.metrics();
     });
-    httpUrl = await app.listen(splitHostPort(config.http.listen));
+    try {
+      httpUrl = await app.listen(listen);
+    } catch (error) {
+      await stop();
+      throw new FlowError(
+        'CONFIG_INVALID',
+        `cannot listen on ${config.http.listen}: ${(error as Error).message}`,
+      );
+    }
     logger.info({ url: httpUrl }, 'status and metrics listening');
   }
   logger.info(
@@ -94,13 +111,6 @@ export async function startRunner(config: BridgeConfig, logger: Logger = pino())
     ...(approved ? { approved } : {}),
     ...(httpUrl ? { httpUrl } : {}),
     status,
-    async stop() {
-      await app?.close();
-      await approved?.stop();
-      await s3?.stop();
-      await requests?.stop();
-      await session?.stop();
-      state.close();
-    },
+    stop,
   };
 }
