@@ -182,6 +182,20 @@ describe('S3 bucket → CVMFS (Ceph RGW notifications through RabbitMQ)', () => 
     gone.close();
   });
 
+  it('batches many events into few publishes', async () => {
+    const before = repo.manifest().revision;
+    await Promise.all(Array.from({ length: 40 }, (_, i) => put(BUCKET, `cvmfs/many/${i}.txt`, `n${i}\n`)));
+    const reader = await waitForRepo(
+      repo.layout.publicDir,
+      FQRN,
+      pub,
+      async (r) => (await r.list('/many').catch(() => [])).length === 40,
+    );
+    expect(await fileAt(reader, '/many/39.txt')).toBe('n39\n');
+    reader.close();
+    expect(repo.manifest().revision - before).toBeLessThanOrEqual(10);
+  });
+
   it('handles every record of a message, URL-encoded keys (aws:s3), and a duplicate harmlessly', async () => {
     await put(QUIET, 'cvmfs/x/one file.txt', 'one\n');
     await put(QUIET, 'cvmfs/x/two+2.txt', 'two\n');

@@ -65,6 +65,8 @@ interface Sequencer {
   timer?: NodeJS.Timeout;
   failures: number;
   nextOrder: number;
+  /** ETags the batch ahead (publishing now) brings in: the next batch need not fetch them again. */
+  ahead: Map<string, string>;
 }
 
 interface Prepared {
@@ -180,6 +182,7 @@ export class S3Flow {
         tail: Promise.resolve(true),
         failures: 0,
         nextOrder: 0,
+        ahead: new Map(),
       };
       this.sequencers.set(repository, seq);
     }
@@ -225,7 +228,7 @@ export class S3Flow {
     });
     let prepared: Prepared | undefined;
     try {
-      prepared = await this.prepare(batch);
+      prepared = await this.prepare(batch, seq.ahead);
     } catch (error) {
       seq.staging = false;
       await previous;
@@ -237,6 +240,7 @@ export class S3Flow {
     seq.waiting = true;
     const previousOk = await previous;
     seq.waiting = false;
+    seq.ahead = new Map(prepared.staged.filter((c) => c.file).map((c) => [objectId(c.change), c.etag]));
     this.schedule(seq);
     try {
       if (previousOk) {
@@ -252,6 +256,7 @@ export class S3Flow {
       finish(false);
       this.requeue(seq, batch, error);
     } finally {
+      seq.ahead = new Map(); // published and recorded, or failed: either way nothing to skip now
       await Promise.all(prepared.files.map((f) => rm(f, { force: true })));
     }
     this.schedule(seq);
@@ -274,9 +279,14 @@ export class S3Flow {
   }
 
   /** Coalesces the batch and downloads what changed (no repository access yet). */
-  private async prepare(batch: Item[]): Promise<Prepared> {
+  private async prepare(batch: Item[], ahead: ReadonlyMap<string, string>): Promise<Prepared> {
     const { state } = this.deps;
-    const changes = this.coalesce(batch).filter((c) => !this.isCurrent(c, state.s3Object(c.bucket, c.key)));
+    // Skipping what the batch ahead brings is safe: this batch publishes (and acks) only after it.
+    const changes = this.coalesce(batch).filter(
+      (c) =>
+        !this.isCurrent(c, state.s3Object(c.bucket, c.key)) &&
+        !(c.action === 'put' && c.etag !== '' && ahead.get(objectId(c)) === c.etag),
+    );
     const rejected = new Map<string, Rejection>();
     const files: string[] = [];
     try {
