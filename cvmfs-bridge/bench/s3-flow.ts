@@ -200,6 +200,8 @@ async function main(): Promise<void> {
       `reference: direct publish of the same ${BULK} objects: ${(BULK / directSeconds).toFixed(0)} objects/s (${directSeconds.toFixed(1)} s)`,
     );
 
+    const retries = bridge.logs.filter((l) => String(l.msg).startsWith('S3 batch failed'));
+    if (retries.length > 0) log(`bridge retried ${retries.length} batches, e.g.: ${String(retries[0]?.msg)}`);
     const loadEnd = loadavg()[0] ?? 0;
     log(
       `load average: ${loadStart.toFixed(1)} at start, ${loadEnd.toFixed(1)} at end (${cpus().length} cpus)`,

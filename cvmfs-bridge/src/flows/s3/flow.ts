@@ -19,9 +19,11 @@ import { errorCode, errorMessage, FlowError } from '../errors.js';
 import type { FlowMetrics } from '../metrics.js';
 import type { FlowState, S3ObjectRow } from '../state.js';
 import { applyBatch, type StagedChange } from './apply.js';
-import { downloadToFile, listAll, makeS3Client } from './client.js';
-import { type ObjectChange, parseEventMessage, targetOf } from './events.js';
+import { downloadToFile, makeS3Client } from './client.js';
+import { type ObjectChange, parseEventMessage } from './events.js';
 import { mapLimit } from './map-limit.js';
+import { bucketDrift } from './reconcile.js';
+import { Sequencer } from './sequencer.js';
 
 const CONSUMER = 's3';
 /** Codes after which retrying the same bytes cannot help: the change is rejected. */
@@ -45,28 +47,6 @@ interface Ticket {
 interface Item {
   readonly change: ObjectChange;
   readonly ticket?: Ticket;
-  readonly arrivedAt: number;
-  /** Arrival order, kept when a failed batch goes back into the queue. */
-  order?: number;
-}
-
-/**
- * One repository's queue. Batches publish strictly in order; the next batch downloads while
- * the previous one publishes (at most one staged batch waits), so S3 GETs and publishing overlap.
- */
-interface Sequencer {
-  readonly repository: string;
-  items: Item[];
-  staging: boolean;
-  /** A staged batch is waiting for the previous publish. */
-  waiting: boolean;
-  /** Settles true when the last started batch published, false when it failed. */
-  tail: Promise<boolean>;
-  timer?: NodeJS.Timeout;
-  failures: number;
-  nextOrder: number;
-  /** ETags the batch ahead (publishing now) brings in: the next batch need not fetch them again. */
-  ahead: Map<string, string>;
 }
 
 interface Prepared {
@@ -85,7 +65,9 @@ export interface S3FlowDeps {
 
 export class S3Flow {
   private readonly s3: S3Client;
-  private readonly sequencers = new Map<string, Sequencer>();
+  private readonly sequencers = new Map<string, Sequencer<Item, Prepared>>();
+  /** Per repository: ETags the batch now publishing brings in, so the next need not fetch them. */
+  private readonly ahead = new Map<string, Map<string, string>>();
   private readonly stagingDir: string;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -130,16 +112,12 @@ export class S3Flow {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconcileTimer);
-    for (const seq of this.sequencers.values()) clearTimeout(seq.timer);
-    const deadline = Date.now() + 30_000;
-    while ([...this.sequencers.values()].some((s) => s.staging || s.waiting) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
-    await Promise.all([...this.sequencers.values()].map((s) => s.tail));
+    await Promise.all([...this.sequencers.values()].map((s) => s.stop(30_000)));
   }
 
   status() {
     return {
-      queued: Object.fromEntries([...this.sequencers].map(([r, s]) => [r, s.items.length])),
+      queued: Object.fromEntries([...this.sequencers].map(([r, s]) => [r, s.length])),
       lastRevision: this.lastRevision,
       lastReconcile: this.lastReconcile ?? null,
     };
@@ -158,7 +136,7 @@ export class S3Flow {
       return;
     }
     const ticket: Ticket = { delivery, pending: changes.length };
-    for (const change of changes) this.enqueue({ change, ticket, arrivedAt: Date.now() });
+    for (const change of changes) this.enqueue({ change, ticket });
   }
 
   private reject(delivery: Delivery, code: string, reason: string): void {
@@ -174,92 +152,25 @@ export class S3Flow {
     const { repository } = item.change;
     let seq = this.sequencers.get(repository);
     if (!seq) {
-      seq = {
-        repository,
-        items: [],
-        staging: false,
-        waiting: false,
-        tail: Promise.resolve(true),
-        failures: 0,
-        nextOrder: 0,
-        ahead: new Map(),
-      };
+      seq = new Sequencer<Item, Prepared>({
+        batchDelayMs: this.cfg.batchDelayMs,
+        batchMaxEvents: this.cfg.batchMaxEvents,
+        // Changes of messages whose channel died are dropped: the broker redelivers those messages.
+        keep: (i) => !i.ticket || this.deps.session.isLive(i.ticket.delivery),
+        prepare: (batch) => this.prepare(batch, this.ahead.get(repository) ?? new Map()),
+        commit: (batch, prepared) => this.commit(repository, batch, prepared),
+        release: async (prepared) => {
+          await Promise.all(prepared.files.map((f) => rm(f, { force: true })));
+        },
+        onRetry: (error, retryMs) =>
+          this.deps.logger.warn(
+            { repository, code: errorCode(error), retryMs },
+            `S3 batch failed, will retry: ${errorMessage(error)}`,
+          ),
+      });
       this.sequencers.set(repository, seq);
     }
-    item.order = seq.nextOrder++;
-    seq.items.push(item);
-    this.schedule(seq);
-  }
-
-  private schedule(seq: Sequencer, retryMs?: number): void {
-    if (seq.staging || seq.waiting || seq.items.length === 0 || this.stopped) return;
-    clearTimeout(seq.timer);
-    const first = seq.items[0]?.arrivedAt ?? Date.now();
-    const due =
-      retryMs ??
-      (seq.items.length >= this.cfg.batchMaxEvents ? 0 : first + this.cfg.batchDelayMs - Date.now());
-    seq.timer = setTimeout(() => void this.run(seq), Math.max(0, due));
-  }
-
-  /** Puts a failed batch back, in arrival order, and retries after a backoff. */
-  private requeue(seq: Sequencer, batch: Item[], error: unknown): void {
-    seq.items = [...batch, ...seq.items].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
-    seq.failures++;
-    const retryMs = Math.min(30_000, 500 * 2 ** Math.min(seq.failures, 6));
-    if (error !== undefined)
-      this.deps.logger.warn(
-        { repository: seq.repository, code: errorCode(error), retryMs },
-        `S3 batch failed, will retry: ${errorMessage(error)}`,
-      );
-    this.schedule(seq, retryMs);
-  }
-
-  private async run(seq: Sequencer): Promise<void> {
-    if (seq.staging || seq.waiting || this.stopped) return;
-    seq.staging = true;
-    // Changes of messages whose channel died are dropped: the broker redelivers those messages.
-    const batch = seq.items
-      .splice(0, this.cfg.batchMaxEvents)
-      .filter((i) => !i.ticket || this.deps.session.isLive(i.ticket.delivery));
-    const previous = seq.tail;
-    let finish: (ok: boolean) => void = () => {};
-    seq.tail = new Promise<boolean>((resolve) => {
-      finish = resolve;
-    });
-    let prepared: Prepared | undefined;
-    try {
-      prepared = await this.prepare(batch, seq.ahead);
-    } catch (error) {
-      seq.staging = false;
-      await previous;
-      finish(false);
-      this.requeue(seq, batch, error);
-      return;
-    }
-    seq.staging = false;
-    seq.waiting = true;
-    const previousOk = await previous;
-    seq.waiting = false;
-    seq.ahead = new Map(prepared.staged.filter((c) => c.file).map((c) => [objectId(c.change), c.etag]));
-    this.schedule(seq);
-    try {
-      if (previousOk) {
-        await this.commit(seq.repository, batch, prepared);
-        seq.failures = 0;
-        finish(true);
-      } else {
-        // Keep the order: this batch goes back behind the failed one and retries after it.
-        finish(false);
-        this.requeue(seq, batch, undefined);
-      }
-    } catch (error) {
-      finish(false);
-      this.requeue(seq, batch, error);
-    } finally {
-      seq.ahead = new Map(); // published and recorded, or failed: either way nothing to skip now
-      await Promise.all(prepared.files.map((f) => rm(f, { force: true })));
-    }
-    this.schedule(seq);
+    seq.push(item);
   }
 
   /** The last change per object, in the order of those last changes. */
@@ -299,6 +210,20 @@ export class S3Flow {
 
   /** Publishes a prepared batch, records it, then acks (or dead-letters) its messages. */
   private async commit(repository: string, batch: Item[], prepared: Prepared): Promise<void> {
+    const { staged } = prepared;
+    // Set before the first await: the sequencer starts the next batch's downloads right after.
+    this.ahead.set(
+      repository,
+      new Map(staged.filter((c) => c.file).map((c) => [objectId(c.change), c.etag])),
+    );
+    try {
+      await this.publishAndSettle(repository, batch, prepared);
+    } finally {
+      this.ahead.delete(repository); // published and recorded, or failed: nothing to skip now
+    }
+  }
+
+  private async publishAndSettle(repository: string, batch: Item[], prepared: Prepared): Promise<void> {
     const { staged, rejected } = prepared;
     let published: StagedChange[] = [];
     if (staged.length > 0) {
@@ -438,39 +363,10 @@ export class S3Flow {
   async reconcile(): Promise<number> {
     let queued = 0;
     for (const mapping of this.cfg.buckets) {
-      const listed = await listAll(this.s3, mapping.bucket, mapping.prefix);
-      const known = new Map(this.deps.state.s3Objects(mapping.bucket).map((r) => [r.key, r]));
-      const seen = new Set<string>();
-      for (const object of listed) {
-        seen.add(object.key);
-        let where: ReturnType<typeof targetOf>;
-        try {
-          where = targetOf(mapping, object.key, this.cfg.maxKeyBytes);
-        } catch (error) {
-          this.deps.logger.warn(`reconcile: skipped ${JSON.stringify(object.key)}: ${errorMessage(error)}`);
-          continue;
-        }
-        if (!where) continue;
-        const row = known.get(object.key);
-        if (row && row.etag === object.etag && (row.kind === where.kind || row.kind === 'rejected')) continue;
-        const change = { repository: mapping.repository, bucket: mapping.bucket, key: object.key };
-        this.enqueue({
-          change: { ...change, ...where, action: 'put', etag: object.etag, sizeBytes: object.sizeBytes },
-          arrivedAt: Date.now(),
-        });
-        queued++;
-      }
-      for (const row of known.values()) {
-        if (seen.has(row.key)) continue;
-        const where = targetOf(mapping, row.key, this.cfg.maxKeyBytes);
-        if (!where) continue;
-        const change = { repository: mapping.repository, bucket: mapping.bucket, key: row.key };
-        this.enqueue({
-          change: { ...change, ...where, action: 'remove', etag: '', sizeBytes: 0 },
-          arrivedAt: Date.now(),
-        });
-        queued++;
-      }
+      const warn = (message: string) => this.deps.logger.warn(message);
+      const changes = await bucketDrift(this.s3, mapping, this.deps.state, this.cfg.maxKeyBytes, warn);
+      for (const change of changes) this.enqueue({ change });
+      queued += changes.length;
     }
     this.lastReconcile = { at: new Date().toISOString(), queued };
     if (queued > 0) this.deps.logger.info({ queued }, 'S3 reconciliation queued missed changes');
