@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import type { BridgeConfig } from '../config.js';
 import { AmqpSession } from './amqp/session.js';
-import { ApprovedFlow } from './approved/flow.js';
+import type { ApprovedFlow } from './approved/flow.js';
 import { FlowError } from './errors.js';
 import { openKeyStore } from './keystore/index.js';
 import { FlowMetrics } from './metrics.js';
@@ -58,8 +58,14 @@ export async function startRunner(config: BridgeConfig, logger: Logger = pino())
           logger: logger.child({ flow: 'requests' }),
         })
       : undefined;
+  // Loaded only when enabled: webtorrent and its dependencies take seconds to import.
   const approved = config.approved.enabled
-    ? new ApprovedFlow({ config, state, metrics, logger: logger.child({ flow: 'approved' }) })
+    ? new (await import('./approved/flow.js')).ApprovedFlow({
+        config,
+        state,
+        metrics,
+        logger: logger.child({ flow: 'approved' }),
+      })
     : undefined;
 
   s3?.start();
