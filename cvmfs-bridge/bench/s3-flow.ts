@@ -200,6 +200,8 @@ async function main(): Promise<void> {
       `reference: direct publish of the same ${BULK} objects: ${(BULK / directSeconds).toFixed(0)} objects/s (${directSeconds.toFixed(1)} s)`,
     );
 
+    if (process.env.TSW_BENCH_BRIDGE_LOG)
+      writeFileSync(process.env.TSW_BENCH_BRIDGE_LOG, JSON.stringify(bridge.logs));
     const retries = bridge.logs.filter((l) => String(l.msg).startsWith('S3 batch failed'));
     if (retries.length > 0) log(`bridge retried ${retries.length} batches, e.g.: ${String(retries[0]?.msg)}`);
     const loadEnd = loadavg()[0] ?? 0;

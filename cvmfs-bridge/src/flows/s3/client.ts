@@ -29,6 +29,8 @@ export function makeS3Client(config: S3FlowConfig): S3Client {
 export interface Downloaded {
   readonly etag: string;
   readonly sizeBytes: number;
+  /** The bytes, when the object was small enough to keep in memory; otherwise they are in the file. */
+  readonly bytes?: Buffer;
 }
 
 function isMissing(error: unknown): boolean {
@@ -36,13 +38,15 @@ function isMissing(error: unknown): boolean {
   return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
 }
 
-/** Streams the object's current bytes into `file`; undefined when the object does not exist. */
-export async function downloadToFile(
+/**
+ * Streams the object's current bytes into memory (when `inline(size)` allows: small objects
+ * skip the disk) or into `file`; undefined when the object does not exist.
+ */
+export async function downloadObject(
   client: S3Client,
   bucket: string,
   key: string,
-  file: string,
-  maxBytes: number,
+  opts: { file: string; maxBytes: number; inline: (sizeBytes: number) => boolean },
 ): Promise<Downloaded | undefined> {
   let response: GetObjectCommandOutput;
   try {
@@ -52,28 +56,36 @@ export async function downloadToFile(
     throw new FlowError('S3_FAILED', `GET ${bucket}/${key}: ${errorMessage(error)}`, { cause: error });
   }
   const declared = response.ContentLength ?? 0;
-  const body = response.Body as Readable | undefined;
-  if (declared > maxBytes) {
-    body?.destroy();
-    throw new FlowError('OBJECT_TOO_LARGE', `${bucket}/${key}: ${declared} bytes exceeds ${maxBytes}`);
+  const body = (response.Body as Readable | undefined) ?? Readable.from([]);
+  const etag = (response.ETag ?? '').replace(/"/g, '');
+  if (declared > opts.maxBytes) {
+    body.destroy();
+    throw new FlowError('OBJECT_TOO_LARGE', `${bucket}/${key}: ${declared} bytes exceeds ${opts.maxBytes}`);
   }
   let sizeBytes = 0;
   const limit = new Transform({
     transform(chunk: Buffer, _enc, done) {
       sizeBytes += chunk.length;
-      if (sizeBytes > maxBytes)
-        done(new FlowError('OBJECT_TOO_LARGE', `${bucket}/${key}: more than ${maxBytes} bytes`));
+      if (sizeBytes > opts.maxBytes)
+        done(new FlowError('OBJECT_TOO_LARGE', `${bucket}/${key}: more than ${opts.maxBytes} bytes`));
       else done(null, chunk);
     },
   });
   try {
-    await pipeline(body ?? Readable.from([]), limit, createWriteStream(file, { flags: 'w', mode: 0o600 }));
+    if (response.ContentLength !== undefined && opts.inline(declared)) {
+      const chunks: Buffer[] = [];
+      await pipeline(body, limit, async (source: AsyncIterable<Buffer>) => {
+        for await (const chunk of source) chunks.push(chunk);
+      });
+      return { etag, sizeBytes, bytes: Buffer.concat(chunks) };
+    }
+    await pipeline(body, limit, createWriteStream(opts.file, { flags: 'w', mode: 0o600 }));
   } catch (error) {
-    await rm(file, { force: true });
+    await rm(opts.file, { force: true });
     if (error instanceof FlowError) throw error;
     throw new FlowError('S3_FAILED', `GET ${bucket}/${key}: ${errorMessage(error)}`, { cause: error });
   }
-  return { etag: (response.ETag ?? '').replace(/"/g, ''), sizeBytes };
+  return { etag, sizeBytes };
 }
 
 export interface ListedObject {

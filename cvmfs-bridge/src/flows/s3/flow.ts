@@ -18,14 +18,18 @@ import type { AmqpSession, Delivery } from '../amqp/session.js';
 import { errorCode, errorMessage, FlowError } from '../errors.js';
 import type { FlowMetrics } from '../metrics.js';
 import type { FlowState, S3ObjectRow } from '../state.js';
-import { applyBatch, type StagedChange } from './apply.js';
-import { downloadToFile, makeS3Client } from './client.js';
+import { applyBatch, hasContent, type StagedChange } from './apply.js';
+import { downloadObject, makeS3Client } from './client.js';
 import { type ObjectChange, parseEventMessage } from './events.js';
 import { mapLimit } from './map-limit.js';
 import { bucketDrift } from './reconcile.js';
 import { Sequencer } from './sequencer.js';
 
 const CONSUMER = 's3';
+/** Objects up to this size are kept in memory between download and publish (no staging file)… */
+const INLINE_OBJECT_BYTES = 1024 * 1024;
+/** …as long as a batch holds no more than this in memory. */
+const INLINE_BATCH_BYTES = 256 * 1024 * 1024;
 /** Codes after which retrying the same bytes cannot help: the change is rejected. */
 const PERMANENT = new Set(['BAD_PATH', 'BAD_INPUT', 'NOT_FOUND', 'OBJECT_TOO_LARGE', 'BAD_KEY']);
 
@@ -212,10 +216,7 @@ export class S3Flow {
   private async commit(repository: string, batch: Item[], prepared: Prepared): Promise<void> {
     const { staged } = prepared;
     // Set before the first await: the sequencer starts the next batch's downloads right after.
-    this.ahead.set(
-      repository,
-      new Map(staged.filter((c) => c.file).map((c) => [objectId(c.change), c.etag])),
-    );
+    this.ahead.set(repository, new Map(staged.filter(hasContent).map((c) => [objectId(c.change), c.etag])));
     try {
       await this.publishAndSettle(repository, batch, prepared);
     } finally {
@@ -244,21 +245,35 @@ export class S3Flow {
     rejected: Map<string, Rejection>,
     files: string[],
   ): Promise<StagedChange[]> {
-    const staged = await mapLimit(changes, this.cfg.downloadConcurrency, async (change) => {
-      const file = join(this.stagingDir, `obj-${++this.staged}`);
-      const root = normalizeRepoPath(this.mappingOf(change).path);
-      try {
-        const got = await downloadToFile(this.s3, change.bucket, change.key, file, this.cfg.maxObjectBytes);
-        if (!got) return { change, etag: '', sizeBytes: 0, root };
-        files.push(file);
-        return { change, file, etag: got.etag, sizeBytes: got.sizeBytes, root };
-      } catch (error) {
-        if (!PERMANENT.has(errorCode(error))) throw error;
-        const reason = errorMessage(error);
-        rejected.set(objectId(change), { change, code: errorCode(error), reason, etag: change.etag });
-        return undefined;
-      }
-    });
+    let inlineBytes = 0;
+    const staged = await mapLimit(
+      changes,
+      this.cfg.downloadConcurrency,
+      async (change): Promise<StagedChange | undefined> => {
+        const file = join(this.stagingDir, `obj-${++this.staged}`);
+        const root = normalizeRepoPath(this.mappingOf(change).path);
+        try {
+          const got = await downloadObject(this.s3, change.bucket, change.key, {
+            file,
+            maxBytes: this.cfg.maxObjectBytes,
+            inline: (size) => {
+              if (size > INLINE_OBJECT_BYTES || inlineBytes + size > INLINE_BATCH_BYTES) return false;
+              inlineBytes += size;
+              return true;
+            },
+          });
+          if (!got) return { change, etag: '', sizeBytes: 0, root };
+          if (got.bytes) return { change, bytes: got.bytes, etag: got.etag, sizeBytes: got.sizeBytes, root };
+          files.push(file);
+          return { change, file, etag: got.etag, sizeBytes: got.sizeBytes, root };
+        } catch (error) {
+          if (!PERMANENT.has(errorCode(error))) throw error;
+          const reason = errorMessage(error);
+          rejected.set(objectId(change), { change, code: errorCode(error), reason, etag: change.etag });
+          return undefined;
+        }
+      },
+    );
     return staged.filter((s): s is StagedChange => s !== undefined);
   }
 
@@ -267,15 +282,13 @@ export class S3Flow {
     const row = (change: ObjectChange) => ({ bucket: change.bucket, key: change.key, repository });
     this.deps.state.applyS3({
       put: [
-        ...published
-          .filter((s) => s.file !== undefined)
-          .map((s) => ({
-            ...row(s.change),
-            etag: s.etag,
-            sizeBytes: s.sizeBytes,
-            kind: s.change.kind,
-            reason: '',
-          })),
+        ...published.filter(hasContent).map((s) => ({
+          ...row(s.change),
+          etag: s.etag,
+          sizeBytes: s.sizeBytes,
+          kind: s.change.kind,
+          reason: '',
+        })),
         ...[...rejected.values()].map((r) => ({
           ...row(r.change),
           etag: r.etag,
@@ -284,7 +297,7 @@ export class S3Flow {
           reason: `${r.code}: ${r.reason}`,
         })),
       ],
-      removed: published.filter((s) => s.file === undefined).map((s) => s.change),
+      removed: published.filter((s) => !hasContent(s)).map((s) => s.change),
     });
   }
 
