@@ -102,7 +102,13 @@ export async function startPrivateRabbit(): Promise<PrivateRabbit> {
     await exited;
     clearTimeout(timer);
   };
-  await start();
+  try {
+    await start();
+  } catch (error) {
+    await stop();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url,
     port,
