@@ -5,6 +5,7 @@ import * as commands from './cli/commands.js';
 import { emit, failLine } from './cli/output.js';
 import { type BridgeConfig, configEnvNames, loadConfig } from './config.js';
 import { registerContainerCommands } from './containers/cli.js';
+import { registerFlowCommands } from './flows/commands.js';
 
 interface GlobalOptions {
   config?: string;
@@ -150,6 +151,7 @@ repo
   });
 
 registerContainerCommands(program);
+registerFlowCommands(program, configOf);
 
 program.hook('preAction', () => {
   const o = program.opts<GlobalOptions>();

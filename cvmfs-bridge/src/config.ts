@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { BridgeError } from './errors.js';
+import { flowConfigShape } from './flows/config.js';
 
 export const ConfigSchema = z
   .object({
@@ -25,6 +26,8 @@ export const ConfigSchema = z
     resignCheckHours: z.coerce.number().min(0).default(12),
     /** Base URL clients use; @fqrn@ is replaced by the repository name. */
     publicUrl: z.string().default('http://localhost:8000/cvmfs/@fqrn@'),
+    /** Sections of `tsw-bridge run` (approved content, S3, requests): see src/flows/config.ts. */
+    ...flowConfigShape,
   })
   .strict();
 

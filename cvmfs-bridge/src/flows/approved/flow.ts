@@ -1,0 +1,303 @@
+// Approved content → CVMFS. The bridge follows a site's approval exactly as an agent does,
+// through @trustswarm/fetch: poll + verify (SiteSync, PolicySiteVerifier), download over
+// BitTorrent (TransferEngine), hash and install atomically (ImageStore). Every approved
+// repo-snapshot entry (a tar archive) is then published into entry.cvmfs.repository at
+// entry.cvmfs.path; when the entry stops being approved (revoked or expired) the path is
+// removed in a later publish, or kept and flagged. State lives in SQLite, one row per entry,
+// written after each step (downloaded → published), so a restart resumes where it stopped.
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type ApprovedEntry,
+  FetchError,
+  ImageStore,
+  LayoutClient,
+  PolicySiteVerifier,
+  readTorrentInfo,
+  SiteSync,
+  type SyncOutcome,
+  TransferEngine,
+} from '@trustswarm/fetch';
+import type { Logger } from 'pino';
+import { settingsOf } from '../../cli/commands.js';
+import type { BridgeConfig } from '../../config.js';
+import { normalizeRepoPath } from '../../format/repo-path.js';
+import { requireFqrn } from '../../repo/layout.js';
+import { Repository } from '../../repo/repository.js';
+import { importTar } from '../../writer/import-tar.js';
+import { withTransaction } from '../../writer/publish.js';
+import { errorCode, errorMessage, FlowError } from '../errors.js';
+import type { FlowMetrics } from '../metrics.js';
+import type { ApprovedRow, FlowState } from '../state.js';
+
+export interface ApprovedFlowDeps {
+  readonly config: BridgeConfig;
+  readonly state: FlowState;
+  readonly logger: Logger;
+  readonly metrics: FlowMetrics;
+}
+
+interface Target {
+  readonly repository: string;
+  readonly path: string;
+}
+
+export class ApprovedFlow {
+  private readonly dataDir: string;
+  private readonly store: ImageStore;
+  private readonly layout: LayoutClient;
+  private readonly sync: SiteSync;
+  private engine: TransferEngine | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private stopped = false;
+  lastSync: (SyncOutcome & { at: string }) | undefined;
+
+  constructor(private readonly deps: ApprovedFlowDeps) {
+    const cfg = deps.config.approved;
+    if (!cfg.site || !cfg.layoutUrl)
+      throw new FlowError('CONFIG_INVALID', 'approved.site and approved.layoutUrl are required');
+    this.dataDir = join(deps.config.stateDir, 'flows', 'approved');
+    this.store = new ImageStore(this.dataDir);
+    this.layout = new LayoutClient({ baseUrl: cfg.layoutUrl, ...cfg.poll });
+    const verifier = new PolicySiteVerifier({
+      site: cfg.site,
+      caPath: cfg.trust.caPath,
+      crlPolicy: cfg.trust.crlPolicy,
+      siteSigners: cfg.trust.siteSigners,
+      highWaterPath: join(this.dataDir, 'high-water.json'),
+    });
+    this.sync = new SiteSync(
+      cfg.site,
+      this.layout,
+      verifier,
+      join(this.dataDir, 'cache'),
+      cfg.poll.maxSignaturesPerCatalog,
+    );
+  }
+
+  private get cfg() {
+    return this.deps.config.approved;
+  }
+
+  async start(): Promise<void> {
+    await this.store.init();
+    const log = this.deps.logger;
+    this.engine = await TransferEngine.start(this.cfg.transfer, {
+      onBan: (infoHash, e) => log.warn({ infoHash, ...e }, 'peer banned: sent a corrupt piece'),
+      onWebSeed: (infoHash, reason) => log.info({ infoHash, reason }, 'web seed enabled'),
+      onWarning: (infoHash, message) => log.debug({ infoHash }, message),
+    });
+    const restored = await this.sync.restore(new Date());
+    log.info({ outcome: restored }, 'cached approval checked');
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.ticking;
+    await this.engine?.destroy();
+  }
+
+  status() {
+    return {
+      lastSync: this.lastSync ?? null,
+      entries: this.deps.state.approvedEntries(),
+    };
+  }
+
+  /** One poll and its consequences; the next is scheduled when it ends (never overlapping). */
+  tick(): Promise<void> {
+    if (this.ticking) return this.ticking;
+    this.ticking = this.runTick()
+      .catch((error: unknown) =>
+        this.deps.logger.error(`approved-content tick failed: ${errorMessage(error)}`),
+      )
+      .finally(() => {
+        this.ticking = undefined;
+        if (this.stopped) return;
+        const ok = this.lastSync?.kind !== 'unreachable' && this.lastSync?.kind !== 'refused';
+        const seconds = ok ? this.cfg.poll.intervalSeconds : this.cfg.poll.retrySeconds;
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => void this.tick(), seconds * 1000);
+      });
+    return this.ticking;
+  }
+
+  private async runTick(): Promise<void> {
+    const now = new Date();
+    const outcome = await this.sync.refresh(now);
+    this.lastSync = { ...outcome, at: now.toISOString() };
+    if (outcome.kind === 'refused' || outcome.kind === 'unreachable')
+      this.deps.logger.warn({ code: outcome.code }, `approval ${outcome.kind}: ${outcome.message}`);
+    const wanted = this.sync
+      .approvedEntries(now)
+      .filter((a) => a.entry.kind === 'repo-snapshot' && a.entry.artifact && a.entry.cvmfs);
+    const wantedIds = new Set(wanted.map((w) => w.entry.id));
+    for (const approved of wanted) {
+      if (this.stopped) return;
+      await this.ensurePublished(approved).catch((error: unknown) => {
+        this.deps.metrics.approved.inc({ action: 'failed' });
+        this.deps.logger.error(
+          { entryId: approved.entry.id, code: errorCode(error) },
+          `approved entry not published: ${errorMessage(error)}`,
+        );
+      });
+    }
+    for (const row of this.deps.state.approvedEntries()) {
+      if (wantedIds.has(row.entryId) || this.stopped) continue;
+      await this.retire(row, now).catch((error: unknown) =>
+        this.deps.logger.error({ entryId: row.entryId }, `retiring failed: ${errorMessage(error)}`),
+      );
+    }
+  }
+
+  private targetOf(approved: ApprovedEntry): Target {
+    const cvmfs = approved.entry.cvmfs as { repository?: unknown; path?: unknown } | undefined;
+    if (typeof cvmfs?.repository !== 'string' || typeof cvmfs.path !== 'string')
+      throw new FlowError('MESSAGE_INVALID', 'entry has no cvmfs.repository and cvmfs.path');
+    const repository = requireFqrn(cvmfs.repository);
+    if (this.cfg.repositories.length > 0 && !this.cfg.repositories.includes(repository))
+      throw new FlowError('NAME_INVALID', `repository ${repository} is not in approved.repositories`);
+    const path = normalizeRepoPath(cvmfs.path);
+    if (path === '') throw new FlowError('MESSAGE_INVALID', 'cvmfs.path must not be the repository root');
+    return { repository, path };
+  }
+
+  private async ensurePublished(approved: ApprovedEntry): Promise<void> {
+    const { entry } = approved;
+    const artifact = entry.artifact;
+    if (!artifact) return;
+    const target = this.targetOf(approved);
+    const state = this.deps.state;
+    const row = state.approvedEntry(entry.id);
+    const same =
+      row &&
+      row.sha256 === artifact.sha256 &&
+      row.repository === target.repository &&
+      row.path === target.path;
+    if (same && (row.status === 'published' || row.status === 'flagged')) {
+      if (row.unapprovedSince || row.status === 'flagged')
+        state.putApproved({ ...row, status: 'published', unapprovedSince: '' });
+      return;
+    }
+    const owner = state
+      .approvedEntries()
+      .find((r) => r.entryId !== entry.id && r.repository === target.repository && r.path === target.path);
+    if (owner)
+      throw new FlowError(
+        'NAME_TAKEN',
+        `${target.repository}:${target.path} is published by entry ${owner.entryId}`,
+      );
+
+    let filePath = same && row.status === 'downloaded' && existsSync(row.filePath) ? row.filePath : undefined;
+    if (!filePath) {
+      filePath = await this.download(entry.id, artifact);
+      state.putApproved({
+        entryId: entry.id,
+        ...target,
+        sha256: artifact.sha256,
+        infoHash: artifact.infoHash,
+        filePath,
+        status: 'downloaded',
+        revision: row?.revision ?? 0,
+        unapprovedSince: '',
+      });
+      this.deps.logger.info({ entryId: entry.id, filePath }, 'approved artifact downloaded and verified');
+    }
+    const repo = Repository.open(target.repository, settingsOf(this.deps.config));
+    const file = filePath;
+    const timer = this.deps.metrics.publishSeconds.startTimer({ flow: 'approved' });
+    const result = await withTransaction(repo, async (tx) => {
+      if (row && row.repository === target.repository && row.path !== target.path) await tx.remove(row.path);
+      await tx.remove(target.path);
+      await tx.addDirectory(target.path);
+      await importTar(tx, createReadStream(file), target.path);
+    });
+    timer();
+    if (row && row.repository !== target.repository) await this.removePath(row);
+    state.putApproved({
+      entryId: entry.id,
+      ...target,
+      sha256: artifact.sha256,
+      infoHash: artifact.infoHash,
+      filePath,
+      status: 'published',
+      revision: result.revision,
+      unapprovedSince: '',
+    });
+    this.deps.metrics.approved.inc({ action: 'published' });
+    this.deps.metrics.publishes.inc({ flow: 'approved' });
+    this.deps.logger.info(
+      { entryId: entry.id, ...target, revision: result.revision },
+      'approved entry published',
+    );
+  }
+
+  private async download(
+    entryId: string,
+    artifact: NonNullable<ApprovedEntry['entry']['artifact']>,
+  ): Promise<string> {
+    const engine = this.engine;
+    if (!engine) throw new FlowError('CONFIG_INVALID', 'approved-content flow is not started');
+    const torrentFile = await this.layout.getPinned(
+      this.layout.torrentPath(artifact.infoHash),
+      this.cfg.poll.maxTorrentBytes,
+      artifact.torrent.sha256,
+    );
+    const info = await readTorrentInfo(torrentFile, artifact.infoHash);
+    if (info.sizeBytes !== artifact.size)
+      throw new FetchError(
+        'TORRENT_MISMATCH',
+        `torrent has ${info.sizeBytes} bytes; the catalog ${artifact.size}`,
+      );
+    const result = await engine.download({
+      torrentFile,
+      expectedInfoHash: artifact.infoHash,
+      stagingDir: this.store.stagingDir(artifact.infoHash),
+    });
+    const path = await this.store.install({
+      entryId,
+      infoHash: artifact.infoHash,
+      fileName: result.info.fileName,
+      expectedSha256: artifact.sha256,
+    });
+    // Like an agent, the bridge seeds what it holds, so other site nodes can fetch from it.
+    await engine.seed(torrentFile, this.store.imageDir(entryId)).catch(() => {});
+    return path;
+  }
+
+  private async removePath(row: ApprovedRow): Promise<number> {
+    const repo = Repository.open(row.repository, settingsOf(this.deps.config));
+    const result = await withTransaction(repo, async (tx) => {
+      await tx.remove(row.path);
+    });
+    this.deps.metrics.publishes.inc({ flow: 'approved' });
+    return result.revision;
+  }
+
+  private async retire(row: ApprovedRow, now: Date): Promise<void> {
+    const log = this.deps.logger.child({ entryId: row.entryId, repository: row.repository, path: row.path });
+    if (row.status !== 'published' && row.status !== 'flagged') {
+      // Downloaded but never published: nothing in the repository to undo.
+      await this.engine?.close(row.infoHash);
+      await this.store.remove(row.entryId);
+      this.deps.state.deleteApproved(row.entryId);
+      return;
+    }
+    if (this.cfg.onRevoke === 'keep') {
+      if (row.status === 'flagged') return;
+      this.deps.state.putApproved({ ...row, status: 'flagged', unapprovedSince: now.toISOString() });
+      this.deps.metrics.approved.inc({ action: 'flagged' });
+      log.warn('entry no longer approved; its published path is kept and flagged');
+      return;
+    }
+    const revision = await this.removePath(row);
+    await this.engine?.close(row.infoHash);
+    await this.store.remove(row.entryId);
+    this.deps.state.deleteApproved(row.entryId);
+    this.deps.metrics.approved.inc({ action: 'removed' });
+    log.info({ revision }, 'entry no longer approved; its path was removed');
+  }
+}
