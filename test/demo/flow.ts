@@ -10,9 +10,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Agent, BIN, run, startAgent, stopAll } from './lib/processes.js';
+import { type Agent, startAgent, stopAll } from './lib/processes.js';
 import { Progress } from './lib/progress.js';
-import { addImage, agentConfig, makeSnapshot, signAndPublish, startSite } from './lib/site.js';
+import { addImage, agentConfig, makeSnapshot, signAndPublish, startBridge, startSite } from './lib/site.js';
 
 const { values } = parseArgs({
   options: {
@@ -98,24 +98,16 @@ async function main(dir: string): Promise<void> {
   );
   done(`${AGENTS} agents downloaded and installed`);
 
-  say(`the bridge fetches the approved snapshot the same verified way and publishes it into ${REPO}`);
-  const bridgeDir = join(dir, 'bridge');
-  const fetcher = await startAgent(
-    'bridge',
-    join(dir, 'bridge-fetch'),
-    agentConfig(site, 'bridge', { host: { name: 'bridge', kinds: ['repo-snapshot'] } }),
-  );
-  const [tarPath] = await new Progress([fetcher]).until(snapshot.id, 60_000, false);
-  const bridge = ['--storage-dir', join(bridgeDir, 'public'), '--state-dir', join(bridgeDir, 'state')];
-  await run(BIN.bridge, [...bridge, 'repo', 'create', REPO]);
-  await run(BIN.bridge, [...bridge, 'repo', 'publish', REPO, String(tarPath), '--path', SNAPSHOT_PATH]);
-  await run(BIN.bridge, [...bridge, 'repo', 'verify', REPO]);
-  const readBack = await run(BIN.bridge, [...bridge, 'repo', 'cat', REPO, `${SNAPSHOT_PATH}/README`]);
+  say(`tsw-bridge run follows the approval too, fetches the snapshot and publishes it into ${REPO}`);
+  const bridge = await startBridge(site, join(dir, 'bridge'), REPO);
+  await bridge.waitFor(`${SNAPSHOT_PATH}/README`, 90_000);
+  await bridge.cli(['repo', 'verify', REPO]);
+  const readBack = await bridge.cli(['repo', 'cat', REPO, `${SNAPSHOT_PATH}/README`]);
   const original = await readFile(join(snapshotDir, 'README'), 'utf8');
   if (readBack !== original.replace(/\n$/, '') && readBack !== original) {
     throw new Error(`CVMFS read-back differs: ${JSON.stringify(readBack)} vs ${JSON.stringify(original)}`);
   }
-  const listing = await run(BIN.bridge, [...bridge, 'repo', 'ls', REPO, SNAPSHOT_PATH]);
+  const listing = await bridge.cli(['repo', 'ls', REPO, SNAPSHOT_PATH]);
   console.log(
     `    /cvmfs/${REPO}${SNAPSHOT_PATH}: ${listing.trim().split('\n').length} entries; README read back through the verifying reader matches`,
   );

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Agent, startAgent } from '../demo/lib/processes.js';
 import { agentConfig } from '../demo/lib/site.js';
-import { approvedImage, installedPath, type Rollout, sha256OfFile, untilStatus } from './lib/rollout.js';
+import { approvedImage, installedPath, type Rollout, sha256OfFile } from './lib/rollout.js';
 
 let r: Rollout;
 beforeAll(async () => {

@@ -171,6 +171,16 @@ export async function startAgent(name: string, dataDir: string, config: object):
   };
 }
 
+/** A long-running binary with its log in `logFile`, stopped by stopAll. */
+export function startProcess(bin: string, args: string[], logFile: string): ResultPromise {
+  const log = { file: logFile, append: true };
+  const proc = execa('node', [bin, ...args], { reject: false, buffer: false, stdout: log, stderr: log });
+  running.add(proc);
+  return proc;
+}
+
+export { stop as stopProcess };
+
 async function stop(proc: ResultPromise): Promise<void> {
   running.delete(proc);
   if (proc.exitCode !== null) return;

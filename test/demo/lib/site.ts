@@ -10,7 +10,15 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { createTestPki, type TestIdentity, type TestPki } from '@trustswarm/policy/testing';
 import { apiClient } from './api.js';
-import { BIN, type CatalogServer, run, startCatalogServer, writeCatalogServerConfig } from './processes.js';
+import {
+  BIN,
+  type CatalogServer,
+  run,
+  startCatalogServer,
+  startProcess,
+  stopProcess,
+  writeCatalogServerConfig,
+} from './processes.js';
 
 export interface CatalogView {
   id: string;
@@ -214,5 +222,66 @@ export function agentConfig(site: Site, host: string, overrides: Record<string, 
     },
     log: { level: 'warn' },
     ...rest,
+  };
+}
+
+export interface Bridge {
+  /** Runs a `tsw-bridge` command on the bridge's storage and state. */
+  cli(args: string[]): Promise<string>;
+  /** Waits until `path` is readable in the repository's published revision. */
+  waitFor(path: string, timeoutMs: number): Promise<void>;
+  /** Waits until `path` is gone from the published revision. */
+  waitForGone(path: string, timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** `tsw-bridge run` following the site's approval, publishing repo-snapshot entries into `repo`. */
+export async function startBridge(site: Site, dir: string, repo: string): Promise<Bridge> {
+  const storage = ['--storage-dir', join(dir, 'public'), '--state-dir', join(dir, 'state')];
+  const cli = (args: string[]) => run(BIN.bridge, [...storage, ...args]);
+  await cli(['repo', 'create', repo]);
+  const { host: _host, ...agentLike } = agentConfig(site, 'bridge') as Record<string, unknown>;
+  const configPath = join(dir, 'bridge.yaml');
+  await writeFile(
+    configPath,
+    JSON.stringify({
+      storageDir: join(dir, 'public'),
+      stateDir: join(dir, 'state'),
+      approved: {
+        enabled: true,
+        site: site.name,
+        layoutUrl: site.server.url,
+        onRevoke: 'remove',
+        repositories: [repo],
+        trust: agentLike.trust,
+        poll: agentLike.poll,
+        transfer: agentLike.transfer,
+      },
+    }),
+  );
+  const proc = startProcess(BIN.bridge, ['--config', configPath, 'run'], join(dir, 'bridge.log'));
+  const readable = async (path: string) => {
+    try {
+      await cli(['repo', 'cat', repo, path]);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const until = async (what: string, timeoutMs: number, test: () => Promise<boolean>) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await test())) {
+      if (proc.exitCode !== null)
+        throw new Error(`tsw-bridge run exited with ${proc.exitCode} (see ${dir}/bridge.log)`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} in ${repo}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  return {
+    cli,
+    waitFor: (path, timeoutMs) => until(path, timeoutMs, () => readable(path)),
+    waitForGone: (path, timeoutMs) =>
+      until(`${path} removed`, timeoutMs, async () => !(await readable(path))),
+    stop: () => stopProcess(proc),
   };
 }
