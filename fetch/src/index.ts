@@ -2,6 +2,7 @@
 // read the static layout, verify the site's approval with policy/, select entries, download
 // them over BitTorrent with the swarm limits, hash and install atomically.
 
+export { pollConfigSchema, transferConfigSchema, trustConfigSchema } from './config-schema.js';
 export { errorMessage, FetchError, type FetchErrorCode, isDiskFull } from './errors.js';
 export { type Fetched, LayoutClient, type LayoutClientConfig, sha256Hex } from './layout-client.js';
 export { type HostProfile, isForHost, selectForHost } from './selection.js';

@@ -1,6 +1,7 @@
 // Configuration of `tsw-bridge run`: one section per flow (approved content, S3 buckets,
 // repository requests) plus the shared RabbitMQ, key store and HTTP status settings.
 // Every key has a default; a flow runs only when its section says `enabled: true`.
+import { pollConfigSchema, transferConfigSchema, trustConfigSchema } from '@trustswarm/fetch';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
@@ -91,66 +92,9 @@ export const ApprovedFlowSchema = z
     repositories: z.array(z.string()).default([]),
     /** What happens to a published path once its entry is no longer approved. */
     onRevoke: z.enum(['remove', 'keep']).default('remove'),
-    trust: z
-      .strictObject({
-        caPath: z.string().default('/etc/grid-security/certificates'),
-        crlPolicy: z.enum(['require', 'if-present']).default('require'),
-        siteSigners: z.array(identityRule).default([]),
-      })
-      .prefault({}),
-    poll: z
-      .strictObject({
-        intervalSeconds: z.number().positive().default(300),
-        retrySeconds: z.number().positive().default(60),
-        timeoutSeconds: z.number().positive().default(30),
-        maxApprovalBytes: z.number().int().positive().default(MiB),
-        maxCatalogBytes: z
-          .number()
-          .int()
-          .positive()
-          .default(16 * MiB),
-        maxSignatureBytes: z
-          .number()
-          .int()
-          .positive()
-          .default(64 * 1024),
-        maxTorrentBytes: z
-          .number()
-          .int()
-          .positive()
-          .default(8 * MiB),
-        maxSignaturesPerCatalog: z.number().int().positive().default(16),
-      })
-      .prefault({}),
-    transfer: z
-      .strictObject({
-        torrentPort: z.number().int().min(0).max(65_535).default(6881),
-        maxConnsPerTorrent: z.number().int().min(1).default(10),
-        uploadSlots: z.number().int().min(1).default(5),
-        uploadLimitBytesPerSecond: z.number().int().nonnegative().default(0),
-        downloadLimitBytesPerSecond: z.number().int().nonnegative().default(0),
-        tracker: z.boolean().default(true),
-        pex: z.boolean().default(true),
-        dht: z
-          .strictObject({
-            enabled: z.boolean().default(true),
-            bootstrap: z.array(z.string()).default([]),
-            port: z.number().int().min(0).max(65_535).default(6881),
-          })
-          .prefault({}),
-        webSeed: z
-          .strictObject({
-            enabled: z.boolean().default(true),
-            delaySeconds: z.number().nonnegative().default(300),
-            noPeerGraceSeconds: z.number().nonnegative().default(30),
-          })
-          .prefault({}),
-        strikesToBan: z.number().int().min(1).default(2),
-        resumeSaveIntervalMs: z.number().int().positive().default(1000),
-        pieceCacheSlots: z.number().int().min(0).max(64).default(4),
-        encryption: z.enum(['off', 'prefer', 'require']).default('off'),
-      })
-      .prefault({}),
+    trust: trustConfigSchema.prefault({}),
+    poll: pollConfigSchema.prefault({}),
+    transfer: transferConfigSchema.prefault({}),
   })
   .prefault({});
 
