@@ -70,6 +70,7 @@ export function plotSvg(summaries: Summary[], boundSeconds: number, title: strin
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
   );
+  parts.push(`<title>${escapeXml(title)}</title>`);
   parts.push(`<rect width="100%" height="100%" fill="white"/>`);
   parts.push(`<text x="${m.left}" y="22" font-size="14" font-weight="bold">${escapeXml(title)}</text>`);
   // axes and grid
