@@ -66,3 +66,25 @@ export function facts(rows: [string, Child][]) {
     rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]),
   );
 }
+
+/** A table that scrolls sideways inside its card on narrow screens: header cells, then rows. */
+export function dataTable(headers: Child[], rows: Child, attrs?: Attrs | null) {
+  return h(
+    'div',
+    { class: 'scroll' },
+    h(
+      'table',
+      attrs ?? null,
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          headers.map((label) => h('th', null, label)),
+        ),
+      ),
+      h('tbody', null, rows),
+    ),
+  );
+}

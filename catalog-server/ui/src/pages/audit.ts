@@ -1,6 +1,6 @@
 // The audit log, newest page first, with the hash-chain verification result on top.
 import { get } from '../api.js';
-import { badge, h, mono, notice } from '../dom.js';
+import { badge, dataTable, h, mono, notice } from '../dom.js';
 import { short, when } from '../format.js';
 import type { AuditRecord, ChainCheck, Params } from '../types.js';
 
@@ -42,48 +42,26 @@ export async function auditPage(_params: Params) {
     body.replaceChildren(
       records.length === 0
         ? h('p', { class: 'empty' }, 'The audit log is empty.')
-        : h(
-            'div',
-            { class: 'scroll' },
-            h(
-              'table',
-              { class: 'audit' },
-              h(
-                'thead',
-                null,
+        : dataTable(
+            ['#', 'Time', 'Actor', 'Action', 'Target', 'Detail'],
+            records
+              .slice()
+              .reverse()
+              .map((r) =>
                 h(
                   'tr',
-                  null,
-                  h('th', null, '#'),
-                  h('th', null, 'Time'),
-                  h('th', null, 'Actor'),
-                  h('th', null, 'Action'),
-                  h('th', null, 'Target'),
-                  h('th', null, 'Detail'),
+                  { 'data-action': r.action },
+                  h('td', { 'data-label': '#' }, String(r.seq)),
+                  h('td', { 'data-label': 'Time' }, when(r.at)),
+                  h('td', { 'data-label': 'Actor' }, r.actor),
+                  h('td', { 'data-label': 'Action' }, mono(r.action)),
+                  h('td', { class: 'wrap', 'data-label': 'Target' }, r.target),
+                  r.detail === '{}'
+                    ? h('td', { class: 'no-detail' })
+                    : h('td', { class: 'wrap detail', 'data-label': 'Detail' }, r.detail),
                 ),
               ),
-              h(
-                'tbody',
-                null,
-                records
-                  .slice()
-                  .reverse()
-                  .map((r) =>
-                    h(
-                      'tr',
-                      { 'data-action': r.action },
-                      h('td', { 'data-label': '#' }, String(r.seq)),
-                      h('td', { 'data-label': 'Time' }, when(r.at)),
-                      h('td', { 'data-label': 'Actor' }, r.actor),
-                      h('td', { 'data-label': 'Action' }, mono(r.action)),
-                      h('td', { class: 'wrap', 'data-label': 'Target' }, r.target),
-                      r.detail === '{}'
-                        ? h('td', { class: 'no-detail' })
-                        : h('td', { class: 'wrap detail', 'data-label': 'Detail' }, r.detail),
-                    ),
-                  ),
-              ),
-            ),
+            { class: 'audit' },
           ),
     );
     status.textContent = `page ${page + 1} of ${pages}`;

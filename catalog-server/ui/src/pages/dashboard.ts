@@ -1,6 +1,6 @@
 // Dashboard: catalogs, entries waiting for approval, expiring approvals and certificates, swarms.
 import { get } from '../api.js';
-import { badge, empty, h, mono, type Tone } from '../dom.js';
+import { badge, dataTable, empty, h, mono, type Tone } from '../dom.js';
 import { daysUntil, relative, short, when } from '../format.js';
 import { siteHref } from '../nav.js';
 import { pager } from '../pager.js';
@@ -34,39 +34,17 @@ function swarmSummary(d: Dashboard): string {
 }
 
 function swarmTable(swarms: Dashboard['swarms']) {
-  return h(
-    'div',
-    { class: 'scroll' },
-    h(
-      'table',
-      null,
+  return dataTable(
+    ['Artifact', 'Info hash', 'Done (seeders)', 'In progress (leechers)', 'Peers'],
+    swarms.map((s) =>
       h(
-        'thead',
+        'tr',
         null,
-        h(
-          'tr',
-          null,
-          h('th', null, 'Artifact'),
-          h('th', null, 'Info hash'),
-          h('th', null, 'Done (seeders)'),
-          h('th', null, 'In progress (leechers)'),
-          h('th', null, 'Peers'),
-        ),
-      ),
-      h(
-        'tbody',
-        null,
-        swarms.map((s) =>
-          h(
-            'tr',
-            null,
-            h('td', null, h('a', { href: `#/catalogs/${s.catalogId}` }, s.name)),
-            h('td', null, mono(short(s.infoHash, 16))),
-            h('td', null, String(s.seeders)),
-            h('td', null, String(s.leechers)),
-            h('td', null, s.peers === 0 ? badge('idle', 'neutral') : String(s.peers)),
-          ),
-        ),
+        h('td', null, h('a', { href: `#/catalogs/${s.catalogId}` }, s.name)),
+        h('td', null, mono(short(s.infoHash, 16))),
+        h('td', null, String(s.seeders)),
+        h('td', null, String(s.leechers)),
+        h('td', null, s.peers === 0 ? badge('idle', 'neutral') : String(s.peers)),
       ),
     ),
   );
@@ -108,48 +86,23 @@ function sitesCard(d: Dashboard, now: number) {
     h('h2', { id: 'dash-sites' }, `Waiting for approval (${pending})`),
     d.sites.length === 0
       ? empty('No site exists yet. An admin creates sites (POST /api/v1/sites).')
-      : h(
-          'div',
-          { class: 'scroll' },
-          h(
-            'table',
-            null,
+      : dataTable(
+          ['Site', 'Pending', 'Approved', 'Approval'],
+          d.sites.map((s) =>
             h(
-              'thead',
+              'tr',
               null,
+              h('td', null, h('a', { href: siteHref(s.name, 'approvals') }, s.name)),
+              h('td', null, s.pending > 0 ? badge(`${s.pending} waiting`, 'warn') : badge('none', 'good')),
+              h('td', null, String(s.approved)),
               h(
-                'tr',
+                'td',
                 null,
-                h('th', null, 'Site'),
-                h('th', null, 'Pending'),
-                h('th', null, 'Approved'),
-                h('th', null, 'Approval'),
-              ),
-            ),
-            h(
-              'tbody',
-              null,
-              d.sites.map((s) =>
-                h(
-                  'tr',
-                  null,
-                  h('td', null, h('a', { href: siteHref(s.name, 'approvals') }, s.name)),
-                  h(
-                    'td',
-                    null,
-                    s.pending > 0 ? badge(`${s.pending} waiting`, 'warn') : badge('none', 'good'),
-                  ),
-                  h('td', null, String(s.approved)),
-                  h(
-                    'td',
-                    null,
-                    s.approval
-                      ? [`v${s.approval.version} · `, expiry(s.approval.expires, 1 / 12, now)]
-                      : s.hasSigner
-                        ? badge('not signed yet', 'warn')
-                        : badge('no site signer', 'bad'),
-                  ),
-                ),
+                s.approval
+                  ? [`v${s.approval.version} · `, expiry(s.approval.expires, 1 / 12, now)]
+                  : s.hasSigner
+                    ? badge('not signed yet', 'warn')
+                    : badge('no site signer', 'bad'),
               ),
             ),
           ),

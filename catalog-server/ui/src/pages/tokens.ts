@@ -1,7 +1,7 @@
 // API tokens: your own (or, for admins, another user's): list, revoke, and create one (shown once).
 import { api, describe, get, post } from '../api.js';
 import { confirmAction } from '../dialog.js';
-import { badge, empty, field, h, mono, notice, replace } from '../dom.js';
+import { badge, dataTable, empty, field, h, mono, notice, replace } from '../dom.js';
 import { relative, when } from '../format.js';
 import { refresh } from '../nav.js';
 import { pager } from '../pager.js';
@@ -93,61 +93,45 @@ export async function tokensPage(_params: Params) {
             emptyText: 'No token matches the filter.',
             text: (t) => `${t.label} ${t.id} ${t.scopes.join(' ')}`,
             render: (items) =>
-              h(
-                'div',
-                { class: 'scroll' },
-                h(
-                  'table',
-                  null,
+              dataTable(
+                [
+                  'Label',
+                  'Scopes',
+                  'Created',
+                  'Expires',
+                  'State',
+                  h('span', { class: 'sr-only' }, 'Actions'),
+                ],
+                items.map((t) =>
                   h(
-                    'thead',
+                    'tr',
                     null,
                     h(
-                      'tr',
+                      'td',
                       null,
-                      h('th', null, 'Label'),
-                      h('th', null, 'Scopes'),
-                      h('th', null, 'Created'),
-                      h('th', null, 'Expires'),
-                      h('th', null, 'State'),
-                      h('th', null, h('span', { class: 'sr-only' }, 'Actions')),
+                      t.label || mono(t.id),
+                      t.current ? [' ', badge('this session', 'neutral')] : null,
                     ),
-                  ),
-                  h(
-                    'tbody',
-                    null,
-                    items.map((t) =>
-                      h(
-                        'tr',
-                        null,
-                        h(
-                          'td',
-                          null,
-                          t.label || mono(t.id),
-                          t.current ? [' ', badge('this session', 'neutral')] : null,
-                        ),
-                        h('td', null, t.scopes.join(', ')),
-                        h('td', null, when(t.createdAt)),
-                        h('td', null, relative(t.expiresAt)),
-                        h(
-                          'td',
-                          null,
-                          t.active
-                            ? badge('active', 'good')
-                            : badge(t.revokedAt ? 'revoked' : 'expired', 'neutral'),
-                        ),
-                        h(
-                          'td',
-                          null,
-                          t.active
-                            ? h(
-                                'button',
-                                { type: 'button', class: 'danger', onclick: () => void revoke(t) },
-                                'Revoke',
-                              )
-                            : null,
-                        ),
-                      ),
+                    h('td', null, t.scopes.join(', ')),
+                    h('td', null, when(t.createdAt)),
+                    h('td', null, relative(t.expiresAt)),
+                    h(
+                      'td',
+                      null,
+                      t.active
+                        ? badge('active', 'good')
+                        : badge(t.revokedAt ? 'revoked' : 'expired', 'neutral'),
+                    ),
+                    h(
+                      'td',
+                      null,
+                      t.active
+                        ? h(
+                            'button',
+                            { type: 'button', class: 'danger', onclick: () => void revoke(t) },
+                            'Revoke',
+                          )
+                        : null,
                     ),
                   ),
                 ),

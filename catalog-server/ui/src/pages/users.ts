@@ -1,7 +1,7 @@
 // Users (admin): the list with roles and second factor, enable/disable, and creating a user
 // (the TOTP secret is shown once).
 import { api, describe, get, post } from '../api.js';
-import { badge, empty, field, h, mono, notice, replace } from '../dom.js';
+import { badge, dataTable, empty, field, h, mono, notice, replace } from '../dom.js';
 import { refresh } from '../nav.js';
 import { pager } from '../pager.js';
 import type { Params, UserView } from '../types.js';
@@ -94,48 +94,26 @@ export async function usersPage(_params: Params) {
             emptyText: 'No user matches the filter.',
             text: (u) => `${u.name} ${u.roles.map(roleText).join(' ')}`,
             render: (items) =>
-              h(
-                'div',
-                { class: 'scroll' },
-                h(
-                  'table',
-                  null,
+              dataTable(
+                ['Name', 'Roles', 'Second factor', 'State', h('span', { class: 'sr-only' }, 'Actions')],
+                items.map((u) =>
                   h(
-                    'thead',
+                    'tr',
                     null,
+                    h('td', null, u.name),
+                    h('td', null, u.roles.map(roleText).join(', ')),
+                    h('td', null, u.totp ? badge('TOTP', 'good') : badge('password only', 'warn')),
+                    h('td', null, u.disabled ? badge('disabled', 'bad') : badge('active', 'good')),
                     h(
-                      'tr',
+                      'td',
                       null,
-                      h('th', null, 'Name'),
-                      h('th', null, 'Roles'),
-                      h('th', null, 'Second factor'),
-                      h('th', null, 'State'),
-                      h('th', null, h('span', { class: 'sr-only' }, 'Actions')),
-                    ),
-                  ),
-                  h(
-                    'tbody',
-                    null,
-                    items.map((u) =>
                       h(
-                        'tr',
-                        null,
-                        h('td', null, u.name),
-                        h('td', null, u.roles.map(roleText).join(', ')),
-                        h('td', null, u.totp ? badge('TOTP', 'good') : badge('password only', 'warn')),
-                        h('td', null, u.disabled ? badge('disabled', 'bad') : badge('active', 'good')),
-                        h(
-                          'td',
-                          null,
-                          h(
-                            'button',
-                            { type: 'button', class: 'secondary', onclick: () => void toggle(u) },
-                            u.disabled ? 'Enable' : 'Disable',
-                          ),
-                          ' ',
-                          h('a', { href: `#/tokens?user=${encodeURIComponent(u.name)}` }, 'tokens'),
-                        ),
+                        'button',
+                        { type: 'button', class: 'secondary', onclick: () => void toggle(u) },
+                        u.disabled ? 'Enable' : 'Disable',
                       ),
+                      ' ',
+                      h('a', { href: `#/tokens?user=${encodeURIComponent(u.name)}` }, 'tokens'),
                     ),
                   ),
                 ),
