@@ -140,6 +140,11 @@ export const configSchema = z.strictObject({
       maxConnsPerTorrent: z.number().int().min(1).default(64),
       /** Total upload rate in bytes/s; 0 = unlimited. */
       uploadLimitBytesPerSecond: z.number().int().min(0).default(0),
+      /**
+       * Super-seeding (BEP 16): each peer is shown 2 pieces at a time, least-shown first, so
+       * the origin link carries pieces nobody has yet and agents trade the rest.
+       */
+      superSeed: z.boolean().default(true),
       /** How often stored torrents are checked for artifacts to start seeding. */
       scanIntervalSeconds: z.number().positive().default(10),
     })

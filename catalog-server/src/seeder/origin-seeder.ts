@@ -28,7 +28,7 @@ export class OriginSeeder {
 
   private constructor(
     private readonly engine: TransferEngine,
-    private readonly deps: { db: Db; blobs: BlobStore; blobDir: string; logger: Logger },
+    private readonly deps: { db: Db; blobs: BlobStore; blobDir: string; logger: Logger; superSeed: boolean },
   ) {}
 
   static async start(
@@ -48,7 +48,11 @@ export class OriginSeeder {
       },
       { onWarning: (infoHash, message) => deps.logger.debug({ infoHash }, message) },
     );
-    const seeder = new OriginSeeder(engine, { ...deps, blobDir: config.blobs.directory });
+    const seeder = new OriginSeeder(engine, {
+      ...deps,
+      blobDir: config.blobs.directory,
+      superSeed: s.superSeed,
+    });
     new Gauge({
       name: 'tsw_catalog_seeder_uploaded_bytes',
       help: 'Bytes the origin seeder uploaded to BitTorrent peers since start',
@@ -90,7 +94,11 @@ export class OriginSeeder {
       await mkdir(dir, { recursive: true });
       const target = join(dir, info.fileName);
       if (!(await exists(target))) await link(join(this.deps.blobDir, 'artifacts', t.sha256), target);
-      await this.engine.seed(torrentBytes, dir);
+      await this.engine.seed(
+        torrentBytes,
+        dir,
+        this.deps.superSeed ? { superSeed: { piecesPerPeer: 2 } } : {},
+      );
       this.seeding.add(t.infoHash);
       this.deps.logger.info({ infoHash: t.infoHash, sizeBytes: info.sizeBytes }, 'seeding artifact');
     }

@@ -13,6 +13,7 @@ import { linearRarestFirst } from './piece-picker.js';
 import { offloadPieceHashing, PieceBufferPool } from './piece-verify.js';
 import { limitRequestPipeline } from './request-pipeline.js';
 import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
+import { type SuperSeedOptions, superSeed } from './super-seed.js';
 import { readTorrentInfo, type TorrentInfo } from './torrent-file.js';
 import { deferWebSeeds } from './web-seed.js';
 import { lessCopyingWires } from './wire-parser.js';
@@ -248,12 +249,20 @@ export class TransferEngine {
     return { info, dataPath, receivedBytes, ...(staged ? { staged } : {}) };
   }
 
-  /** Seeds a file that is already verified whole (sha256), so pieces are not re-hashed. */
-  async seed(torrentFile: Uint8Array, dir: string): Promise<TorrentInfo> {
+  /**
+   * Seeds a file that is already verified whole (sha256), so pieces are not re-hashed.
+   * `superSeed` shows each peer a few pieces at a time (super-seed.ts): for an origin.
+   */
+  async seed(
+    torrentFile: Uint8Array,
+    dir: string,
+    options: { superSeed?: SuperSeedOptions } = {},
+  ): Promise<TorrentInfo> {
     const info = await readTorrentInfo(torrentFile);
     if (this.active.get(info.infoHash)?.state === 'seeding') return info;
     await this.close(info.infoHash);
     const torrent = this.addTorrent(torrentFile, { path: dir, skipVerify: true });
+    if (options.superSeed) superSeed(torrent, options.superSeed);
     this.track(torrent, info.infoHash, 'seeding');
     torrent.on('error', (err: unknown) => this.events.onWarning?.(info.infoHash, errorMessage(err)));
     return info;

@@ -68,6 +68,10 @@ export function enforcePeerLimits(torrent: Torrent, limits: PeerLimits): PeerLim
       if (wasUnchoked) refill();
     };
     wire.on('uninterested', () => wire.choke());
+    // webtorrent unchokes only on a peer's first `interested`; a peer interested again (it
+    // learnt of a new piece after we choked it for losing interest) would wait for the next
+    // 10 s rechoke.
+    wire.on('interested', () => wire.unchoke());
     wire.once('close', refill);
   });
 

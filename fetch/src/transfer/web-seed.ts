@@ -1,6 +1,9 @@
 // Holds back the origin web seed (BEP 19) so a rollout to thousands of agents does not
-// stampede it: the web seed joins only when some missing piece is offered by no connected
-// peer for `noPeerGraceSeconds`, or in any case after `delaySeconds`.
+// stampede it: the web seed joins only when no connected peer offers any piece this agent
+// still needs (the download is stalled) for `noPeerGraceSeconds`, or in any case after
+// `delaySeconds`. "Some piece is offered by nobody" would be the wrong test: the origin
+// super-seeds (super-seed.ts), showing each agent a few pieces at a time, so early in a
+// rollout most pieces are offered by nobody while the swarm is working at full speed.
 
 import type { Torrent } from 'webtorrent';
 
@@ -10,13 +13,13 @@ export interface WebSeedPolicy {
   checkIntervalMs: number;
 }
 
-function missingPieceWithoutPeer(torrent: Torrent): boolean {
+function noPeerOffersANeededPiece(torrent: Torrent): boolean {
   const peers = torrent.wires.filter((w) => w.type !== 'webSeed' && !w.destroyed);
   for (let i = 0; i < torrent.pieces.length; i++) {
     if (torrent.bitfield.get(i)) continue;
-    if (!peers.some((w) => w.peerPieces.get(i))) return true;
+    if (peers.some((w) => w.peerPieces.get(i))) return false;
   }
-  return false;
+  return true;
 }
 
 /** Starts watching; returns a stop function. `onUse` reports why the web seed was added. */
@@ -35,7 +38,7 @@ export function deferWebSeeds(
     const now = Date.now();
     let reason: 'delay' | 'no-peer-has-piece' | undefined;
     if (now - startedAt >= policy.delaySeconds * 1000) reason = 'delay';
-    else if (missingPieceWithoutPeer(torrent)) {
+    else if (noPeerOffersANeededPiece(torrent)) {
       uncoveredSince ??= now;
       if (now - uncoveredSince >= policy.noPeerGraceSeconds * 1000) reason = 'no-peer-has-piece';
     } else uncoveredSince = undefined;

@@ -91,6 +91,7 @@ async function outer(): Promise<void> {
 async function inner(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'tsw-swarm-'));
   const rounds: RoundResult[] = [];
+  await mkdir(values.out as string, { recursive: true });
   try {
     log(
       `origin ${ipOf(0)}: catalog server, test PKI, endorser; S = ${SIZE_MIB} MiB, S/B = ${BOUND_S.toFixed(2)} s`,
@@ -209,7 +210,19 @@ const roundTimeout = (_n: number) => Math.max(120, 8 * BOUND_S);
 /** One origin link needs n·S/B by construction. */
 const httpTimeout = (n: number) => Math.max(120, 1.5 * n * BOUND_S);
 
-async function statusOf(socketPath: string): Promise<{ approval: { version: number } | null } | undefined> {
+interface AgentStatus {
+  approval: { version: number } | null;
+  transfers: Array<{
+    progress: number;
+    downloadBytesPerSecond: number;
+    uploadBytesPerSecond: number;
+    uploadedBytes: number;
+    conns: number;
+    unchoked: number;
+  }>;
+}
+
+async function statusOf(socketPath: string): Promise<AgentStatus | undefined> {
   return new Promise((resolve) => {
     const req = request({ socketPath, path: '/status' }, (res) => {
       let body = '';
@@ -284,7 +297,11 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
     const start = nowSeconds();
     await site.approve(await site.catalog(), entryId);
     await site.signApproval();
+    const sampling = sampleTimeline(site, sockets, start);
     const times = await waitDone(doneFiles, roundTimeout(n));
+    const timeline = await sampling.stop();
+    await writeFile(join(values.out as string, `timeline-trustswarm-${n}.json`), JSON.stringify(timeline));
+    logTimeline(timeline);
     const phases = await agentPhases(roundDir, n, start);
     log(
       `  median seconds after the approval: ${Object.entries(phases)
@@ -295,6 +312,71 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
   } finally {
     for (const a of agents) a.kill('SIGTERM');
     await Promise.all(agents);
+  }
+}
+
+interface TimelineSample {
+  t: number;
+  originBytes: number;
+  /** per agent: [progress, download B/s, upload B/s, uploaded bytes, conns, unchoked] */
+  agents: Array<[number, number, number, number, number, number] | null>;
+}
+
+/**
+ * Samples every agent's transfer and the origin's sent bytes once a second, so a slow round
+ * shows where capacity went unused (origin link busy, agent uplinks idle, ...).
+ */
+function sampleTimeline(site: Site, sockets: string[], start: number) {
+  const samples: TimelineSample[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const [originSent, statuses] = await Promise.all([
+        originBytes(site).catch(() => Number.NaN),
+        Promise.all(sockets.map((s) => statusOf(s))),
+      ]);
+      samples.push({
+        t: Number((nowSeconds() - start).toFixed(2)),
+        originBytes: originSent,
+        agents: statuses.map((st) => {
+          const tr = st?.transfers[0];
+          return tr
+            ? [
+                Number(tr.progress.toFixed(3)),
+                Math.round(tr.downloadBytesPerSecond),
+                Math.round(tr.uploadBytesPerSecond),
+                tr.uploadedBytes,
+                tr.conns,
+                tr.unchoked,
+              ]
+            : null;
+        }),
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+/** One line per ~5 s: origin rate and the agents' mean download and upload rates (Mbit/s). */
+function logTimeline(samples: TimelineSample[]): void {
+  const mbit = (bytesPerSecond: number) => ((bytesPerSecond * 8) / 1e6).toFixed(1);
+  let last: TimelineSample | undefined;
+  for (const s of samples) {
+    if (last && s.t - last.t < 5) continue;
+    const active = s.agents.filter((a): a is NonNullable<typeof a> => a !== null);
+    const mean = (k: number) => active.reduce((sum, a) => sum + (a[k] ?? 0), 0) / Math.max(1, active.length);
+    const originRate = last ? (s.originBytes - last.originBytes) / (s.t - last.t) : 0;
+    log(
+      `  t=${s.t.toFixed(0).padStart(4)} s origin ${mbit(originRate)} Mbit/s; agents: ${active.length} active, progress ${(mean(0) * 100).toFixed(0)}%, down ${mbit(mean(1))}, up ${mbit(mean(2))} Mbit/s, conns ${mean(4).toFixed(1)}, unchoked ${mean(5).toFixed(1)}`,
+    );
+    last = s;
   }
 }
 
