@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultTransferConfig, TransferEngine } from '@trustswarm/fetch';
 import createTorrent from 'create-torrent';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -42,7 +43,10 @@ describe('origin, uploads, torrents and tracker', () => {
   const digest = sha256(content);
 
   beforeEach(async () => {
-    t = await openTestServices('sqlite', { origin: { maxConcurrentPerClient: 1 } });
+    t = await openTestServices('sqlite', {
+      origin: { maxConcurrentPerClient: 1 },
+      seeder: { scanIntervalSeconds: 3600 },
+    });
     server = await startServer(t.config, { db: t.db });
     endorser = await userWithToken(server.services, 'ed', [{ role: 'endorser' }], {
       endorserIdentity: 'aa|bb',
@@ -244,8 +248,11 @@ describe('origin, uploads, torrents and tracker', () => {
     });
     expect(put.status).toBe(201);
     if (!server.seeder) throw new Error('the origin seeder should run with fs blobs');
-    await server.seeder.scan();
-    expect(server.seeder.status().seeding).toEqual([infoHash]);
+    // Seeding starts when the torrent is stored, not at the next scan (an hour away here).
+    expect(t.config.seeder.scanIntervalSeconds).toBeGreaterThanOrEqual(3600);
+    const seeder = server.seeder;
+    for (let i = 0; i < 50 && seeder.status().seeding.length === 0; i++) await sleep(100);
+    expect(seeder.status().seeding).toEqual([infoHash]);
 
     const leecher = await TransferEngine.start({
       ...defaultTransferConfig,

@@ -3,14 +3,13 @@
 // them; and a swarm of agents fed by a slow super-seeding origin completes with the origin
 // sending each piece about once.
 
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { defaultTransferConfig, sha256File, TransferEngine } from '@trustswarm/fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent } from './helpers/build.js';
+import { RawPeer } from './helpers/raw-peer.js';
 import {
   type Artifact,
   makeArtifact,
@@ -51,87 +50,6 @@ async function startOrigin(artifact: Artifact, uploadLimitBytesPerSecond = 0): P
   engines.push(engine);
   await engine.seed(artifact.torrentFile, dirname(artifact.path), { superSeed: { piecesPerPeer: 2 } });
   return engine;
-}
-
-/** A bare BitTorrent peer (no extensions) that records the pieces the other side shows. */
-class RawPeer {
-  readonly shown = new Set<number>();
-  bitfieldBits = -1;
-  private buffer = Buffer.alloc(0);
-  private handshakeDone = false;
-  private changed: (() => void) | undefined;
-
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-  }
-
-  static async connect(port: number, infoHash: string): Promise<RawPeer> {
-    const socket = connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    const peer = new RawPeer(socket);
-    const pstr = Buffer.from('BitTorrent protocol');
-    socket.write(
-      Buffer.concat([
-        Buffer.from([pstr.length]),
-        pstr,
-        Buffer.alloc(8),
-        Buffer.from(infoHash, 'hex'),
-        Buffer.from('-TS0000-rawpeer00000'),
-      ]),
-    );
-    return peer;
-  }
-
-  /** Tells the other side we now have `index` (message 4, HAVE). */
-  have(index: number): void {
-    const msg = Buffer.alloc(9);
-    msg.writeUInt32BE(5, 0);
-    msg[4] = 4;
-    msg.writeUInt32BE(index, 5);
-    this.socket.write(msg);
-  }
-
-  async until(pred: () => boolean, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (Date.now() > deadline) throw new Error('timed out waiting for the seed');
-      await new Promise<void>((resolve) => {
-        this.changed = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-
-  private onData(chunk: Buffer): void {
-    this.buffer = Buffer.concat([this.buffer, chunk]);
-    if (!this.handshakeDone) {
-      if (this.buffer.length < 68) return;
-      this.buffer = this.buffer.subarray(68);
-      this.handshakeDone = true;
-    }
-    while (this.buffer.length >= 4) {
-      const length = this.buffer.readUInt32BE(0);
-      if (this.buffer.length < 4 + length) return;
-      const id = length > 0 ? this.buffer[4] : undefined;
-      const payload = this.buffer.subarray(5, 4 + length);
-      if (id === 4) this.shown.add(payload.readUInt32BE(0));
-      if (id === 5) {
-        this.bitfieldBits = 0;
-        for (let i = 0; i < payload.length * 8; i++) {
-          if ((payload[i >> 3] ?? 0) & (0x80 >> (i & 7))) {
-            this.bitfieldBits += 1;
-            this.shown.add(i);
-          }
-        }
-      }
-      this.buffer = this.buffer.subarray(4 + length);
-    }
-    this.changed?.();
-  }
 }
 
 describe('super-seeding origin', () => {

@@ -55,6 +55,7 @@ export async function torrentRoutes(app: FastifyInstance) {
           clock(),
         );
       });
+      app.services.events.emit('artifact-stored', infoHash);
       return reply.status(201).send({ infoHash, sha256 });
     },
   );

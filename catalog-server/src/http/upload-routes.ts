@@ -96,6 +96,7 @@ export async function uploadRoutes(app: FastifyInstance) {
             clock(),
           );
         });
+        app.services.events.emit('artifact-stored', sha256);
         return reply.status(204).header('upload-complete', '?1').send();
       } finally {
         busy.delete(sha256);

@@ -5,6 +5,7 @@
 // links named as each torrent names its file, so no byte is copied. The blobs were checked
 // against their sha256 when uploaded, so pieces are not re-hashed (skipVerify).
 
+import type { EventEmitter } from 'node:events';
 import { link, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultTransferConfig, readTorrentInfo, TransferEngine } from '@trustswarm/fetch';
@@ -16,6 +17,9 @@ import type { Metrics } from '../http/metrics-plugin.js';
 import { seedableTorrents } from '../storage/catalog-repo.js';
 import type { Db } from '../storage/db.js';
 
+/** Server events after which a new artifact may be seedable. */
+const STORED_EVENTS = ['catalog-changed', 'artifact-stored'] as const;
+
 export interface SeederStatus {
   torrentPort: number;
   seeding: string[];
@@ -25,6 +29,7 @@ export class OriginSeeder {
   private readonly seeding = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> = Promise.resolve();
+  private unsubscribe = (): void => {};
 
   private constructor(
     private readonly engine: TransferEngine,
@@ -33,7 +38,7 @@ export class OriginSeeder {
 
   static async start(
     config: Readonly<Config>,
-    deps: { db: Db; blobs: BlobStore; logger: Logger; metrics: Metrics },
+    deps: { db: Db; blobs: BlobStore; logger: Logger; metrics: Metrics; events: EventEmitter },
   ): Promise<OriginSeeder> {
     const s = config.seeder;
     const engine = await TransferEngine.start(
@@ -64,6 +69,13 @@ export class OriginSeeder {
     await seeder.scan();
     seeder.timer = setInterval(() => void seeder.scan(), s.scanIntervalSeconds * 1000);
     seeder.timer.unref();
+    // A rollout may start the moment a catalog is published (auto-approve rules): seed at
+    // once rather than at the next scan. The interval still catches anything missed.
+    const rescan = (): void => void seeder.scan();
+    for (const event of STORED_EVENTS) deps.events.on(event, rescan);
+    seeder.unsubscribe = () => {
+      for (const event of STORED_EVENTS) deps.events.off(event, rescan);
+    };
     deps.logger.info({ torrentPort: engine.port, torrents: seeder.seeding.size }, 'origin seeder started');
     return seeder;
   }
@@ -113,6 +125,7 @@ export class OriginSeeder {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.unsubscribe();
     await this.scanning;
     await this.engine.destroy();
   }

@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebTorrent, { type Torrent } from 'webtorrent';
 import { errorMessage, FetchError, isDiskFull } from '../errors.js';
+import { cooperativeChoker, defaultChokerTiming } from './choker.js';
 import { type FileHasher, HashWorker } from './hash-worker.js';
 import { type BanEvent, banCorruptPeers, PeerBanList } from './peer-bans.js';
 import { countConns, countUnchoked, enforcePeerLimits, type PeerLimitCounters } from './peer-limits.js';
@@ -371,6 +372,7 @@ export class TransferEngine {
       maxConnsPerTorrent: this.config.maxConnsPerTorrent,
       uploadSlots: this.config.uploadSlots,
     });
+    cooperativeChoker(torrent, { uploadSlots: this.config.uploadSlots, ...defaultChokerTiming });
     const entry: Active = { torrent, state, counters, webSeedUsed: false, stop: async () => {} };
     this.active.set(infoHash, entry);
     return entry;

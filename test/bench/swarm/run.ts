@@ -35,6 +35,8 @@ const { values } = parseArgs({
     methods: { type: 'string', default: 'trustswarm,http,aria2c' },
     out: { type: 'string', default: join(HERE, 'results') },
     inner: { type: 'boolean', default: false },
+    /** the origin seeds as an ordinary seed instead of super-seeding (for comparison) */
+    'plain-seed': { type: 'boolean', default: false },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -96,7 +98,12 @@ async function inner(): Promise<void> {
     log(
       `origin ${ipOf(0)}: catalog server, test PKI, endorser; S = ${SIZE_MIB} MiB, S/B = ${BOUND_S.toFixed(2)} s`,
     );
-    const site = await startSite(join(dir, 'site'), { name: 'BENCH', threshold: 1, serverHost: ipOf(0) });
+    const site = await startSite(join(dir, 'site'), {
+      name: 'BENCH',
+      threshold: 1,
+      serverHost: ipOf(0),
+      ...(values['plain-seed'] ? { serverConfig: { seeder: { superSeed: false } } } : {}),
+    });
     await site.endorse(site.pki.endorsers.alice, ['catalog', 'new', 'bench']);
     for (const n of NS) {
       for (const method of METHODS) {
