@@ -102,6 +102,18 @@ describe('super-seeding origin', () => {
       leechers.map((l) => l.waitFor((e) => e.event === 'installed', 90_000)),
     );
     for (const e of installed) expect(await sha256File(String(e.path))).toBe(artifact.sha256);
+    // No agent is connected to itself (PEX hands every agent its own address).
+    for (const l of leechers) {
+      const started = await l.waitFor((e) => e.event === 'started');
+      const own = `:${String(started.port)}`;
+      const seen = l.events
+        .filter((e) => e.event === 'stats')
+        .flatMap((e) =>
+          (e.transfers as Array<{ peers: Array<{ address: string }> }>).flatMap((t) => t.peers),
+        );
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.filter((p) => p.address.endsWith(own)).map((p) => p.address)).toEqual([]);
+    }
     const sent = origin.stats()[0]?.uploadedBytes ?? 0;
     expect(sent).toBeGreaterThanOrEqual(artifact.info.sizeBytes * 0.9);
     expect(sent).toBeLessThan(artifact.info.sizeBytes * 1.5);

@@ -76,6 +76,49 @@ export interface TransferStats extends PeerLimitCounters {
   conns: number;
   unchoked: number;
   webSeedUsed: boolean;
+  /** one line per connected peer: who it is, what it holds, who chokes whom, rates */
+  peers: PeerStats[];
+}
+
+export interface PeerStats {
+  address: string;
+  /** fraction of the torrent's pieces the peer holds */
+  progress: number;
+  amChoking: boolean;
+  amInterested: boolean;
+  peerChoking: boolean;
+  peerInterested: boolean;
+  downloadBytesPerSecond: number;
+  uploadBytesPerSecond: number;
+}
+
+/** The rate and count fields bittorrent-protocol keeps on every wire. */
+interface WireRates {
+  downloadSpeed(): number;
+  uploadSpeed(): number;
+  peerPieces: { get(index: number): boolean };
+  remotePort?: number;
+}
+
+function peerStats(torrent: Torrent): PeerStats[] {
+  const pieceCount = torrent.pieces?.length ?? 0;
+  return torrent.wires
+    .filter((w) => w.type !== 'webSeed' && !w.destroyed)
+    .map((w) => {
+      const r = w as unknown as WireRates;
+      let held = 0;
+      for (let i = 0; i < pieceCount; i++) if (r.peerPieces.get(i)) held++;
+      return {
+        address: `${w.remoteAddress ?? '?'}:${r.remotePort ?? 0}`,
+        progress: pieceCount ? held / pieceCount : 0,
+        amChoking: w.amChoking,
+        amInterested: w.amInterested,
+        peerChoking: w.peerChoking,
+        peerInterested: w.peerInterested,
+        downloadBytesPerSecond: Math.round(r.downloadSpeed()),
+        uploadBytesPerSecond: Math.round(r.uploadSpeed()),
+      };
+    });
 }
 
 interface Active {
@@ -293,6 +336,7 @@ export class TransferEngine {
       conns: a.torrent.wires ? countConns(a.torrent) : 0,
       unchoked: a.torrent.wires ? countUnchoked(a.torrent) : 0,
       webSeedUsed: a.webSeedUsed,
+      peers: a.torrent.wires ? peerStats(a.torrent) : [],
       ...a.counters,
     }));
   }
@@ -346,6 +390,10 @@ export class TransferEngine {
       private: !this.config.pex && !this.config.dht.enabled,
     });
     torrent.on('warning', (err: unknown) => this.events.onWarning?.(torrent.infoHash, errorMessage(err)));
+    // webtorrent refuses a handshake from itself only when `peerId === torrent.peerId`, and
+    // 3.0.21's Torrent has no peerId: agents connected to themselves (PEX hands everyone
+    // their own address), each such pair taking 2 of the 10 connection slots.
+    (torrent as unknown as { peerId: string }).peerId = this.client.peerId;
     linearRarestFirst(torrent);
     if (!offloadPieceHashing(torrent, this.hashing, this.piecePool, { maxPendingWrites: 3 })) {
       this.events.onWarning?.(

@@ -226,6 +226,14 @@ interface AgentStatus {
     uploadedBytes: number;
     conns: number;
     unchoked: number;
+    peers?: Array<{
+      address: string;
+      progress: number;
+      amChoking: boolean;
+      peerInterested: boolean;
+      downloadBytesPerSecond: number;
+      uploadBytesPerSecond: number;
+    }>;
   }>;
 }
 
@@ -327,6 +335,8 @@ interface TimelineSample {
   originBytes: number;
   /** per agent: [progress, download B/s, upload B/s, uploaded bytes, conns, unchoked] */
   agents: Array<[number, number, number, number, number, number] | null>;
+  /** per agent, per peer: "address progress% U(nchoked)/c(hoked) I(nterested)/- down/up kB/s" */
+  peers: string[][];
 }
 
 /**
@@ -345,6 +355,12 @@ function sampleTimeline(site: Site, sockets: string[], start: number) {
       samples.push({
         t: Number((nowSeconds() - start).toFixed(2)),
         originBytes: originSent,
+        peers: statuses.map((st) =>
+          (st?.transfers[0]?.peers ?? []).map(
+            (p) =>
+              `${p.address} ${Math.round(p.progress * 100)}% ${p.amChoking ? 'c' : 'U'}${p.peerInterested ? 'I' : '-'} ${Math.round(p.downloadBytesPerSecond / 1000)}/${Math.round(p.uploadBytesPerSecond / 1000)}`,
+          ),
+        ),
         agents: statuses.map((st) => {
           const tr = st?.transfers[0];
           return tr
