@@ -54,6 +54,7 @@ export async function startServer(
   await app.listen({ host: config.server.host, port: config.server.port });
   // After listen: the seeder announces to this server's own tracker. It stops with the app.
   seeder = await startSeeder(services);
+  services.tracker.originPeerId = seeder?.status().peerId;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   services.logger.info({ url: `http://${config.server.host}:${port}` }, 'tsw-catalog listening');

@@ -253,6 +253,14 @@ describe('origin, uploads, torrents and tracker', () => {
     const seeder = server.seeder;
     for (let i = 0; i < 50 && seeder.status().seeding.length === 0; i++) await sleep(100);
     expect(seeder.status().seeding).toEqual([infoHash]);
+    // The tracker knows the origin but does not count it as an agent that has the artifact.
+    let swarm: Record<string, unknown> = {};
+    for (let i = 0; i < 50 && swarm.originSeeding !== true; i++) {
+      const res = await fetch(`${server.url}/api/v1/swarms/${infoHash}`, { headers: bearer(reader) });
+      swarm = (await res.json()) as Record<string, unknown>;
+      if (swarm.originSeeding !== true) await sleep(100);
+    }
+    expect(swarm).toMatchObject({ originSeeding: true, seeders: 0, leechers: 0, peers: 0 });
 
     const leecher = await TransferEngine.start({
       ...defaultTransferConfig,

@@ -20,10 +20,15 @@ declare module 'bittorrent-tracker/server' {
   import type { EventEmitter } from 'node:events';
   import type { IncomingMessage, ServerResponse } from 'node:http';
 
+  export interface TrackerPeer {
+    peerId: string;
+    complete: boolean;
+  }
   export interface TrackerSwarm {
     complete: number;
     incomplete: number;
-    peers: { length: number };
+    /** an LRU keyed by "ip:port" (HTTP) or peer id (WebSocket) */
+    peers: { length: number; keys: string[]; peek(key: string): TrackerPeer | undefined };
   }
   export interface TrackerServerOptions {
     http?: boolean;

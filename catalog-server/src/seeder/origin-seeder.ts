@@ -22,6 +22,8 @@ const STORED_EVENTS = ['catalog-changed', 'artifact-stored'] as const;
 
 export interface SeederStatus {
   torrentPort: number;
+  /** BitTorrent peer id (hex): the tracker leaves it out of swarm counts */
+  peerId: string;
   seeding: string[];
 }
 
@@ -81,7 +83,7 @@ export class OriginSeeder {
   }
 
   status(): SeederStatus {
-    return { torrentPort: this.engine.port, seeding: [...this.seeding] };
+    return { torrentPort: this.engine.port, peerId: this.engine.peerId, seeding: [...this.seeding] };
   }
 
   /** Starts seeding every catalogued torrent whose artifact is stored whole; one scan at a time. */

@@ -1,6 +1,6 @@
 // The embedded tracker ("booster"): bittorrent-tracker with its own listeners off, fed raw requests
 // by fastify, accepting only info hashes that appear in a stored catalog entry.
-import Server from 'bittorrent-tracker/server';
+import Server, { type TrackerPeer, type TrackerSwarm } from 'bittorrent-tracker/server';
 import type { Config } from '../config.js';
 import type { Metrics } from '../http/metrics-plugin.js';
 import { entriesByInfoHash } from '../storage/catalog-repo.js';
@@ -11,6 +11,8 @@ const negativeCacheMs = 5_000;
 
 export class Tracker {
   readonly server: Server;
+  /** the origin seeder's BitTorrent peer id (hex), once it runs */
+  originPeerId: string | undefined;
   private readonly known = new Map<string, { allowed: boolean; until: number }>();
 
   constructor(
@@ -60,11 +62,29 @@ export class Tracker {
     return allowed;
   }
 
-  swarm(infoHash: string): { seeders: number; leechers: number; peers: number } {
+  /**
+   * Peers of one torrent. The server's own origin seeder (its peer id set by the seeder) is
+   * left out of the counts, so "seeders" are agents that have the artifact.
+   */
+  swarm(infoHash: string): { seeders: number; leechers: number; peers: number; originSeeding: boolean } {
     const swarm = this.server.torrents[infoHash];
-    return swarm
-      ? { seeders: swarm.complete, leechers: swarm.incomplete, peers: swarm.peers.length }
-      : { seeders: 0, leechers: 0, peers: 0 };
+    if (!swarm) return { seeders: 0, leechers: 0, peers: 0, originSeeding: false };
+    const origin = this.originPeerId ? this.findPeer(swarm, this.originPeerId) : undefined;
+    const originSeeding = origin?.complete === true;
+    return {
+      seeders: swarm.complete - (originSeeding ? 1 : 0),
+      leechers: swarm.incomplete - (origin && !originSeeding ? 1 : 0),
+      peers: swarm.peers.length - (origin ? 1 : 0),
+      originSeeding,
+    };
+  }
+
+  private findPeer(swarm: TrackerSwarm, peerId: string): TrackerPeer | undefined {
+    for (const key of swarm.peers.keys) {
+      const peer = swarm.peers.peek(key);
+      if (peer?.peerId === peerId) return peer;
+    }
+    return undefined;
   }
 
   close(): void {

@@ -198,6 +198,11 @@ export class TransferEngine {
     return this.client.address()?.port ?? 0;
   }
 
+  /** This client's BitTorrent peer id (hex), as trackers and peers see it. */
+  get peerId(): string {
+    return this.client.peerId;
+  }
+
   /** UDP port of the DHT node, or 0 when DHT is off (other agents bootstrap from it). */
   get dhtPort(): number {
     return this.client.dht ? (this.client.dht.address()?.port ?? 0) : 0;
