@@ -81,4 +81,9 @@ export const transferConfigSchema = z.strictObject({
   pieceCacheSlots: z.number().int().min(0).max(64).default(4),
   /** block requests in flight per peer (16 KiB each) */
   maxRequestsPerPeer: z.number().int().min(1).default(256),
+  /**
+   * who gets the upload slots: `cooperative` (fewest pieces first, rotated; choker.ts) or
+   * webtorrent's `tit-for-tat` (kept for comparison in the swarm benchmark)
+   */
+  choker: z.enum(['cooperative', 'tit-for-tat']).default('cooperative'),
 });

@@ -39,6 +39,8 @@ export interface TransferConfig {
   encryption: 'off' | 'prefer' | 'require';
   /** block requests (16 KiB) in flight per peer; bounds memory (request-pipeline.ts) */
   maxRequestsPerPeer?: number;
+  /** upload slot policy (choker.ts); webtorrent's tit-for-tat only for comparison */
+  choker?: 'cooperative' | 'tit-for-tat';
 }
 
 export const defaultTransferConfig: TransferConfig = {
@@ -56,6 +58,7 @@ export const defaultTransferConfig: TransferConfig = {
   pieceCacheSlots: 4,
   encryption: 'off',
   maxRequestsPerPeer: 256,
+  choker: 'cooperative',
 };
 
 export interface TransferEvents {
@@ -425,7 +428,9 @@ export class TransferEngine {
       maxConnsPerTorrent: this.config.maxConnsPerTorrent,
       uploadSlots: this.config.uploadSlots,
     });
-    cooperativeChoker(torrent, { uploadSlots: this.config.uploadSlots, ...defaultChokerTiming });
+    if (this.config.choker !== 'tit-for-tat') {
+      cooperativeChoker(torrent, { uploadSlots: this.config.uploadSlots, ...defaultChokerTiming });
+    }
     const entry: Active = { torrent, state, counters, webSeedUsed: false, stop: async () => {} };
     this.active.set(infoHash, entry);
     return entry;

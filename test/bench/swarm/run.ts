@@ -37,6 +37,8 @@ const { values } = parseArgs({
     inner: { type: 'boolean', default: false },
     /** the origin seeds as an ordinary seed instead of super-seeding (for comparison) */
     'plain-seed': { type: 'boolean', default: false },
+    /** the agents' upload slot policy: cooperative (default) or tit-for-tat (for comparison) */
+    choker: { type: 'string', default: 'cooperative' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -288,7 +290,10 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
       dataDir,
       api: { listen: `unix:${socket}` },
       poll: { intervalSeconds: 0.5, retrySeconds: 0.5, timeoutSeconds: 10 },
-      transfer: { webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 5 } },
+      transfer: {
+        webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 5 },
+        choker: values.choker,
+      },
       hooks: { available: [['sh', '-c', `date +%s.%N > ${done}`]] },
       log: { level: 'info' },
     });
