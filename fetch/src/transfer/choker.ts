@@ -13,6 +13,7 @@
 // unchoked peers itself stays in peer-limits.ts.
 
 import type { Torrent, Wire } from 'webtorrent';
+import { piecesHeld } from './peer-stats.js';
 
 export interface ChokerOptions {
   uploadSlots: number;
@@ -21,17 +22,6 @@ export interface ChokerOptions {
 }
 
 export const defaultChokerTiming = { intervalMs: 2000, holdMs: 6000 };
-
-interface Countable {
-  peerPieces: { get(index: number): boolean };
-}
-
-function piecesHeld(wire: Wire, pieceCount: number): number {
-  let n = 0;
-  const pieces = (wire as unknown as Countable).peerPieces;
-  for (let i = 0; i < pieceCount; i++) if (pieces.get(i)) n++;
-  return n;
-}
 
 /** Replaces webtorrent's rechoke on this torrent; stops with the torrent. */
 export function cooperativeChoker(torrent: Torrent, options: ChokerOptions): void {

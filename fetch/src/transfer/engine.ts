@@ -10,6 +10,7 @@ import { cooperativeChoker, defaultChokerTiming } from './choker.js';
 import { type FileHasher, HashWorker } from './hash-worker.js';
 import { type BanEvent, banCorruptPeers, PeerBanList } from './peer-bans.js';
 import { countConns, countUnchoked, enforcePeerLimits, type PeerLimitCounters } from './peer-limits.js';
+import { type PeerStats, peerStats } from './peer-stats.js';
 import { linearRarestFirst } from './piece-picker.js';
 import { offloadPieceHashing, PieceBufferPool } from './piece-verify.js';
 import { limitRequestPipeline } from './request-pipeline.js';
@@ -81,47 +82,6 @@ export interface TransferStats extends PeerLimitCounters {
   webSeedUsed: boolean;
   /** one line per connected peer: who it is, what it holds, who chokes whom, rates */
   peers: PeerStats[];
-}
-
-export interface PeerStats {
-  address: string;
-  /** fraction of the torrent's pieces the peer holds */
-  progress: number;
-  amChoking: boolean;
-  amInterested: boolean;
-  peerChoking: boolean;
-  peerInterested: boolean;
-  downloadBytesPerSecond: number;
-  uploadBytesPerSecond: number;
-}
-
-/** The rate and count fields bittorrent-protocol keeps on every wire. */
-interface WireRates {
-  downloadSpeed(): number;
-  uploadSpeed(): number;
-  peerPieces: { get(index: number): boolean };
-  remotePort?: number;
-}
-
-function peerStats(torrent: Torrent): PeerStats[] {
-  const pieceCount = torrent.pieces?.length ?? 0;
-  return torrent.wires
-    .filter((w) => w.type !== 'webSeed' && !w.destroyed)
-    .map((w) => {
-      const r = w as unknown as WireRates;
-      let held = 0;
-      for (let i = 0; i < pieceCount; i++) if (r.peerPieces.get(i)) held++;
-      return {
-        address: `${w.remoteAddress ?? '?'}:${r.remotePort ?? 0}`,
-        progress: pieceCount ? held / pieceCount : 0,
-        amChoking: w.amChoking,
-        amInterested: w.amInterested,
-        peerChoking: w.peerChoking,
-        peerInterested: w.peerInterested,
-        downloadBytesPerSecond: Math.round(r.downloadSpeed()),
-        uploadBytesPerSecond: Math.round(r.uploadSpeed()),
-      };
-    });
 }
 
 interface Active {

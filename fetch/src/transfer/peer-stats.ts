@@ -1,0 +1,52 @@
+// What an agent knows about each connected peer, for the status API and the swarm benchmark's
+// timeline: who it is, how much it holds, who chokes whom, and the rates both ways.
+
+import type { Torrent, Wire } from 'webtorrent';
+
+/** Pieces the peer has announced (bitfield and HAVE messages). */
+export function piecesHeld(wire: Wire, pieceCount: number): number {
+  const pieces = (wire as unknown as WireRates).peerPieces;
+  let n = 0;
+  for (let i = 0; i < pieceCount; i++) if (pieces.get(i)) n++;
+  return n;
+}
+
+export interface PeerStats {
+  address: string;
+  /** fraction of the torrent's pieces the peer holds */
+  progress: number;
+  amChoking: boolean;
+  amInterested: boolean;
+  peerChoking: boolean;
+  peerInterested: boolean;
+  downloadBytesPerSecond: number;
+  uploadBytesPerSecond: number;
+}
+
+/** The rate and count fields bittorrent-protocol keeps on every wire. */
+interface WireRates {
+  downloadSpeed(): number;
+  uploadSpeed(): number;
+  peerPieces: { get(index: number): boolean };
+  remotePort?: number;
+}
+
+export function peerStats(torrent: Torrent): PeerStats[] {
+  const pieceCount = torrent.pieces?.length ?? 0;
+  return torrent.wires
+    .filter((w) => w.type !== 'webSeed' && !w.destroyed)
+    .map((w) => {
+      const r = w as unknown as WireRates;
+      const held = piecesHeld(w, pieceCount);
+      return {
+        address: `${w.remoteAddress ?? '?'}:${r.remotePort ?? 0}`,
+        progress: pieceCount ? held / pieceCount : 0,
+        amChoking: w.amChoking,
+        amInterested: w.amInterested,
+        peerChoking: w.peerChoking,
+        peerInterested: w.peerInterested,
+        downloadBytesPerSecond: Math.round(r.downloadSpeed()),
+        uploadBytesPerSecond: Math.round(r.uploadSpeed()),
+      };
+    });
+}
