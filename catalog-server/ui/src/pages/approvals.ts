@@ -3,7 +3,7 @@
 // what agents will do, then the approval is re-signed at once.
 import { describe, get, post } from '../api.js';
 import { confirmAction } from '../dialog.js';
-import { badge, type Child, empty, h, mono, notice, replace, type Tone } from '../dom.js';
+import { badge, type Child, dataTable, empty, h, mono, notice, replace, type Tone } from '../dom.js';
 import { relative, short, when } from '../format.js';
 import { refresh, setFlash, takeFlash } from '../nav.js';
 import { pager } from '../pager.js';
@@ -238,20 +238,10 @@ function entryRow(c: SiteCatalog, e: SiteEntryView, d: Decider) {
 }
 
 function entryTable(c: SiteCatalog, items: SiteEntryView[], d: Decider) {
-  const head = ['Entry', 'State', 'sha256'].map((t) => h('th', null, t));
-  return h(
-    'div',
-    { class: 'scroll' },
-    h(
-      'table',
-      { class: 'entries-table' },
-      h('thead', null, h('tr', null, head, h('th', null, h('span', { class: 'sr-only' }, 'Actions')))),
-      h(
-        'tbody',
-        null,
-        items.map((e) => entryRow(c, e, d)),
-      ),
-    ),
+  return dataTable(
+    ['Entry', 'State', 'sha256', h('span', { class: 'sr-only' }, 'Actions')],
+    items.map((e) => entryRow(c, e, d)),
+    { class: 'entries-table' },
   );
 }
 
