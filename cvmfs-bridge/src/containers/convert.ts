@@ -25,6 +25,11 @@ export interface ConvertRequest {
   readonly reference: string;
   /** The approved manifest (or index) digest; the registry's bytes must hash to it. */
   readonly digest?: string;
+  /**
+   * Also require the registry's tag to name `digest` right now (signed entries: an image whose
+   * registry manifest digest differs is refused, not published from an older manifest).
+   */
+  readonly requireTagAtDigest?: boolean;
 }
 
 export interface ConvertContext {
@@ -243,7 +248,7 @@ export async function convertImage(request: ConvertRequest, ctx: ConvertContext)
     });
     if (!ref.tag)
       throw new ContainerError('BAD_REFERENCE', `${request.reference} needs a tag for its public path`);
-    const image = await resolveImage(client, ref, ctx.config, request.digest);
+    const image = await resolveImage(client, ref, ctx.config, request.digest, request.requireTagAtDigest);
     const layout = new ContainerLayout(ctx.config.basePath);
     const publicPath = layout.publicLink(ref);
     const flatPath = layout.flatDir(image.configDigest);
