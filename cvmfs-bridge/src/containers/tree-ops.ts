@@ -1,7 +1,7 @@
 // Catalog-level tree operations inside one transaction: nested-catalog directories, copying
 // a subtree by its rows (content objects are shared, nothing is re-read or re-compressed) and
 // applying a layer onto a tree with OCI whiteout semantics. Pure row work: no content I/O.
-import type { Dirent } from '../catalog/dirent.js';
+import { type Dirent, FLAG } from '../catalog/dirent.js';
 import { makeNested } from '../writer/catalog-structure.js';
 import type { EntryMeta, Transaction } from '../writer/transaction.js';
 import { ContainerError } from './errors.js';
@@ -22,6 +22,8 @@ export async function addNestedDirectory(tx: Transaction, path: string, meta: En
 }
 
 const ROWS_PER_SLICE = 512;
+const DIR_FLAG = BigInt(FLAG.dir);
+const NESTING_FLAGS = BigInt(FLAG.nestedRoot | FLAG.nestedMountpoint);
 
 /**
  * Fast path for a fresh nested-catalog root `to` (from addNestedDirectory, still empty): rows
@@ -41,14 +43,20 @@ function* copyRows(
     throw new ContainerError('LAYER_UNSAFE', `internal: ${to} is not a fresh nested catalog`);
   let rows = 0;
   let topDirs = 0;
+  // Stored rows are copied as they are (no Dirent round trip), made movable: no nesting flags,
+  // no hard-link group (groups are per catalog); directories keep their link counts.
   function* walk(src: string, dst: string, top: boolean): Generator<void> {
-    for (const child of tx.tree.children(src)) {
+    for (const child of tx.tree.catalogFor(src).db.childRows(src)) {
       if (CATALOG_MARKERS.has(child.name) || skip(child.name)) continue;
       const target = `${dst}/${child.name}`;
-      const row = movable(child);
-      catalog.db.put(target, child.kind === 'dir' ? { ...row, linkcount: child.linkcount } : row);
+      const isDir = (child.flags & DIR_FLAG) !== 0n;
+      catalog.db.putRow(target, {
+        ...child,
+        flags: child.flags & ~NESTING_FLAGS,
+        hardlinks: isDir ? child.hardlinks & 0xffffffffn : 1n,
+      });
       if (++rows % ROWS_PER_SLICE === 0) yield;
-      if (child.kind === 'dir') {
+      if (isDir) {
         if (top) topDirs++;
         yield* walk(`${src}/${child.name}`, target, false);
       }
