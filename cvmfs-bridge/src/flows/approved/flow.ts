@@ -46,6 +46,9 @@ interface Target {
   readonly path: string;
 }
 
+/** A row whose content is in its repository (a downloaded-only snapshot has nothing there). */
+const isPublished = (row: ApprovedRow) => row.status === 'published' || row.status === 'flagged';
+
 export class ApprovedFlow {
   private readonly dataDir: string;
   private readonly store: ImageStore;
@@ -235,7 +238,7 @@ export class ApprovedFlow {
       await importTar(tx, createReadStream(file), target.path);
     });
     timer();
-    if (row && (row.kind !== 'repo-snapshot' || row.repository !== target.repository))
+    if (row && isPublished(row) && (row.kind !== 'repo-snapshot' || row.repository !== target.repository))
       await this.unpublish(row);
     state.putApproved({
       entryId: entry.id,
@@ -298,7 +301,8 @@ export class ApprovedFlow {
     );
     timer();
     // The entry named something else before (another tag, repository or a snapshot): retire it.
-    if (row && !same && (row.repository !== repository || row.path !== image.path)) await this.unpublish(row);
+    if (row && isPublished(row) && (row.repository !== repository || row.path !== image.path))
+      await this.unpublish(row);
     state.putApproved({
       entryId: entry.id,
       kind: 'container-image',
