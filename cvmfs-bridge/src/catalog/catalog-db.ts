@@ -7,7 +7,8 @@ import { type Dirent, direntFlags, FLAG, isCompressedFlag, kindFromFlags } from 
 import { CATALOG_DDL, COUNTER_NAMES, type Counters, zeroCounters } from './schema.js';
 import { decodeXattrs, encodeXattrs } from './xattr.js';
 
-interface Row {
+/** A catalog row as stored (for copies that need no Dirent round trip). */
+export interface CatalogRow {
   hardlinks: bigint;
   hash: Buffer | null;
   size: bigint;
@@ -28,7 +29,7 @@ export interface NestedRef {
   readonly sizeBytes: number;
 }
 
-function rowToDirent(row: Row): Dirent {
+function rowToDirent(row: CatalogRow): Dirent {
   const flags = Number(row.flags);
   const kind = kindFromFlags(flags);
   const xattrs = decodeXattrs(row.xattr);
@@ -107,12 +108,16 @@ export class CatalogDb {
   /** Creates an empty catalog whose root row is `root` at absolute path `mountpoint`. */
   static create(file: string, mountpoint: string, root: Dirent): CatalogDb {
     const raw = new Database(file);
+    // One transaction: in autocommit mode each of the ~50 statements would create and delete
+    // a rollback-journal file, and file creation is what costs most on some filesystems.
+    raw.exec('BEGIN');
     raw.exec(CATALOG_DDL);
     const insert = raw.prepare('INSERT INTO statistics (counter, value) VALUES (?, 0)');
     for (const n of COUNTER_NAMES) {
       insert.run(`self_${n}`);
       insert.run(`subtree_${n}`);
     }
+    raw.exec('COMMIT');
     raw.close();
     const catalog = new CatalogDb(file, false);
     catalog.setProperty('schema', '2.5');
@@ -132,13 +137,43 @@ export class CatalogDb {
 
   get(path: string): Dirent | undefined {
     const key = md5PathKey(path);
-    const row = this.getStmt.get(key.hi, key.lo) as Row | undefined;
+    const row = this.getStmt.get(key.hi, key.lo) as CatalogRow | undefined;
     return row ? rowToDirent(row) : undefined;
   }
 
   children(dirPath: string): Dirent[] {
     const key = md5PathKey(dirPath);
-    return (this.childrenStmt.all(key.hi, key.lo) as Row[]).map(rowToDirent);
+    return (this.childrenStmt.all(key.hi, key.lo) as CatalogRow[]).map(rowToDirent);
+  }
+
+  /** A directory's rows as stored, by name (see putRow). */
+  childRows(dirPath: string): CatalogRow[] {
+    const key = md5PathKey(dirPath);
+    return this.childrenStmt.all(key.hi, key.lo) as CatalogRow[];
+  }
+
+  /** Writes a stored row at `path` (keys from the path, everything else as given). */
+  putRow(path: string, row: CatalogRow): void {
+    const key = md5PathKey(path);
+    const parent: PathKey = path === '' ? ROOT_PARENT_KEY : md5PathKey(parentPath(path));
+    this.putStmt.run(
+      key.hi,
+      key.lo,
+      parent.hi,
+      parent.lo,
+      row.hardlinks,
+      row.hash,
+      row.size,
+      row.mode,
+      row.mtime,
+      row.mtimens,
+      row.flags,
+      row.name,
+      row.symlink,
+      row.uid,
+      row.gid,
+      row.xattr,
+    );
   }
 
   put(path: string, d: Dirent): void {

@@ -17,7 +17,12 @@ import { formatReference, parseReference } from './reference.js';
 import { RegistryClient } from './registry-client.js';
 import { type ResolvedImage, resolveImage } from './resolve.js';
 import { singularityFiles } from './singularity.js';
-import { addNestedDirectory, applyLayer, copyIntoFreshCatalog } from './tree-ops.js';
+import {
+  addNestedDirectory,
+  applyLayer,
+  copyIntoFreshCatalog,
+  copyIntoFreshCatalogInSlices,
+} from './tree-ops.js';
 import { readTxJson, writeTxJson } from './tx-files.js';
 
 export interface ConvertRequest {
@@ -25,6 +30,11 @@ export interface ConvertRequest {
   readonly reference: string;
   /** The approved manifest (or index) digest; the registry's bytes must hash to it. */
   readonly digest?: string;
+  /**
+   * Also require the registry's tag to name `digest` right now (signed entries: an image whose
+   * registry manifest digest differs is refused, not published from an older manifest).
+   */
+  readonly requireTagAtDigest?: boolean;
 }
 
 export interface ConvertContext {
@@ -150,7 +160,8 @@ async function ensureLayers(
 
 /**
  * Fills the fresh nested directory `dest` with the root filesystem after layers 0..k: layer 0
- * minus its whiteout files (nothing below to hide), or chain k-1 with layer k applied.
+ * minus its whiteout files (nothing below to hide), or chain k-1 with layer k applied
+ * (`lowerCopied`: chain k-1 is in `dest` already).
  */
 function buildTree(
   tx: Transaction,
@@ -160,6 +171,7 @@ function buildTree(
   ids: readonly string[],
   records: ReadonlyMap<string, LayerRecord>,
   layout: ContainerLayout,
+  lowerCopied = false,
 ): { rows: number; removed: number } {
   const layer = image.layers[k] as ResolvedImage['layers'][number];
   if (k === 0) {
@@ -168,7 +180,7 @@ function buildTree(
     );
     return { rows, removed: 0 };
   }
-  copyIntoFreshCatalog(tx, layout.chainDir(ids[k - 1] as string), dest);
+  if (!lowerCopied) copyIntoFreshCatalog(tx, layout.chainDir(ids[k - 1] as string), dest);
   const record = records.get(layer.digest) as LayerRecord;
   return applyLayer(tx, layout.layerfs(layer.digest), dest, new Set(record.implicitDirs));
 }
@@ -196,7 +208,25 @@ async function buildFlat(
     }
   }
   for (let k = 0; k < cached; k++) emit({ event: 'chain.cached', chainId: ids[k] as string, index: k });
-  const records = await ensureLayers(tx, ctx, image, cached, layout, emit, stats);
+  const flat = layout.flatDir(image.configDigest);
+  const layersReady = ensureLayers(tx, ctx, image, cached, layout, emit, stats);
+  // A new tag on a cached base (every chain but the top one stored): the base's rows are
+  // copied into the flat tree while the top layer streams in, not after it.
+  let flatSeconds = 0;
+  const baseCopied = n >= 2 && cached === n - 1;
+  if (baseCopied) {
+    const started = Date.now();
+    emit({ event: 'flat.start', configDigest: image.configDigest });
+    try {
+      await addNestedDirectory(tx, flat);
+      await copyIntoFreshCatalogInSlices(tx, layout.chainDir(ids[n - 2] as string), flat);
+    } catch (error) {
+      await layersReady.catch(() => {});
+      throw error;
+    }
+    flatSeconds = (Date.now() - started) / 1000;
+  }
+  const records = await layersReady;
   await tx.flush();
   for (let k = cached; k < n - 1; k++) {
     const started = Date.now();
@@ -209,13 +239,16 @@ async function buildFlat(
     emit({ event: 'chain.end', chainId, index: k, rows, removed, seconds: (Date.now() - started) / 1000 });
   }
   const started = Date.now();
-  emit({ event: 'flat.start', configDigest: image.configDigest });
-  const flat = layout.flatDir(image.configDigest);
-  await addNestedDirectory(tx, flat);
-  const { rows } = n > 0 ? buildTree(tx, flat, n - 1, image, ids, records, layout) : { rows: 0 };
+  if (!baseCopied) {
+    emit({ event: 'flat.start', configDigest: image.configDigest });
+    await addNestedDirectory(tx, flat);
+  }
+  const { rows } = n > 0 ? buildTree(tx, flat, n - 1, image, ids, records, layout, baseCopied) : { rows: 0 };
   for (const f of singularityFiles(image.config))
     await tx.addFile(`${flat}/${f.path}`, Buffer.from(f.content), { mode: f.mode });
-  emit({ event: 'flat.end', configDigest: image.configDigest, rows, seconds: (Date.now() - started) / 1000 });
+  // seconds: the flat tree's own work (a base copy that overlapped the top layer included).
+  flatSeconds += (Date.now() - started) / 1000;
+  emit({ event: 'flat.end', configDigest: image.configDigest, rows, seconds: flatSeconds });
 }
 
 async function writeMetadata(tx: Transaction, image: ResolvedImage, record: ImageRecord, dir: string) {
@@ -243,7 +276,7 @@ export async function convertImage(request: ConvertRequest, ctx: ConvertContext)
     });
     if (!ref.tag)
       throw new ContainerError('BAD_REFERENCE', `${request.reference} needs a tag for its public path`);
-    const image = await resolveImage(client, ref, ctx.config, request.digest);
+    const image = await resolveImage(client, ref, ctx.config, request.digest, request.requireTagAtDigest);
     const layout = new ContainerLayout(ctx.config.basePath);
     const publicPath = layout.publicLink(ref);
     const flatPath = layout.flatDir(image.configDigest);

@@ -36,6 +36,7 @@ export async function resolveImage(
   ref: ImageReference,
   config: ContainerConfig,
   approvedDigest?: string,
+  requireTagAtDigest = false,
 ): Promise<ResolvedImage> {
   const name = formatReference(ref);
   const wanted = approvedDigest ?? ref.digest;
@@ -44,6 +45,17 @@ export async function resolveImage(
       'DIGEST_MISMATCH',
       `${name}: reference digest differs from the approved ${approvedDigest}`,
     );
+  if (requireTagAtDigest && wanted && ref.tag) {
+    // The tag's current digest only gates; the bytes used are fetched by digest and checked below.
+    const current = await client.resolveTag(ref, ref.tag);
+    if (current === undefined)
+      throw new ContainerError('NOT_FOUND', `${name}: tag not found in the registry`);
+    if (current !== wanted)
+      throw new ContainerError(
+        'DIGEST_MISMATCH',
+        `${name}: the registry's manifest digest ${current} differs from the approved ${wanted}`,
+      );
+  }
   const top = await client.manifest(ref, wanted ?? (ref.tag as string));
   let parsed = parseManifest(top.bytes, top.mediaType, `manifest of ${name}`);
   let manifestDigest = top.digest;

@@ -1,7 +1,7 @@
 // Catalog-level tree operations inside one transaction: nested-catalog directories, copying
 // a subtree by its rows (content objects are shared, nothing is re-read or re-compressed) and
 // applying a layer onto a tree with OCI whiteout semantics. Pure row work: no content I/O.
-import type { Dirent } from '../catalog/dirent.js';
+import { type Dirent, FLAG } from '../catalog/dirent.js';
 import { makeNested } from '../writer/catalog-structure.js';
 import type { EntryMeta, Transaction } from '../writer/transaction.js';
 import { ContainerError } from './errors.js';
@@ -21,37 +21,48 @@ export async function addNestedDirectory(tx: Transaction, path: string, meta: En
   if (!tx.tree.isMountpoint(path)) makeNested(tx.tree, path);
 }
 
+const ROWS_PER_SLICE = 512;
+const DIR_FLAG = BigInt(FLAG.dir);
+const NESTING_FLAGS = BigInt(FLAG.nestedRoot | FLAG.nestedMountpoint);
+
 /**
  * Fast path for a fresh nested-catalog root `to` (from addNestedDirectory, still empty): rows
  * are inserted straight into its catalog — one insert per entry, no per-row replacement
  * checks — keeping the source's directory link counts, which stay exact because the whole
  * structure is copied. `skip` drops names (whiteouts when the first layer seeds a chain).
+ * A generator that pauses every ROWS_PER_SLICE rows, so the copy can share the event loop.
  */
-export function copyIntoFreshCatalog(
+function* copyRows(
   tx: Transaction,
   from: string,
   to: string,
-  skip: (name: string) => boolean = () => false,
-): number {
+  skip: (name: string) => boolean,
+): Generator<void, number> {
   const catalog = tx.tree.catalogFor(to);
   if (catalog.mountpoint !== to || tx.tree.children(to).some((c) => !CATALOG_MARKERS.has(c.name)))
     throw new ContainerError('LAYER_UNSAFE', `internal: ${to} is not a fresh nested catalog`);
   let rows = 0;
   let topDirs = 0;
-  const walk = (src: string, dst: string, top: boolean) => {
-    for (const child of tx.tree.children(src)) {
+  // Stored rows are copied as they are (no Dirent round trip), made movable: no nesting flags,
+  // no hard-link group (groups are per catalog); directories keep their link counts.
+  function* walk(src: string, dst: string, top: boolean): Generator<void> {
+    for (const child of tx.tree.catalogFor(src).db.childRows(src)) {
       if (CATALOG_MARKERS.has(child.name) || skip(child.name)) continue;
       const target = `${dst}/${child.name}`;
-      const row = movable(child);
-      catalog.db.put(target, child.kind === 'dir' ? { ...row, linkcount: child.linkcount } : row);
-      rows++;
-      if (child.kind === 'dir') {
+      const isDir = (child.flags & DIR_FLAG) !== 0n;
+      catalog.db.putRow(target, {
+        ...child,
+        flags: child.flags & ~NESTING_FLAGS,
+        hardlinks: isDir ? child.hardlinks & 0xffffffffn : 1n,
+      });
+      if (++rows % ROWS_PER_SLICE === 0) yield;
+      if (isDir) {
         if (top) topDirs++;
-        walk(`${src}/${child.name}`, target, false);
+        yield* walk(`${src}/${child.name}`, target, false);
       }
     }
-  };
-  walk(from, to, true);
+  }
+  yield* walk(from, to, true);
   const root = catalog.db.get(to) as Dirent;
   const updated = { ...root, linkcount: 2 + topDirs };
   catalog.db.put(to, { ...updated, nestedRoot: true, nestedMountpoint: false });
@@ -62,6 +73,38 @@ export function copyIntoFreshCatalog(
     parent.dirty = true;
   }
   return rows;
+}
+
+/** Copies the rows of `from` into the fresh nested catalog `to` at once (see copyRows). */
+export function copyIntoFreshCatalog(
+  tx: Transaction,
+  from: string,
+  to: string,
+  skip: (name: string) => boolean = () => false,
+): number {
+  const copy = copyRows(tx, from, to, skip);
+  for (;;) {
+    const step = copy.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same copy in slices that yield to the event loop, so it runs while layers stream in and
+ * the workers compress (the main thread is otherwise idle then). Nothing else may write below
+ * `to` meanwhile.
+ */
+export async function copyIntoFreshCatalogInSlices(
+  tx: Transaction,
+  from: string,
+  to: string,
+): Promise<number> {
+  const copy = copyRows(tx, from, to, () => false);
+  for (;;) {
+    const step = copy.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
 
 function isWhiteout(name: string): boolean {

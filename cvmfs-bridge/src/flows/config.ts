@@ -92,6 +92,8 @@ export const ApprovedFlowSchema = z
     repositories: z.array(z.string()).default([]),
     /** What happens to a published path once its entry is no longer approved. */
     onRevoke: z.enum(['remove', 'keep']).default('remove'),
+    /** Converter settings for container-image entries (a `--containers-config` file); empty: defaults. */
+    containersConfig: z.string().default(''),
     trust: trustConfigSchema.prefault({}),
     poll: pollConfigSchema.prefault({}),
     transfer: transferConfigSchema.prefault({}),

@@ -21,6 +21,10 @@ export type ApprovedStatus = 'downloaded' | 'published' | 'flagged';
 
 export interface ApprovedRow {
   entryId: string;
+  /** repo-snapshot (a tar at `path`) or container-image (`reference` converted, `path` its public link). */
+  kind: 'repo-snapshot' | 'container-image';
+  /** container-image: REGISTRY/REPO:TAG; empty for snapshots. */
+  reference: string;
   repository: string;
   path: string;
   sha256: string;
@@ -49,7 +53,8 @@ CREATE TABLE IF NOT EXISTS approved_entries (
   entry_id TEXT PRIMARY KEY, repository TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
   info_hash TEXT NOT NULL, file_path TEXT NOT NULL, status TEXT NOT NULL,
   revision INTEGER NOT NULL DEFAULT 0, unapproved_since TEXT NOT NULL DEFAULT '',
-  updated_at TEXT NOT NULL);
+  updated_at TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'repo-snapshot',
+  reference TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS repo_requests (
   repository TEXT PRIMARY KEY, requester TEXT NOT NULL, kind TEXT NOT NULL, owners TEXT NOT NULL,
   status TEXT NOT NULL, response TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,
@@ -67,6 +72,14 @@ export class FlowState {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.exec(SCHEMA);
+    // Databases from before container-image entries lack these two columns.
+    const columns = new Set(
+      (this.db.prepare('PRAGMA table_info(approved_entries)').all() as { name: string }[]).map((c) => c.name),
+    );
+    if (!columns.has('kind'))
+      this.db.exec("ALTER TABLE approved_entries ADD COLUMN kind TEXT NOT NULL DEFAULT 'repo-snapshot'");
+    if (!columns.has('reference'))
+      this.db.exec("ALTER TABLE approved_entries ADD COLUMN reference TEXT NOT NULL DEFAULT ''");
   }
 
   close(): void {
@@ -114,7 +127,7 @@ export class FlowState {
   approvedEntries(): ApprovedRow[] {
     return this.db
       .prepare(
-        `SELECT entry_id AS entryId, repository, path, sha256, info_hash AS infoHash, file_path AS filePath,
+        `SELECT entry_id AS entryId, kind, reference, repository, path, sha256, info_hash AS infoHash, file_path AS filePath,
            status, revision, unapproved_since AS unapprovedSince FROM approved_entries`,
       )
       .all() as ApprovedRow[];
@@ -127,11 +140,12 @@ export class FlowState {
   putApproved(row: ApprovedRow): void {
     this.db
       .prepare(
-        `INSERT INTO approved_entries (entry_id, repository, path, sha256, info_hash, file_path, status,
-           revision, unapproved_since, updated_at)
-         VALUES (@entryId, @repository, @path, @sha256, @infoHash, @filePath, @status, @revision,
-           @unapprovedSince, @updatedAt)
-         ON CONFLICT (entry_id) DO UPDATE SET repository = excluded.repository, path = excluded.path,
+        `INSERT INTO approved_entries (entry_id, kind, reference, repository, path, sha256, info_hash,
+           file_path, status, revision, unapproved_since, updated_at)
+         VALUES (@entryId, @kind, @reference, @repository, @path, @sha256, @infoHash, @filePath, @status,
+           @revision, @unapprovedSince, @updatedAt)
+         ON CONFLICT (entry_id) DO UPDATE SET kind = excluded.kind, reference = excluded.reference,
+           repository = excluded.repository, path = excluded.path,
            sha256 = excluded.sha256, info_hash = excluded.info_hash, file_path = excluded.file_path,
            status = excluded.status, revision = excluded.revision,
            unapproved_since = excluded.unapproved_since, updated_at = excluded.updated_at`,

@@ -24,10 +24,20 @@ export interface PathKey {
   readonly lo: bigint;
 }
 
+// Writing a tree asks for the same keys over and over (each row's parent, lookups before
+// writes): a bounded memo of recent paths saves most MD5s. Keys are immutable values.
+const keyMemo = new Map<string, PathKey>();
+const KEY_MEMO_ENTRIES = 65_536;
+
 /** MD5 path key: bytes 0–7 and 8–15 of md5(path) as signed little-endian int64. */
 export function md5PathKey(absolutePath: string): PathKey {
+  const known = keyMemo.get(absolutePath);
+  if (known) return known;
   const digest = createHash('md5').update(absolutePath, 'utf8').digest();
-  return { hi: digest.readBigInt64LE(0), lo: digest.readBigInt64LE(8) };
+  const key = { hi: digest.readBigInt64LE(0), lo: digest.readBigInt64LE(8) };
+  if (keyMemo.size >= KEY_MEMO_ENTRIES) keyMemo.clear();
+  keyMemo.set(absolutePath, key);
+  return key;
 }
 
 /** The root's parent key is (0,0). */

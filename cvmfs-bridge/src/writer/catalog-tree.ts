@@ -31,8 +31,25 @@ export class CatalogTree {
     this.loaded.set('', this.root);
   }
 
+  /** catalogFor's answers while the nesting stays as it was (see WorkingCatalog.nestingGeneration). */
+  private readonly owners = new Map<string, WorkingCatalog>();
+  private ownersGeneration = -1;
+
   /** The catalog holding `path`'s row (for a mountpoint: the nested catalog, whose root it is). */
   catalogFor(path: string): WorkingCatalog {
+    if (this.ownersGeneration !== WorkingCatalog.nestingGeneration || this.owners.size >= 65_536) {
+      this.owners.clear();
+      this.ownersGeneration = WorkingCatalog.nestingGeneration;
+    }
+    let owner = this.owners.get(path);
+    if (!owner) {
+      owner = this.findCatalog(path);
+      this.owners.set(path, owner);
+    }
+    return owner;
+  }
+
+  private findCatalog(path: string): WorkingCatalog {
     let current = this.root;
     // Walk the ancestors of `path` from the top; each can be a mountpoint of the current catalog.
     let prefix = '';

@@ -9,6 +9,8 @@ import { addCounters, type Counters, zeroCounters } from '../catalog/schema.js';
 import type { ObjectStore } from '../store/object-store.js';
 
 export class WorkingCatalog {
+  /** Bumped whenever any catalog's nested references change (path → catalog caches drop then). */
+  static nestingGeneration = 0;
   readonly mountpoint: string;
   readonly db: CatalogDb;
   readonly oldHash: string | undefined;
@@ -71,12 +73,14 @@ export class WorkingCatalog {
   addNested(ref: NestedRef): void {
     this.db.setNested(ref);
     this.nestedPaths.add(ref.path);
+    WorkingCatalog.nestingGeneration++;
     this.dirty = true;
   }
 
   removeNested(path: string): void {
     this.db.deleteNested(path);
     this.nestedPaths.delete(path);
+    WorkingCatalog.nestingGeneration++;
     this.dirty = true;
   }
 }

@@ -29,7 +29,8 @@ describe('container images into CVMFS, checked against umoci unpack', () => {
       startRegistry({ dir: join(work, 'registry-zstd') }),
       buildTestImages(work),
     ]);
-    for (const tag of images.tags) skopeoPush(images.layout, tag, `${registry.host}/test/img:${tag}`);
+    for (const tag of [...images.tags, images.sharedBaseTag])
+      skopeoPush(images.layout, tag, `${registry.host}/test/img:${tag}`);
     // skopeo recompresses only uncompressed layers: decompress into a second layout first; a
     // second registry keeps skopeo from reusing the gzip blobs it knows the first one has.
     const plain = join(work, 'plain');
@@ -140,6 +141,28 @@ describe('container images into CVMFS, checked against umoci unpack', () => {
     const reader = await t.reader();
     try {
       expect((await reader.list(`${result.flatPath}/opt/app`)).map((d) => d.name)).toEqual(['z']);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('converts tag "three" (all but its top layer shared with "two"): base copied while the top layer streams in', async () => {
+    const events: ProgressEvent[] = [];
+    const result = await convertImage(
+      { reference: `${registry.host}/test/img:three` },
+      { repo: t.repo, config, onEvent: (e) => events.push(e) },
+    );
+    expect(result.layersIngested).toBe(1);
+    expect(result.chainsBuilt).toBe(0);
+    expect(events.filter((e) => e.event === 'chain.cached')).toHaveLength(2);
+    // The flat tree starts (base copy) before the top layer's ingest ends.
+    const kinds = events.map((e) => e.event);
+    expect(kinds.indexOf('flat.start')).toBeLessThan(kinds.indexOf('layer.end'));
+    await expectLikeUmoci(result.flatPath, 'three');
+    const reader = await t.reader();
+    try {
+      const report = await verifyRevision(reader);
+      expect(report.objectsChecked).toBeGreaterThan(0);
     } finally {
       reader.close();
     }

@@ -30,6 +30,8 @@ export interface BuiltImages {
   readonly layout: string;
   /** tag "one": base + deletions layer; tag "two": one + opaque-whiteout layer. */
   readonly tags: readonly string[];
+  /** Tag "three": "two" with another top layer (shares all but its top layer with "two"). */
+  readonly sharedBaseTag: string;
 }
 
 export async function buildTestImages(work: string): Promise<BuiltImages> {
@@ -110,7 +112,22 @@ export async function buildTestImages(work: string): Promise<BuiltImages> {
   const tarFile = join(work, 'opaque.tar');
   writeFileSync(tarFile, tar);
   umoci('raw', 'add-layer', '--image', `${layout}:one`, '--tag', 'two', tarFile);
-  return { layout, tags: ['one', 'two'] };
+  // Tag three: the same base as two, another top layer — a directory replaced by a symlink,
+  // a file by a directory, a whiteout of a hard-linked file, a new top-level directory and a
+  // file that layer 2 deleted, back again.
+  const other = await makeTar([
+    { name: 'private', type: 'symlink', linkname: 'etc' },
+    { name: 'srv/replace-me/', type: 'directory' },
+    { name: 'srv/replace-me/y', content: 'y\n' },
+    { name: 'usr/bin/.wh.tool', content: '' },
+    { name: 'newtop/', type: 'directory', mode: 0o700 },
+    { name: 'newtop/f', content: 'f\n' },
+    { name: 'etc/hostname', content: 'back again\n' },
+  ]);
+  const otherFile = join(work, 'other.tar');
+  writeFileSync(otherFile, other);
+  umoci('raw', 'add-layer', '--image', `${layout}:one`, '--tag', 'three', otherFile);
+  return { layout, tags: ['one', 'two'], sharedBaseTag: 'three' };
 }
 
 export function unpackReference(layout: string, tag: string, dest: string): string {

@@ -2,9 +2,11 @@
 // through @trustswarm/fetch: poll + verify (SiteSync, PolicySiteVerifier), download over
 // BitTorrent (TransferEngine), hash and install atomically (ImageStore). Every approved
 // repo-snapshot entry (a tar archive) is then published into entry.cvmfs.repository at
-// entry.cvmfs.path; when the entry stops being approved (revoked or expired) the path is
-// removed in a later publish, or kept and flagged. State lives in SQLite, one row per entry,
-// written after each step (downloaded → published), so a restart resumes where it stopped.
+// entry.cvmfs.path; every approved container-image entry is converted from its registry into
+// the repository's DUCC layout (container-entry.ts). When an entry stops being approved
+// (revoked or expired) its path is removed in a later publish, or kept and flagged. State
+// lives in SQLite, one row per entry, written after each step (downloaded → published), so a
+// restart resumes where it stopped.
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -21,6 +23,7 @@ import {
 import type { Logger } from 'pino';
 import { settingsOf } from '../../cli/commands.js';
 import type { BridgeConfig } from '../../config.js';
+import { type ContainerConfig, loadContainerConfig } from '../../containers/index.js';
 import { normalizeRepoPath } from '../../format/repo-path.js';
 import { requireFqrn } from '../../repo/layout.js';
 import { Repository } from '../../repo/repository.js';
@@ -29,6 +32,7 @@ import { withTransaction } from '../../writer/publish.js';
 import { errorCode, errorMessage, FlowError } from '../errors.js';
 import type { FlowMetrics } from '../metrics.js';
 import type { ApprovedRow, FlowState } from '../state.js';
+import { type ImageTarget, imageTargetOf, publishImage, unpublishImage } from './container-entry.js';
 
 export interface ApprovedFlowDeps {
   readonly config: BridgeConfig;
@@ -42,11 +46,15 @@ interface Target {
   readonly path: string;
 }
 
+/** A row whose content is in its repository (a downloaded-only snapshot has nothing there). */
+const isPublished = (row: ApprovedRow) => row.status === 'published' || row.status === 'flagged';
+
 export class ApprovedFlow {
   private readonly dataDir: string;
   private readonly store: ImageStore;
   private readonly layout: LayoutClient;
   private readonly sync: SiteSync;
+  private readonly containers: ContainerConfig;
   private engine: TransferEngine | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -59,6 +67,7 @@ export class ApprovedFlow {
       throw new FlowError('CONFIG_INVALID', 'approved.site and approved.layoutUrl are required');
     this.dataDir = join(deps.config.stateDir, 'flows', 'approved');
     this.store = new ImageStore(this.dataDir);
+    this.containers = loadContainerConfig(cfg.containersConfig ? { file: cfg.containersConfig } : {});
     this.layout = new LayoutClient({ baseUrl: cfg.layoutUrl, ...cfg.poll });
     const verifier = new PolicySiteVerifier({
       site: cfg.site,
@@ -133,11 +142,20 @@ export class ApprovedFlow {
       this.deps.logger.warn({ code: outcome.code }, `approval ${outcome.kind}: ${outcome.message}`);
     const wanted = this.sync
       .approvedEntries(now)
-      .filter((a) => a.entry.kind === 'repo-snapshot' && a.entry.artifact && a.entry.cvmfs);
+      .filter(
+        (a) =>
+          a.entry.cvmfs &&
+          ((a.entry.kind === 'repo-snapshot' && a.entry.artifact) ||
+            (a.entry.kind === 'container-image' && a.entry.oci)),
+      );
     const wantedIds = new Set(wanted.map((w) => w.entry.id));
     for (const approved of wanted) {
       if (this.stopped) return;
-      await this.ensurePublished(approved).catch((error: unknown) => {
+      const publish =
+        approved.entry.kind === 'container-image'
+          ? this.ensureImage(approved)
+          : this.ensurePublished(approved);
+      await publish.catch((error: unknown) => {
         this.deps.metrics.approved.inc({ action: 'failed' });
         this.deps.logger.error(
           { entryId: approved.entry.id, code: errorCode(error) },
@@ -153,13 +171,20 @@ export class ApprovedFlow {
     }
   }
 
-  private targetOf(approved: ApprovedEntry): Target {
-    const cvmfs = approved.entry.cvmfs as { repository?: unknown; path?: unknown } | undefined;
-    if (typeof cvmfs?.repository !== 'string' || typeof cvmfs.path !== 'string')
-      throw new FlowError('MESSAGE_INVALID', 'entry has no cvmfs.repository and cvmfs.path');
+  private repositoryOf(approved: ApprovedEntry): string {
+    const cvmfs = approved.entry.cvmfs as { repository?: unknown } | undefined;
+    if (typeof cvmfs?.repository !== 'string')
+      throw new FlowError('MESSAGE_INVALID', 'entry has no cvmfs.repository');
     const repository = requireFqrn(cvmfs.repository);
     if (this.cfg.repositories.length > 0 && !this.cfg.repositories.includes(repository))
       throw new FlowError('NAME_INVALID', `repository ${repository} is not in approved.repositories`);
+    return repository;
+  }
+
+  private targetOf(approved: ApprovedEntry): Target {
+    const repository = this.repositoryOf(approved);
+    const cvmfs = approved.entry.cvmfs as { path?: unknown } | undefined;
+    if (typeof cvmfs?.path !== 'string') throw new FlowError('MESSAGE_INVALID', 'entry has no cvmfs.path');
     const path = normalizeRepoPath(cvmfs.path);
     if (path === '') throw new FlowError('MESSAGE_INVALID', 'cvmfs.path must not be the repository root');
     return { repository, path };
@@ -174,6 +199,7 @@ export class ApprovedFlow {
     const row = state.approvedEntry(entry.id);
     const same =
       row &&
+      row.kind === 'repo-snapshot' &&
       row.sha256 === artifact.sha256 &&
       row.repository === target.repository &&
       row.path === target.path;
@@ -182,20 +208,15 @@ export class ApprovedFlow {
         state.putApproved({ ...row, status: 'published', unapprovedSince: '' });
       return;
     }
-    const owner = state
-      .approvedEntries()
-      .find((r) => r.entryId !== entry.id && r.repository === target.repository && r.path === target.path);
-    if (owner)
-      throw new FlowError(
-        'NAME_TAKEN',
-        `${target.repository}:${target.path} is published by entry ${owner.entryId}`,
-      );
+    this.requireFree(entry.id, target);
 
     let filePath = same && row.status === 'downloaded' && existsSync(row.filePath) ? row.filePath : undefined;
     if (!filePath) {
       filePath = await this.download(entry.id, artifact);
       state.putApproved({
         entryId: entry.id,
+        kind: 'repo-snapshot',
+        reference: '',
         ...target,
         sha256: artifact.sha256,
         infoHash: artifact.infoHash,
@@ -210,15 +231,19 @@ export class ApprovedFlow {
     const file = filePath;
     const timer = this.deps.metrics.publishSeconds.startTimer({ flow: 'approved' });
     const result = await withTransaction(repo, async (tx) => {
-      if (row && row.repository === target.repository && row.path !== target.path) await tx.remove(row.path);
+      if (row?.kind === 'repo-snapshot' && row.repository === target.repository && row.path !== target.path)
+        await tx.remove(row.path);
       await tx.remove(target.path);
       await tx.addDirectory(target.path);
       await importTar(tx, createReadStream(file), target.path);
     });
     timer();
-    if (row && row.repository !== target.repository) await this.removePath(row);
+    if (row && isPublished(row) && (row.kind !== 'repo-snapshot' || row.repository !== target.repository))
+      await this.unpublish(row);
     state.putApproved({
       entryId: entry.id,
+      kind: 'repo-snapshot',
+      reference: '',
       ...target,
       sha256: artifact.sha256,
       infoHash: artifact.infoHash,
@@ -231,6 +256,69 @@ export class ApprovedFlow {
     this.deps.metrics.publishes.inc({ flow: 'approved' });
     this.deps.logger.info(
       { entryId: entry.id, ...target, revision: result.revision },
+      'approved entry published',
+    );
+  }
+
+  /** A path another entry publishes is refused (NAME_TAKEN): one owner per path. */
+  private requireFree(entryId: string, target: Target): void {
+    const owner = this.deps.state
+      .approvedEntries()
+      .find((r) => r.entryId !== entryId && r.repository === target.repository && r.path === target.path);
+    if (owner)
+      throw new FlowError(
+        'NAME_TAKEN',
+        `${target.repository}:${target.path} is published by entry ${owner.entryId}`,
+      );
+  }
+
+  /** A container-image entry: converted from the registry at the signed digest, then recorded. */
+  private async ensureImage(approved: ApprovedEntry): Promise<void> {
+    const { entry } = approved;
+    const repository = this.repositoryOf(approved);
+    const image: ImageTarget = imageTargetOf(approved, this.containers);
+    const target = { repository, path: image.path };
+    const state = this.deps.state;
+    const row = state.approvedEntry(entry.id);
+    const sha256 = image.digest.replace(/^sha256:/, '');
+    const same =
+      row?.kind === 'container-image' &&
+      row.sha256 === sha256 &&
+      row.reference === image.reference &&
+      row.repository === repository &&
+      row.path === image.path;
+    if (same && (row.status === 'published' || row.status === 'flagged')) {
+      if (row.unapprovedSince || row.status === 'flagged')
+        state.putApproved({ ...row, status: 'published', unapprovedSince: '' });
+      return;
+    }
+    this.requireFree(entry.id, target);
+    const repo = Repository.open(repository, settingsOf(this.deps.config));
+    const log = this.deps.logger.child({ entryId: entry.id, reference: image.reference });
+    const timer = this.deps.metrics.publishSeconds.startTimer({ flow: 'approved' });
+    const { revision, changed } = await publishImage(repo, image, this.containers, (e) =>
+      log.debug(e, 'container progress'),
+    );
+    timer();
+    // The entry named something else before (another tag, repository or a snapshot): retire it.
+    if (row && isPublished(row) && (row.repository !== repository || row.path !== image.path))
+      await this.unpublish(row);
+    state.putApproved({
+      entryId: entry.id,
+      kind: 'container-image',
+      reference: image.reference,
+      ...target,
+      sha256,
+      infoHash: '',
+      filePath: '',
+      status: 'published',
+      revision,
+      unapprovedSince: '',
+    });
+    this.deps.metrics.approved.inc({ action: 'published' });
+    if (changed) this.deps.metrics.publishes.inc({ flow: 'approved' });
+    log.info(
+      { repository, path: image.path, digest: image.digest, revision, changed },
       'approved entry published',
     );
   }
@@ -268,13 +356,19 @@ export class ApprovedFlow {
     return path;
   }
 
-  private async removePath(row: ApprovedRow): Promise<number> {
+  /** Takes an entry's content out of its repository: the snapshot's path, or the image's tag. */
+  private async unpublish(row: ApprovedRow): Promise<number> {
     const repo = Repository.open(row.repository, settingsOf(this.deps.config));
-    const result = await withTransaction(repo, async (tx) => {
-      await tx.remove(row.path);
-    });
+    const revision =
+      row.kind === 'container-image'
+        ? await unpublishImage(repo, row, this.containers)
+        : (
+            await withTransaction(repo, async (tx) => {
+              await tx.remove(row.path);
+            })
+          ).revision;
     this.deps.metrics.publishes.inc({ flow: 'approved' });
-    return result.revision;
+    return revision;
   }
 
   private async retire(row: ApprovedRow, now: Date): Promise<void> {
@@ -293,9 +387,11 @@ export class ApprovedFlow {
       log.warn('entry no longer approved; its published path is kept and flagged');
       return;
     }
-    const revision = await this.removePath(row);
-    await this.engine?.close(row.infoHash);
-    await this.store.remove(row.entryId);
+    const revision = await this.unpublish(row);
+    if (row.kind === 'repo-snapshot') {
+      await this.engine?.close(row.infoHash);
+      await this.store.remove(row.entryId);
+    }
     this.deps.state.deleteApproved(row.entryId);
     this.deps.metrics.approved.inc({ action: 'removed' });
     log.info({ revision }, 'entry no longer approved; its path was removed');

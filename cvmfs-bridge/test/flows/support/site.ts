@@ -163,7 +163,11 @@ export async function startSite(root: string, pki: TestPki, site: string, catalo
             sha256: sha256Hex(bytes),
             entries: entries
               .filter((e) => approve.includes(e.id))
-              .map((e) => ({ id: e.id, sha256: e.artifact?.sha256 ?? '' })),
+              .map((e) => ({
+                id: e.id,
+                // The hash an approval pins: the artifact's, or a container image's manifest digest.
+                sha256: e.artifact?.sha256 ?? e.oci?.digest.replace(/^sha256:/, '') ?? '',
+              })),
           },
         ],
       };

@@ -1,0 +1,224 @@
+// Approved container-image entries → CVMFS through `tsw-bridge run`: a signed site approves
+// `oci: {reference, digest}` entries; images built with umoci and pushed with skopeo into a
+// real docker-registry are converted into the repository's DUCC layout, and the flat tree
+// equals `umoci unpack` of the same image. An entry whose signed digest is not what the
+// registry's tag names is refused and nothing is published; a restart converts nothing again;
+// a revoked entry's tag disappears.
+import { createHash, randomUUID } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import type { CatalogEntry } from '@trustswarm/policy';
+import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FlowState } from '../../src/flows/state.js';
+import type { RepositoryReader } from '../../src/reader/reader.js';
+import { generateRepositoryKeys } from '../../src/repo/keys.js';
+import { DEFAULT_REPO_SETTINGS, Repository } from '../../src/repo/repository.js';
+import { type BuiltImages, buildTestImages, unpackReference } from '../containers/fixture.js';
+import { diffSnapshots, run, skopeoPush, snapshotCvmfs, snapshotDir } from '../containers/images.js';
+import { type RunningRegistry, startRegistry } from '../containers/registry.js';
+import { tempDir } from '../helpers.js';
+import { type BridgeProcess, startBridge, waitForRepo } from './support/bridge.js';
+import { type Site, startSite } from './support/site.js';
+
+const SITE = 'BRIDGE-CONTAINER-SITE';
+const FQRN = 'images.flows.example.org';
+const ID_ONE = randomUUID();
+const ID_BAD = randomUUID();
+const ID_PATH = randomUUID();
+let base: string;
+let pki: TestPki;
+let site: Site;
+let registry: RunningRegistry;
+let images: BuiltImages;
+let repo: Repository;
+let pub: string;
+let bridge: BridgeProcess | undefined;
+const digests: Record<string, string> = {};
+
+function imageEntry(id: string, reference: string, digest: string, path = `/${reference}`): CatalogEntry {
+  return {
+    id,
+    kind: 'container-image',
+    name: `image-${id.slice(0, 8)}`,
+    version: '1',
+    oci: { reference, digest },
+    cvmfs: { repository: FQRN, path },
+    voTags: [],
+  } as CatalogEntry;
+}
+
+// ID_BAD is signed with tag one's digest but names tag two: the registry's digest differs.
+// ID_PATH asks for a cvmfs.path that is not the image's public path in the layout.
+const entries = () => [
+  imageEntry(ID_ONE, `${registry.host}/test/img:one`, digests.one as string),
+  imageEntry(ID_BAD, `${registry.host}/test/img:two`, digests.one as string),
+  imageEntry(ID_PATH, `${registry.host}/test/img:two`, digests.two as string, '/elsewhere/img'),
+];
+
+function config() {
+  const containersConfig = join(base, 'containers.yaml');
+  writeFileSync(containersConfig, 'insecureRegistries: [127.0.0.1]\nsetuidPolicy: strip\n');
+  return {
+    storageDir: join(base, 'srv'),
+    stateDir: join(base, 'state'),
+    workers: 1,
+    approved: {
+      enabled: true,
+      site: SITE,
+      layoutUrl: site.baseUrl,
+      containersConfig,
+      trust: { caPath: pki.caPathDir, siteSigners: [pki.site.rule] },
+      poll: { intervalSeconds: 1, retrySeconds: 1, timeoutSeconds: 5 },
+      transfer: { torrentPort: 0, dht: { enabled: false }, webSeed: { enabled: false } },
+    },
+  };
+}
+
+/** The flat tree a public tag symlink points at. */
+async function flatOf(reader: RepositoryReader, publicPath: string): Promise<string | undefined> {
+  const link = await reader.lookup(publicPath);
+  if (link?.kind !== 'symlink' || !link.symlink) return undefined;
+  return posix.normalize(posix.join(posix.dirname(publicPath), link.symlink));
+}
+
+beforeAll(async () => {
+  base = tempDir('tsw-approved-images-');
+  pki = await createTestPki(join(base, 'pki'));
+  [site, registry, images] = await Promise.all([
+    startSite(join(base, 'layout'), pki, SITE, randomUUID()),
+    startRegistry({ dir: join(base, 'registry') }),
+    buildTestImages(join(base, 'images')),
+  ]);
+  for (const tag of images.tags) {
+    skopeoPush(images.layout, tag, `${registry.host}/test/img:${tag}`);
+    const raw = run('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${registry.host}/test/img:${tag}`,
+    ]);
+    digests[tag] = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+  }
+  expect(digests.one).not.toBe(digests.two);
+  repo = Repository.create(
+    FQRN,
+    { ...DEFAULT_REPO_SETTINGS, storageDir: join(base, 'srv'), stateDir: join(base, 'state') },
+    new Date(),
+    generateRepositoryKeys(FQRN),
+  );
+  pub = repo.masterPublicKey();
+}, 180_000);
+
+afterAll(async () => {
+  await bridge?.stop();
+  await site?.close();
+  await registry?.stop();
+  rmSync(base, { recursive: true, force: true });
+});
+
+describe('approved container-image entries → CVMFS', () => {
+  it('refuses an entry whose signed digest is not the registry manifest digest; publishes nothing', async () => {
+    await site.publish({ version: 1, entries: entries(), approve: [ID_BAD, ID_PATH] });
+    bridge = await startBridge(base, config());
+    const refusal = (id: string) =>
+      (bridge as BridgeProcess).waitForLog(
+        (l) =>
+          l.entryId === id && typeof l.msg === 'string' && l.msg.startsWith('approved entry not published'),
+        60_000,
+      );
+    const refused = await refusal(ID_BAD);
+    expect(refused.code).toBe('DIGEST_MISMATCH');
+    expect(String(refused.msg)).toContain(`the registry's manifest digest ${digests.two}`);
+    const misplaced = await refusal(ID_PATH);
+    expect(misplaced.code).toBe('MESSAGE_INVALID');
+    expect(String(misplaced.msg)).toContain("is not the image's public path");
+    expect(repo.manifest().revision).toBe(1);
+    const status = (await bridge.status()) as { approved: { entries: unknown[] } };
+    expect(status.approved.entries).toEqual([]);
+  });
+
+  it('converts an approved image: its flat tree equals umoci unpack of the same image', async () => {
+    await site.publish({ version: 2, entries: entries(), approve: [ID_ONE, ID_BAD, ID_PATH] });
+    const publicPath = `/${registry.host}/test/img:one`;
+    const reader = await waitForRepo(
+      repo.layout.publicDir,
+      FQRN,
+      pub,
+      async (r) => (await flatOf(r, publicPath)) !== undefined,
+      120_000,
+    );
+    try {
+      const flat = (await flatOf(reader, publicPath)) as string;
+      const expected = snapshotDir(unpackReference(images.layout, 'one', join(base, 'unpack-one')));
+      const suid = expected.get('usr/bin/suid'); // documented policy: setuid bits stripped
+      if (suid) suid.mode &= ~0o6000;
+      expect(diffSnapshots(expected, await snapshotCvmfs(reader, flat))).toEqual([]);
+      expect(expected.size).toBeGreaterThan(20);
+      const record = JSON.parse(
+        (await reader.readFile(`/.metadata/${registry.host}/test/img:one/image.json`)).toString(),
+      ) as { digest: string };
+      expect(record.digest).toBe(digests.one);
+      // The mismatched entry is still refused: no tag two anywhere.
+      expect(await reader.lookup(`/${registry.host}/test/img:two`)).toBeUndefined();
+    } finally {
+      reader.close();
+    }
+    const status = (await (bridge as BridgeProcess).status()) as {
+      approved: { entries: { entryId: string; kind: string; status: string }[] };
+    };
+    expect(status.approved.entries).toEqual([
+      expect.objectContaining({ entryId: ID_ONE, kind: 'container-image', status: 'published' }),
+    ]);
+  });
+
+  it('resumes after a restart without converting or publishing again', async () => {
+    const revision = repo.manifest().revision;
+    await bridge?.stop();
+    bridge = await startBridge(base, config());
+    await bridge.waitForLog((l) => l.msg === 'cached approval checked');
+    await new Promise((r) => setTimeout(r, 3000)); // three polls
+    expect(repo.manifest().revision).toBe(revision);
+    expect(bridge.logs.some((l) => l.msg === 'approved entry published')).toBe(false);
+  });
+
+  it('removes a revoked image from the repository in a later publish', async () => {
+    await site.publish({ version: 3, entries: entries(), approve: [] });
+    const reader = await waitForRepo(
+      repo.layout.publicDir,
+      FQRN,
+      pub,
+      async (r) => (await r.lookup(`/${registry.host}/test/img:one`)) === undefined,
+      60_000,
+    );
+    expect(await reader.lookup(`/.metadata/${registry.host}/test/img:one`)).toBeUndefined();
+    reader.close();
+    const status = (await (bridge as BridgeProcess).status()) as { approved: { entries: unknown[] } };
+    expect(status.approved.entries).toEqual([]);
+  });
+});
+
+describe('flow state from before container-image entries', () => {
+  it('gains the kind and reference columns; old rows read as repo-snapshot', () => {
+    const dir = tempDir('tsw-state-old-');
+    try {
+      const file = join(dir, 'state.db');
+      const old = new Database(file);
+      old.exec(`CREATE TABLE approved_entries (
+        entry_id TEXT PRIMARY KEY, repository TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+        info_hash TEXT NOT NULL, file_path TEXT NOT NULL, status TEXT NOT NULL,
+        revision INTEGER NOT NULL DEFAULT 0, unapproved_since TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL);
+        INSERT INTO approved_entries VALUES ('e1', 'r.example.org', '/sw', 'aa', 'bb', '/f', 'published', 3, '', 'now');`);
+      old.close();
+      const state = new FlowState(file);
+      expect(state.approvedEntries()).toEqual([
+        expect.objectContaining({ entryId: 'e1', kind: 'repo-snapshot', reference: '', revision: 3 }),
+      ]);
+      state.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
