@@ -57,6 +57,9 @@ interface Prepared {
   readonly staged: StagedChange[];
   readonly rejected: Map<string, Rejection>;
   readonly files: string[];
+  /** When the downloads started and ended (for the per-batch timing log line). */
+  readonly startedAt: number;
+  readonly downloadedAt: number;
 }
 
 export interface S3FlowDeps {
@@ -204,8 +207,10 @@ export class S3Flow {
     );
     const rejected = new Map<string, Rejection>();
     const files: string[] = [];
+    const startedAt = Date.now();
     try {
-      return { staged: await this.stage(changes, rejected, files), rejected, files };
+      const staged = await this.stage(changes, rejected, files);
+      return { staged, rejected, files, startedAt, downloadedAt: Date.now() };
     } catch (error) {
       await Promise.all(files.map((f) => rm(f, { force: true })));
       throw error;
@@ -226,6 +231,7 @@ export class S3Flow {
 
   private async publishAndSettle(repository: string, batch: Item[], prepared: Prepared): Promise<void> {
     const { staged, rejected } = prepared;
+    const committing = Date.now();
     let published: StagedChange[] = [];
     if (staged.length > 0) {
       this.deps.logger.info({ repository, objects: staged.length }, 'S3 batch staged');
@@ -233,10 +239,24 @@ export class S3Flow {
         await new Promise((r) => setTimeout(r, this.cfg.pauseBeforePublishMs));
       published = await this.publish(repository, staged, rejected);
     }
+    const publishedAt = Date.now();
     this.record(repository, published, rejected);
     this.deps.metrics.events.inc({ outcome: 'published' }, batch.length - rejected.size);
     this.deps.metrics.events.inc({ outcome: 'rejected' }, rejected.size);
     for (const item of batch) this.settle(item, rejected.get(objectId(item.change)));
+    // Where a batch's time goes: downloads, waiting for the batch ahead, publish, record + acks.
+    this.deps.logger.info(
+      {
+        repository,
+        events: batch.length,
+        objects: staged.length,
+        downloadMs: prepared.downloadedAt - prepared.startedAt,
+        waitMs: committing - prepared.downloadedAt,
+        publishMs: publishedAt - committing,
+        settleMs: Date.now() - publishedAt,
+      },
+      'S3 batch done',
+    );
   }
 
   /** Downloads the current bytes of each changed object; a vanished object stages as a removal. */
@@ -375,6 +395,7 @@ export class S3Flow {
   /** Lists every mapped bucket and queues the differences from what was published. */
   async reconcile(): Promise<number> {
     let queued = 0;
+    const started = Date.now();
     for (const mapping of this.cfg.buckets) {
       const warn = (message: string) => this.deps.logger.warn(message);
       const changes = await bucketDrift(this.s3, mapping, this.deps.state, this.cfg.maxKeyBytes, warn);
@@ -382,7 +403,9 @@ export class S3Flow {
       queued += changes.length;
     }
     this.lastReconcile = { at: new Date().toISOString(), queued };
-    if (queued > 0) this.deps.logger.info({ queued }, 'S3 reconciliation queued missed changes');
+    const listMs = Date.now() - started;
+    if (queued > 0) this.deps.logger.info({ queued, listMs }, 'S3 reconciliation queued missed changes');
+    else this.deps.logger.debug({ listMs }, 'S3 reconciliation found nothing missed');
     return queued;
   }
 }
