@@ -19,7 +19,7 @@ import { errorCode, errorMessage, FlowError } from '../errors.js';
 import type { FlowMetrics } from '../metrics.js';
 import type { FlowState, S3ObjectRow } from '../state.js';
 import { applyBatch, hasContent, type StagedChange } from './apply.js';
-import { downloadObject, makeS3Client } from './client.js';
+import { downloadObject, makeS3Client, ObjectGetter } from './client.js';
 import { type ObjectChange, parseEventMessage } from './events.js';
 import { mapLimit } from './map-limit.js';
 import { bucketDrift } from './reconcile.js';
@@ -72,6 +72,7 @@ export interface S3FlowDeps {
 
 export class S3Flow {
   private readonly s3: S3Client;
+  private readonly getter: ObjectGetter;
   private readonly sequencers = new Map<string, Sequencer<Item, Prepared>>();
   /** Per repository: ETags the batch now publishing brings in, so the next need not fetch them. */
   private readonly ahead = new Map<string, Map<string, string>>();
@@ -84,6 +85,7 @@ export class S3Flow {
 
   constructor(private readonly deps: S3FlowDeps) {
     this.s3 = makeS3Client(deps.config.s3);
+    this.getter = new ObjectGetter(deps.config.s3);
     this.stagingDir = join(deps.config.stateDir, 'flows', 's3-staging');
   }
 
@@ -120,6 +122,8 @@ export class S3Flow {
     this.stopped = true;
     clearTimeout(this.reconcileTimer);
     await Promise.all([...this.sequencers.values()].map((s) => s.stop(30_000)));
+    this.getter.close();
+    this.s3.destroy();
   }
 
   status() {
@@ -273,7 +277,7 @@ export class S3Flow {
         const file = join(this.stagingDir, `obj-${++this.staged}`);
         const root = normalizeRepoPath(this.mappingOf(change).path);
         try {
-          const got = await downloadObject(this.s3, change.bucket, change.key, {
+          const got = await downloadObject(this.getter, change.bucket, change.key, {
             file,
             maxBytes: this.cfg.maxObjectBytes,
             inline: (size) => {
