@@ -41,6 +41,9 @@ interface Rejection {
 }
 
 const objectId = (c: { bucket: string; key: string }) => `${c.bucket}\0${c.key}`;
+/** A put of one object version (a queued change that will bring exactly that version). */
+const versionId = (c: ObjectChange) =>
+  c.action === 'put' && c.etag !== '' ? `${objectId(c)}\0${c.etag}` : '';
 
 interface Ticket {
   readonly delivery: Delivery;
@@ -77,6 +80,8 @@ export class S3Flow {
   /** Per repository: ETags the batch now publishing brings in, so the next need not fetch them. */
   private readonly ahead = new Map<string, Map<string, string>>();
   private readonly stagingDir: string;
+  /** Queued or in-flight puts by object version, until published: reconciliation skips them. */
+  private readonly queuedVersions = new Map<string, number>();
   private reconcileTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private staged = 0;
@@ -167,7 +172,11 @@ export class S3Flow {
         batchDelayMs: this.cfg.batchDelayMs,
         batchMaxEvents: this.cfg.batchMaxEvents,
         // Changes of messages whose channel died are dropped: the broker redelivers those messages.
-        keep: (i) => !i.ticket || this.deps.session.isLive(i.ticket.delivery),
+        keep: (i) => {
+          const live = !i.ticket || this.deps.session.isLive(i.ticket.delivery);
+          if (!live) this.unpend(i.change);
+          return live;
+        },
         prepare: (batch) => this.prepare(batch, this.ahead.get(repository) ?? new Map()),
         commit: (batch, prepared) => this.commit(repository, batch, prepared),
         release: async (prepared) => {
@@ -181,7 +190,16 @@ export class S3Flow {
       });
       this.sequencers.set(repository, seq);
     }
+    const version = versionId(item.change);
+    if (version) this.queuedVersions.set(version, (this.queuedVersions.get(version) ?? 0) + 1);
     seq.push(item);
+  }
+
+  private unpend(change: ObjectChange): void {
+    const version = versionId(change);
+    const n = this.queuedVersions.get(version) ?? 0;
+    if (n > 1) this.queuedVersions.set(version, n - 1);
+    else this.queuedVersions.delete(version);
   }
 
   /** The last change per object, in the order of those last changes. */
@@ -247,7 +265,10 @@ export class S3Flow {
     this.record(repository, published, rejected);
     this.deps.metrics.events.inc({ outcome: 'published' }, batch.length - rejected.size);
     this.deps.metrics.events.inc({ outcome: 'rejected' }, rejected.size);
-    for (const item of batch) this.settle(item, rejected.get(objectId(item.change)));
+    for (const item of batch) {
+      this.unpend(item.change);
+      this.settle(item, rejected.get(objectId(item.change)));
+    }
     // Where a batch's time goes: downloads, waiting for the batch ahead, publish, record + acks.
     this.deps.logger.info(
       {
@@ -403,8 +424,11 @@ export class S3Flow {
     for (const mapping of this.cfg.buckets) {
       const warn = (message: string) => this.deps.logger.warn(message);
       const changes = await bucketDrift(this.s3, mapping, this.deps.state, this.cfg.maxKeyBytes, warn);
-      for (const change of changes) this.enqueue({ change });
-      queued += changes.length;
+      // A version already queued (typically a backlog of events still draining at start) will
+      // be published by that change: queuing it again would only make batches with nothing to do.
+      const missed = changes.filter((c) => !this.queuedVersions.has(versionId(c)));
+      for (const change of missed) this.enqueue({ change });
+      queued += missed.length;
     }
     this.lastReconcile = { at: new Date().toISOString(), queued };
     const listMs = Date.now() - started;
