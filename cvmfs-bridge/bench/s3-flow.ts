@@ -2,13 +2,17 @@
 // bucket notifications to RabbitMQ, and `tsw-bridge run` (from dist/) at its default batching.
 //   1. latency: 200 puts at a steady rate; for each, the time from the put until the file is
 //      readable in a new repository revision (through the verifying reader): p50, p99, max.
-//   2. throughput: 10,000 small objects uploaded with 32 parallel PutObject calls; objects/s
+//   2. throughput: 10,000 small objects uploaded with --put-parallel (32) PutObject calls; objects/s
 //      from the first put until all are readable (bounded by the S3 server's put rate), and
 //   3. the bridge's own rate: 10,000 more put while it is stopped, drained after its start.
 // References in the same run: the bare PutObject upload itself (notifications on: what the
-// flow cannot beat), and a direct `withTransaction` publish of the same 10,000 files.
+// flow cannot beat), GetObject of the backlog's objects through the AWS SDK and through the
+// bridge's own GET path, and a direct `withTransaction` publish of the same 10,000 files.
 // Usage: pnpm --filter @trustswarm/cvmfs-bridge exec tsx --conditions=@trustswarm/source bench/s3-flow.ts
-//        [-- --latency-puts 200 --bulk-objects 10000 --object-bytes 1024 --out FILE]
+//        [-- --latency-puts 200 --bulk-objects 10000 --object-bytes 1024 --put-parallel 32
+//         --download-concurrency 32 --phases latency,live,backlog --out FILE]
+// TSW_BENCH_BRIDGE_LOG=FILE saves the bridge's log; TSW_BENCH_BRIDGE_NODE_ARGS="--cpu-prof ..."
+// passes node flags to the drained bridge.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -16,6 +20,8 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startRgw } from '../../catalog-server/test/support/ceph-rgw.js';
+import { S3FlowSchema } from '../src/flows/config.js';
+import { downloadObject, ObjectGetter } from '../src/flows/s3/client.js';
 import { mapLimit } from '../src/flows/s3/map-limit.js';
 import { generateRepositoryKeys } from '../src/repo/keys.js';
 import { DEFAULT_REPO_SETTINGS, Repository } from '../src/repo/repository.js';
@@ -172,6 +178,24 @@ async function main(): Promise<void> {
         `reference: GetObject of the same ${BULK} objects (${DOWNLOADS} parallel): ${(BULK / getSeconds).toFixed(0)} objects/s`,
       );
       throughput.referenceGetObjectPerSecond = BULK / getSeconds;
+
+      // Reference: the bridge's own GET path alone (signed node:http requests, no publishing).
+      const getter = new ObjectGetter(S3FlowSchema.parse({ ...bridgeConfig.s3 }));
+      const tLean = Date.now();
+      await mapLimit([...bodies.keys()], DOWNLOADS, async (i) => {
+        const got = await downloadObject(getter, bucket, `cvmfs/backlog/${Math.floor(i / 1000)}/o${i}`, {
+          file: join(base, 'unused'),
+          maxBytes: 1024 * 1024,
+          inline: () => true,
+        });
+        if (got?.bytes?.length !== OBJECT_BYTES) throw new Error('short GET');
+      });
+      const leanSeconds = (Date.now() - tLean) / 1000;
+      getter.close();
+      log(
+        `reference: the bridge's GET path alone, same objects (${DOWNLOADS} parallel): ${(BULK / leanSeconds).toFixed(0)} objects/s`,
+      );
+      throughput.referenceBridgeGetPerSecond = BULK / leanSeconds;
     }
 
     // Reference: publish the same bytes directly into another repository.
