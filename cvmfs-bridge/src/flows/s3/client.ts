@@ -28,7 +28,7 @@ export function makeS3Client(config: S3FlowConfig): S3Client {
 
 /** SHA-256 of the empty body: a GET's payload hash. */
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-/** A connection silent this long fails the GET (the batch then retries). */
+/** A connection silent this long (before or during the response) fails the GET. */
 const IDLE_TIMEOUT_MS = 60_000;
 /** Attempts of one GET on a network error, 429 or 5xx (as the SDK's standard retry mode). */
 const GET_ATTEMPTS = 3;
@@ -153,13 +153,9 @@ export class ObjectGetter {
       req.end();
     });
     const status = response.statusCode ?? 0;
-    if (status === 200) {
-      // The same idle limit while the body streams.
-      response.socket.setTimeout(IDLE_TIMEOUT_MS, () =>
-        response.destroy(new Error(`body idle for ${IDLE_TIMEOUT_MS} ms`)),
-      );
-      return response;
-    }
+    // The request's idle timeout also covers the body: the socket stays the request's until the
+    // response is consumed (then the keep-alive pool takes it back, listener removed).
+    if (status === 200) return response;
     const detail = await errorDetail(response);
     if (status === 404) return undefined; // NoSuchKey (or the bucket is gone): nothing to publish
     throw new HttpStatusError(status, `HTTP ${status}${detail ? ` ${detail}` : ''}`);
