@@ -2,14 +2,14 @@
 // bucket notifications to RabbitMQ, and `tsw-bridge run` (from dist/) at its default batching.
 //   1. latency: 200 puts at a steady rate; for each, the time from the put until the file is
 //      readable in a new repository revision (through the verifying reader): p50, p99, max.
-//   2. throughput: 10,000 small objects uploaded with --put-parallel (32) PutObject calls; objects/s
+//   2. throughput: 10,000 small objects uploaded with --put-parallel (128) PutObject calls; objects/s
 //      from the first put until all are readable (bounded by the S3 server's put rate), and
 //   3. the bridge's own rate: 10,000 more put while it is stopped, drained after its start.
 // References in the same run: the bare PutObject upload itself (notifications on: what the
 // flow cannot beat), GetObject of the backlog's objects through the AWS SDK and through the
 // bridge's own GET path, and a direct `withTransaction` publish of the same 10,000 files.
 // Usage: pnpm --filter @trustswarm/cvmfs-bridge exec tsx --conditions=@trustswarm/source bench/s3-flow.ts
-//        [-- --latency-puts 200 --bulk-objects 10000 --object-bytes 1024 --put-parallel 32
+//        [-- --latency-puts 200 --bulk-objects 10000 --object-bytes 1024 --put-parallel 128
 //         --download-concurrency 32 --phases latency,live,backlog --out FILE]
 // TSW_BENCH_BRIDGE_LOG=FILE saves the bridge's log; TSW_BENCH_BRIDGE_NODE_ARGS="--cpu-prof ..."
 // passes node flags to the drained bridge.
@@ -36,8 +36,9 @@ const { values } = parseArgs({
     'latency-rate': { type: 'string', default: '10' },
     'bulk-objects': { type: 'string', default: '10000' },
     'object-bytes': { type: 'string', default: '1024' },
-    /** PutObject calls in flight for the bulk uploads (the uploader's parallelism). */
-    'put-parallel': { type: 'string', default: '32' },
+    /** PutObject calls in flight for the bulk uploads (the uploader's parallelism; at 32 the
+     *  live phase measured the uploader's round trips more than the S3 server). */
+    'put-parallel': { type: 'string', default: '128' },
     /** The bridge's s3.downloadConcurrency, also the parallelism of the GetObject reference. */
     'download-concurrency': { type: 'string', default: '32' },
     /** Which phases to run: latency, live, backlog (comma-separated). */
