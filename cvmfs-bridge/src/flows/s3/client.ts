@@ -148,7 +148,7 @@ export class ObjectGetter {
         timeout: IDLE_TIMEOUT_MS,
       });
       req.on('response', resolve);
-      req.on('timeout', () => req.destroy(new Error(`no response in ${IDLE_TIMEOUT_MS} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`connection idle for ${IDLE_TIMEOUT_MS} ms`)));
       req.on('error', reject);
       req.end();
     });
