@@ -18,6 +18,8 @@ import amqp from 'amqplib';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RgwInstance, startRgw } from '../../../catalog-server/test/support/ceph-rgw.js';
+import { S3FlowSchema } from '../../src/flows/config.js';
+import { downloadObject, ObjectGetter } from '../../src/flows/s3/client.js';
 import { generateRepositoryKeys } from '../../src/repo/keys.js';
 import { DEFAULT_REPO_SETTINGS, Repository } from '../../src/repo/repository.js';
 import { type BridgeProcess, fileAt, startBridge, waitForRepo } from './support/bridge.js';
@@ -370,4 +372,40 @@ describe('S3 bucket → CVMFS (Ceph RGW notifications through RabbitMQ)', () => 
     await put(STREAM, 'cvmfs/n/after.txt', 'after\n');
     await expectFile('/stream/n/after.txt', 'after\n', 10_000);
   }, 180_000);
+  it('downloads through its own signed GETs: odd keys, a missing object, limits, refused credentials', async () => {
+    const config = (secretAccessKey: string) =>
+      S3FlowSchema.parse({ endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey });
+    const getter = new ObjectGetter(config(rgw.secretAccessKey));
+    const file = join(base, 'get-test');
+    const bucket = `get-${run}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const opts = { file, maxBytes: 1024, inline: () => true };
+    try {
+      const key = "cvmfs/get/ä ö+&=?#%2F!'()*~;@$,[].txt";
+      await put(bucket, key, 'odd\n');
+      const got = await downloadObject(getter, bucket, key, opts);
+      expect(got?.bytes?.toString()).toBe('odd\n');
+      expect(got?.etag).toMatch(/^[0-9a-f]{32}$/);
+      // Over the limit: kept on disk when not inline, refused when larger than maxBytes.
+      await put(bucket, 'cvmfs/get/big', Buffer.alloc(2048, 1));
+      await expect(downloadObject(getter, bucket, 'cvmfs/get/big', opts)).rejects.toMatchObject({
+        code: 'OBJECT_TOO_LARGE',
+      });
+      const onDisk = await downloadObject(getter, bucket, 'cvmfs/get/big', {
+        ...opts,
+        maxBytes: 4096,
+        inline: () => false,
+      });
+      expect(onDisk).toEqual({ etag: expect.any(String), sizeBytes: 2048 });
+      expect(await downloadObject(getter, bucket, 'cvmfs/get/never-put', opts)).toBeUndefined();
+      const wrong = new ObjectGetter(config('not-the-secret'));
+      await expect(downloadObject(wrong, bucket, key, opts)).rejects.toMatchObject({
+        code: 'S3_FAILED',
+        message: expect.stringMatching(/HTTP 403 SignatureDoesNotMatch/),
+      });
+      wrong.close();
+    } finally {
+      getter.close();
+    }
+  });
 });

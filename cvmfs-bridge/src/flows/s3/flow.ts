@@ -19,7 +19,7 @@ import { errorCode, errorMessage, FlowError } from '../errors.js';
 import type { FlowMetrics } from '../metrics.js';
 import type { FlowState, S3ObjectRow } from '../state.js';
 import { applyBatch, hasContent, type StagedChange } from './apply.js';
-import { downloadObject, makeS3Client } from './client.js';
+import { downloadObject, makeS3Client, ObjectGetter } from './client.js';
 import { type ObjectChange, parseEventMessage } from './events.js';
 import { mapLimit } from './map-limit.js';
 import { bucketDrift } from './reconcile.js';
@@ -41,6 +41,9 @@ interface Rejection {
 }
 
 const objectId = (c: { bucket: string; key: string }) => `${c.bucket}\0${c.key}`;
+/** A put of one object version (a queued change that will bring exactly that version). */
+const versionId = (c: ObjectChange) =>
+  c.action === 'put' && c.etag !== '' ? `${objectId(c)}\0${c.etag}` : '';
 
 interface Ticket {
   readonly delivery: Delivery;
@@ -57,6 +60,9 @@ interface Prepared {
   readonly staged: StagedChange[];
   readonly rejected: Map<string, Rejection>;
   readonly files: string[];
+  /** When the downloads started and ended (for the per-batch timing log line). */
+  readonly startedAt: number;
+  readonly downloadedAt: number;
 }
 
 export interface S3FlowDeps {
@@ -69,10 +75,13 @@ export interface S3FlowDeps {
 
 export class S3Flow {
   private readonly s3: S3Client;
+  private readonly getter: ObjectGetter;
   private readonly sequencers = new Map<string, Sequencer<Item, Prepared>>();
   /** Per repository: ETags the batch now publishing brings in, so the next need not fetch them. */
   private readonly ahead = new Map<string, Map<string, string>>();
   private readonly stagingDir: string;
+  /** Queued or in-flight puts by object version, until published: reconciliation skips them. */
+  private readonly queuedVersions = new Map<string, number>();
   private reconcileTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private staged = 0;
@@ -81,6 +90,7 @@ export class S3Flow {
 
   constructor(private readonly deps: S3FlowDeps) {
     this.s3 = makeS3Client(deps.config.s3);
+    this.getter = new ObjectGetter(deps.config.s3);
     this.stagingDir = join(deps.config.stateDir, 'flows', 's3-staging');
   }
 
@@ -117,6 +127,8 @@ export class S3Flow {
     this.stopped = true;
     clearTimeout(this.reconcileTimer);
     await Promise.all([...this.sequencers.values()].map((s) => s.stop(30_000)));
+    this.getter.close();
+    this.s3.destroy();
   }
 
   status() {
@@ -160,7 +172,11 @@ export class S3Flow {
         batchDelayMs: this.cfg.batchDelayMs,
         batchMaxEvents: this.cfg.batchMaxEvents,
         // Changes of messages whose channel died are dropped: the broker redelivers those messages.
-        keep: (i) => !i.ticket || this.deps.session.isLive(i.ticket.delivery),
+        keep: (i) => {
+          const live = !i.ticket || this.deps.session.isLive(i.ticket.delivery);
+          if (!live) this.unpend(i.change);
+          return live;
+        },
         prepare: (batch) => this.prepare(batch, this.ahead.get(repository) ?? new Map()),
         commit: (batch, prepared) => this.commit(repository, batch, prepared),
         release: async (prepared) => {
@@ -174,7 +190,16 @@ export class S3Flow {
       });
       this.sequencers.set(repository, seq);
     }
+    const version = versionId(item.change);
+    if (version) this.queuedVersions.set(version, (this.queuedVersions.get(version) ?? 0) + 1);
     seq.push(item);
+  }
+
+  private unpend(change: ObjectChange): void {
+    const version = versionId(change);
+    const n = this.queuedVersions.get(version) ?? 0;
+    if (n > 1) this.queuedVersions.set(version, n - 1);
+    else this.queuedVersions.delete(version);
   }
 
   /** The last change per object, in the order of those last changes. */
@@ -204,8 +229,10 @@ export class S3Flow {
     );
     const rejected = new Map<string, Rejection>();
     const files: string[] = [];
+    const startedAt = Date.now();
     try {
-      return { staged: await this.stage(changes, rejected, files), rejected, files };
+      const staged = await this.stage(changes, rejected, files);
+      return { staged, rejected, files, startedAt, downloadedAt: Date.now() };
     } catch (error) {
       await Promise.all(files.map((f) => rm(f, { force: true })));
       throw error;
@@ -226,6 +253,7 @@ export class S3Flow {
 
   private async publishAndSettle(repository: string, batch: Item[], prepared: Prepared): Promise<void> {
     const { staged, rejected } = prepared;
+    const committing = Date.now();
     let published: StagedChange[] = [];
     if (staged.length > 0) {
       this.deps.logger.info({ repository, objects: staged.length }, 'S3 batch staged');
@@ -233,10 +261,27 @@ export class S3Flow {
         await new Promise((r) => setTimeout(r, this.cfg.pauseBeforePublishMs));
       published = await this.publish(repository, staged, rejected);
     }
+    const publishedAt = Date.now();
     this.record(repository, published, rejected);
     this.deps.metrics.events.inc({ outcome: 'published' }, batch.length - rejected.size);
     this.deps.metrics.events.inc({ outcome: 'rejected' }, rejected.size);
-    for (const item of batch) this.settle(item, rejected.get(objectId(item.change)));
+    for (const item of batch) {
+      this.unpend(item.change);
+      this.settle(item, rejected.get(objectId(item.change)));
+    }
+    // Where a batch's time goes: downloads, waiting for the batch ahead, publish, record + acks.
+    this.deps.logger.info(
+      {
+        repository,
+        events: batch.length,
+        objects: staged.length,
+        downloadMs: prepared.downloadedAt - prepared.startedAt,
+        waitMs: committing - prepared.downloadedAt,
+        publishMs: publishedAt - committing,
+        settleMs: Date.now() - publishedAt,
+      },
+      'S3 batch done',
+    );
   }
 
   /** Downloads the current bytes of each changed object; a vanished object stages as a removal. */
@@ -253,7 +298,7 @@ export class S3Flow {
         const file = join(this.stagingDir, `obj-${++this.staged}`);
         const root = normalizeRepoPath(this.mappingOf(change).path);
         try {
-          const got = await downloadObject(this.s3, change.bucket, change.key, {
+          const got = await downloadObject(this.getter, change.bucket, change.key, {
             file,
             maxBytes: this.cfg.maxObjectBytes,
             inline: (size) => {
@@ -375,14 +420,20 @@ export class S3Flow {
   /** Lists every mapped bucket and queues the differences from what was published. */
   async reconcile(): Promise<number> {
     let queued = 0;
+    const started = Date.now();
     for (const mapping of this.cfg.buckets) {
       const warn = (message: string) => this.deps.logger.warn(message);
       const changes = await bucketDrift(this.s3, mapping, this.deps.state, this.cfg.maxKeyBytes, warn);
-      for (const change of changes) this.enqueue({ change });
-      queued += changes.length;
+      // A version already queued (typically a backlog of events still draining at start) will
+      // be published by that change: queuing it again would only make batches with nothing to do.
+      const missed = changes.filter((c) => !this.queuedVersions.has(versionId(c)));
+      for (const change of missed) this.enqueue({ change });
+      queued += missed.length;
     }
     this.lastReconcile = { at: new Date().toISOString(), queued };
-    if (queued > 0) this.deps.logger.info({ queued }, 'S3 reconciliation queued missed changes');
+    const listMs = Date.now() - started;
+    if (queued > 0) this.deps.logger.info({ queued, listMs }, 'S3 reconciliation queued missed changes');
+    else this.deps.logger.debug({ listMs }, 'S3 reconciliation found nothing missed');
     return queued;
   }
 }

@@ -26,11 +26,16 @@ export async function startBridge(
   dir: string,
   config: Record<string, unknown>,
   env: Record<string, string> = {},
+  nodeArgs: string[] = [],
 ): Promise<BridgeProcess> {
   await mkdir(dir, { recursive: true });
   const file = join(dir, `bridge-${Date.now()}.yaml`);
   await writeFile(file, stringify({ http: { listen: '127.0.0.1:0' }, ...config }));
-  const proc = execa('node', [CLI, '--config', file, 'run'], { reject: false, buffer: false, env });
+  const proc = execa('node', [...nodeArgs, CLI, '--config', file, 'run'], {
+    reject: false,
+    buffer: false,
+    env,
+  });
   const logs: Record<string, unknown>[] = [];
   let tail = '';
   let rest = '';

@@ -1,12 +1,14 @@
 // Bucket notifications on the test Ceph RGW: an SNS topic pushing to a RabbitMQ exchange
 // (RGW is the real producer of the events), attached to a bucket for the cvmfs/ prefix.
 
+import { Agent } from 'node:http';
 import { CreateBucketCommand, PutBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import amqp from 'amqplib';
 import type { RgwInstance } from '../../../../catalog-server/test/support/ceph-rgw.js';
 
-export function s3Client(rgw: RgwInstance): S3Client {
+/** An S3 client for the test RGW; `maxSockets` bounds its keep-alive connections (SDK default 50). */
+export function s3Client(rgw: RgwInstance, maxSockets = 50): S3Client {
   return new S3Client({
     endpoint: rgw.endpoint,
     region: 'us-east-1',
@@ -14,6 +16,7 @@ export function s3Client(rgw: RgwInstance): S3Client {
     credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets }) },
   });
 }
 
