@@ -135,13 +135,16 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().default(true),
       /** TCP port for peer connections; 0 (default) picks a free one, announced to the tracker. */
       torrentPort: z.number().int().min(0).max(65535).default(0),
-      /** Peers uploaded to at once, per torrent. The origin serves more than an agent's 5. */
-      uploadSlots: z.number().int().min(1).default(8),
+      /**
+       * Peers uploaded to at once, per torrent (rotated by the cooperative choker). Few, so
+       * that each piece the origin sends completes soon and starts spreading from an agent.
+       */
+      uploadSlots: z.number().int().min(1).default(4),
       maxConnsPerTorrent: z.number().int().min(1).default(64),
       /** Total upload rate in bytes/s; 0 = unlimited. */
       uploadLimitBytesPerSecond: z.number().int().min(0).default(0),
       /**
-       * Super-seeding (BEP 16): each peer is shown 2 pieces at a time, least-shown first, so
+       * Super-seeding (BEP 16): each peer is shown one piece at a time, least-shown first, so
        * the origin link carries pieces nobody has yet and agents trade the rest.
        */
       superSeed: z.boolean().default(true),

@@ -111,7 +111,9 @@ export class OriginSeeder {
       await this.engine.seed(
         torrentBytes,
         dir,
-        this.deps.superSeed ? { superSeed: { piecesPerPeer: 2 } } : {},
+        // One piece per peer: with `uploadSlots` peers served, 4 pieces are in flight at once
+        // and each reaches an agent after 4 × piece/B, not 16 × as with 8 slots × 2 pieces.
+        this.deps.superSeed ? { superSeed: { piecesPerPeer: 1 } } : {},
       );
       this.seeding.add(t.infoHash);
       this.deps.logger.info({ infoHash: t.infoHash, sizeBytes: info.sizeBytes }, 'seeding artifact');

@@ -37,6 +37,8 @@ const { values } = parseArgs({
     inner: { type: 'boolean', default: false },
     /** the origin seeds as an ordinary seed instead of super-seeding (for comparison) */
     'plain-seed': { type: 'boolean', default: false },
+    /** the origin seeder's upload slots (default: the catalog server's) */
+    'origin-slots': { type: 'string' },
     /** the agents' upload slot policy: cooperative (default) or tit-for-tat (for comparison) */
     choker: { type: 'string', default: 'cooperative' },
   },
@@ -104,7 +106,12 @@ async function inner(): Promise<void> {
       name: 'BENCH',
       threshold: 1,
       serverHost: ipOf(0),
-      ...(values['plain-seed'] ? { serverConfig: { seeder: { superSeed: false } } } : {}),
+      serverConfig: {
+        seeder: {
+          superSeed: !values['plain-seed'],
+          ...(values['origin-slots'] ? { uploadSlots: Number(values['origin-slots']) } : {}),
+        },
+      },
     });
     await site.endorse(site.pki.endorsers.alice, ['catalog', 'new', 'bench']);
     for (const n of NS) {
@@ -291,7 +298,7 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
       api: { listen: `unix:${socket}` },
       poll: { intervalSeconds: 0.5, retrySeconds: 0.5, timeoutSeconds: 10 },
       transfer: {
-        webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 5 },
+        webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 30 },
         choker: values.choker,
       },
       hooks: { available: [['sh', '-c', `date +%s.%N > ${done}`]] },
