@@ -111,6 +111,8 @@ export class TransferEngine {
   private readonly bans = new PeerBanList();
   private readonly hashing = new HashWorker();
   private readonly piecePool = new PieceBufferPool(3);
+  /** torrents whose pieces piece-verify.ts assembles (it reports failed pieces to the ban logic) */
+  private readonly assembled = new WeakSet<Torrent>();
 
   private constructor(
     private readonly client: WebTorrent,
@@ -337,7 +339,9 @@ export class TransferEngine {
     });
     torrent.on('warning', (err: unknown) => this.events.onWarning?.(torrent.infoHash, errorMessage(err)));
     linearRarestFirst(torrent);
-    if (!offloadPieceHashing(torrent, this.hashing, this.piecePool, { maxPendingWrites: 3 })) {
+    if (offloadPieceHashing(torrent, this.hashing, this.piecePool, { maxPendingWrites: 3 })) {
+      this.assembled.add(torrent);
+    } else {
       this.events.onWarning?.(
         torrent.infoHash,
         'unknown webtorrent version: piece hashes stay on the main thread',
@@ -357,6 +361,7 @@ export class TransferEngine {
     banCorruptPeers(torrent, this.bans, {
       strikesToBan: this.config.strikesToBan,
       onBan: (event) => this.events.onBan?.(infoHash, event),
+      failedPieceEvents: this.assembled.has(torrent),
     });
     const counters = enforcePeerLimits(torrent, {
       maxConnsPerTorrent: this.config.maxConnsPerTorrent,
