@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { pollConfigSchema, transferConfigSchema, trustConfigSchema } from '@trustswarm/fetch';
+import { pollConfigSchema, transferConfigSchema, trustConfigSchema } from '@trustswarm/fetch/transfer';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AgentError, errorMessage } from './errors.js';
