@@ -347,7 +347,7 @@ export class TransferEngine {
         'unknown webtorrent version: piece hashes stay on the main thread',
       );
     }
-    lessCopyingWires(torrent);
+    lessCopyingWires(torrent, { reuseBlockBuffer: this.assembled.has(torrent) });
     gatherWireWrites(torrent);
     limitRequestPipeline(
       torrent,

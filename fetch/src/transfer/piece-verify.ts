@@ -136,7 +136,11 @@ class PieceAssembler {
 
   constructor(private readonly pool: PieceBufferPool) {}
 
-  /** Copies a single-block chunk into place; returns what torrent-piece should keep. */
+  /**
+   * Copies a single-block chunk into place; returns what torrent-piece should keep. A block
+   * from a wire is never kept itself: wire-parser.ts parses blocks that straddle socket reads
+   * in one reused buffer, which must be free again when the chunk callback returns.
+   */
   place(
     piece: PieceLike,
     reservation: number,
@@ -153,13 +157,18 @@ class PieceAssembler {
       const blocks = Math.ceil(chunk.length / BLOCK_LENGTH);
       for (let j = reservation; j < reservation + blocks; j++) if (!piece._buffer[j]) senders[j] = wire;
     }
-    if (chunk.length > BLOCK_LENGTH || !piece._buffer || piece._buffer[reservation]) return chunk;
+    // Web-seed chunks (several blocks) are buffers of their own; keep them as received.
+    if (chunk.length > BLOCK_LENGTH) return chunk;
+    // A duplicate block: torrent-piece keeps the first copy and ignores this one.
+    if (piece._buffer?.[reservation]) return chunk;
+    // Never the case after `reserve()`; a copy, as a wire's chunk is not kept (see `place`'s doc).
+    if (!piece._buffer) return chunk.slice();
     let buf = this.buffers.get(piece);
     if (!buf) {
       buf = this.pool.take(piece.length);
       this.buffers.set(piece, buf);
     }
-    if (offset + chunk.length > buf.length) return chunk;
+    if (offset + chunk.length > buf.length) return chunk.slice();
     buf.set(chunk, offset);
     return buf.subarray(offset, offset + chunk.length);
   }
@@ -316,7 +325,8 @@ export function offloadPieceHashing(
     const onChunk = (err: Error | null, chunk: Uint8Array): void => {
       if (self.destroyed) return;
       if (!self.ready) {
-        self.once('ready', () => onChunk(err, chunk));
+        const copy = chunk ? chunk.slice() : chunk; // kept past this callback: see `place`
+        self.once('ready', () => onChunk(err, copy));
         return;
       }
       if (reservations[i] === wire) reservations[i] = null;
