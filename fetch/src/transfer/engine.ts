@@ -110,7 +110,7 @@ export class TransferEngine {
   private readonly active = new Map<string, Active>();
   private readonly bans = new PeerBanList();
   private readonly hashing = new HashWorker();
-  private readonly piecePool = new PieceBufferPool(3);
+  private readonly piecePool = new PieceBufferPool(2);
   /** torrents whose pieces piece-verify.ts assembles (it reports failed pieces to the ban logic) */
   private readonly assembled = new WeakSet<Torrent>();
 
@@ -339,7 +339,7 @@ export class TransferEngine {
     });
     torrent.on('warning', (err: unknown) => this.events.onWarning?.(torrent.infoHash, errorMessage(err)));
     linearRarestFirst(torrent);
-    if (offloadPieceHashing(torrent, this.hashing, this.piecePool, { maxPendingWrites: 3 })) {
+    if (offloadPieceHashing(torrent, this.hashing, this.piecePool, { maxPendingWrites: 2 })) {
       this.assembled.add(torrent);
     } else {
       this.events.onWarning?.(
