@@ -21,6 +21,8 @@ const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 // key -> { path, fd, size, pieceLength, pieceCount, next, ready: Set, hash }
 const files = new Map();
+// Pieces are read back in slices of this size: one small buffer, whatever the piece length.
+const READ_SIZE = 1 << 20;
 let readBuf = null;
 function closeFile(key) {
   const file = files.get(key);
@@ -35,14 +37,14 @@ function drain(file, limit) {
     const index = file.next;
     const start = index * file.pieceLength;
     const length = Math.min(file.pieceLength, file.size - start);
-    if (!readBuf || readBuf.length < length) readBuf = Buffer.allocUnsafe(length);
+    if (!readBuf) readBuf = Buffer.allocUnsafe(READ_SIZE);
     let done = 0;
     while (done < length) {
-      const n = fs.readSync(file.fd, readBuf, done, length - done, start + done);
+      const n = fs.readSync(file.fd, readBuf, 0, Math.min(READ_SIZE, length - done), start + done);
       if (n === 0) throw new Error('staged file is shorter than the torrent (piece ' + index + ')');
+      file.hash.update(readBuf.subarray(0, n));
       done += n;
     }
-    file.hash.update(readBuf.subarray(0, length));
     file.ready.delete(index);
     file.next += 1;
   }

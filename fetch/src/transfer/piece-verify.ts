@@ -99,7 +99,10 @@ function getPiecePipelineLength(wire: WireLike, duration: number, pieceLength: n
 /**
  * Reusable piece-sized buffers. webtorrent allocates a fresh buffer for every completed piece
  * (1 GiB of short-lived 4 MiB ArrayBuffers per GiB), which V8 frees only at its next full GC:
- * RSS carried tens of MB of dead pieces and the allocations kept triggering GCs. A buffer
+ * RSS carried tens of MB of dead pieces and the allocations kept triggering GCs. The pool
+ * keeps up to `maxPerSize` free buffers per size: sized to the pieces in use at once
+ * (assembling, hashing, waiting for the disk), so that a buffer is hardly ever dropped to the
+ * GC — a dropped one stays resident until a full GC while new ones are allocated. A buffer
  * goes back to the pool once the store has written it (or its hash failed). It is safe to
  * reuse then: the only holder, immediate-chunk-store, drops it when the write completes, and
  * every partial read it serves in between is a copy (`Uint8Array#slice`).
