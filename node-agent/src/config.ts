@@ -9,8 +9,6 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AgentError, errorMessage } from './errors.js';
 
-const MiB = 1024 * 1024;
-
 export const configSchema = z
   .strictObject({
     site: z.string().min(1),
