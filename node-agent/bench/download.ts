@@ -37,11 +37,14 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '1' },
     /** extra node flags for the leeching agent, e.g. --cpu-prof (profiling only) */
     'agent-node-arg': { type: 'string', multiple: true, default: [] },
+    /** extra `--set transfer.key=value` for the leeching agent, e.g. transfer.maxRequestsPerPeer=1024 */
+    'agent-set': { type: 'string', multiple: true, default: [] },
   },
 });
 const seederNames = values.seeders.split(',').filter(Boolean);
 const repeat = Math.max(1, Number(values.repeat));
 const agentNodeArgs = values['agent-node-arg'];
+const agentSets = values['agent-set'].flatMap((set) => ['--set', set]);
 const sizeBytes = Number(values['size-mib']) * 1024 * 1024;
 const outPath = values.out ?? join(packageDir, '..', 'bench-results', 'node-agent-download.json');
 
@@ -142,6 +145,7 @@ async function leechAgent(dir: string, torrentPath: string, sha256: string) {
     'transfer.dht.enabled=false',
     '--set',
     'transfer.webSeed.enabled=false',
+    ...agentSets,
   ]);
   let downloadedAt = 0n;
   let maxRssBytes = 0;
@@ -322,6 +326,7 @@ async function main(): Promise<void> {
       pieceLengthBytes: 4 << 20,
       node: process.version,
       agentNodeFlags: [...cliNodeFlags, ...agentNodeArgs],
+      agentSets: values['agent-set'],
       cpus: cpus().length,
       summary,
       results,

@@ -3,7 +3,7 @@
 // which has no hook; at ~1 GB/s per core that is ~1 s of main-thread time per GiB, during
 // which no socket is read. This replaces `_request` on each torrent instance with a copy of
 // webtorrent 3.0.21's (MIT, WebTorrent LLC) that differs in three ways:
-//   - the assembled piece is transferred to a worker thread for its SHA-1 (hash-worker.ts);
+//   - the assembled piece (in a shared buffer) is hashed in a worker thread (hash-worker.ts);
 //   - blocks are copied into a pooled piece buffer as they arrive (PieceAssembler), instead
 //     of keeping the socket reads and concatenating them into a new buffer per piece;
 //   - while `maxPendingWrites` verified pieces wait for the disk, no blocks are requested;
@@ -112,8 +112,9 @@ export class PieceBufferPool {
 
   constructor(private readonly maxPerSize: number) {}
 
+  /** A free buffer of `length` bytes; new ones are SharedArrayBuffers (see hash-worker.ts). */
   take(length: number): Uint8Array {
-    return this.free.get(length)?.pop() ?? new Uint8Array(length);
+    return this.free.get(length)?.pop() ?? new Uint8Array(new SharedArrayBuffer(length));
   }
 
   give(buf: Uint8Array): void {
