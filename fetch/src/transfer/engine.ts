@@ -110,7 +110,7 @@ export class TransferEngine {
   private readonly active = new Map<string, Active>();
   private readonly bans = new PeerBanList();
   private readonly hashing = new HashWorker();
-  // Pieces in use at once per downloading torrent: ~2 assembling, 1 hashing, ≤ 2 being written.
+  // Free pieces kept; a download has ~2 assembling, 1 hashing and ≤ 2 being written at once.
   private readonly piecePool = new PieceBufferPool(6);
   /** torrents whose pieces piece-verify.ts assembles (it reports failed pieces to the ban logic) */
   private readonly assembled = new WeakSet<Torrent>();
