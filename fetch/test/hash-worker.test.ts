@@ -40,6 +40,16 @@ describe('HashWorker', () => {
     );
   });
 
+  it('hashes a piece in a SharedArrayBuffer in place, leaving the caller its buffer', async () => {
+    const bytes = randomBytes(PIECE);
+    const piece = new Uint8Array(new SharedArrayBuffer(PIECE));
+    piece.set(bytes);
+    const result = await worker.sha1(piece);
+    expect(result.hex).toBe(sha('sha1', bytes));
+    expect(result.buf).toBe(piece);
+    expect(Buffer.from(piece).equals(bytes)).toBe(true);
+  });
+
   it('hashes the staged file from disk as pieces land, in any order, with pieces present at start', async () => {
     const size = PIECE * 7 + 1234; // short last piece
     const content = randomBytes(size);

@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,6 +22,11 @@ import { execa, type ResultPromise } from 'execa';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(packageDir, 'dist', 'cli.js');
+/** The node flags of the CLI's `#!/usr/bin/env -S node ...` line: the agent runs as installed. */
+const cliNodeFlags = ((await readFile(cli, 'utf8')).split('\n', 1)[0] ?? '')
+  .replace(/^#!\S*env -S node/, '')
+  .split(' ')
+  .filter((flag) => flag.startsWith('--'));
 const { values } = parseArgs({
   options: {
     'size-mib': { type: 'string', default: '1024' },
@@ -32,11 +37,14 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '1' },
     /** extra node flags for the leeching agent, e.g. --cpu-prof (profiling only) */
     'agent-node-arg': { type: 'string', multiple: true, default: [] },
+    /** extra `--set transfer.key=value` for the leeching agent, e.g. transfer.maxRequestsPerPeer=1024 */
+    'agent-set': { type: 'string', multiple: true, default: [] },
   },
 });
 const seederNames = values.seeders.split(',').filter(Boolean);
 const repeat = Math.max(1, Number(values.repeat));
 const agentNodeArgs = values['agent-node-arg'];
+const agentSets = values['agent-set'].flatMap((set) => ['--set', set]);
 const sizeBytes = Number(values['size-mib']) * 1024 * 1024;
 const outPath = values.out ?? join(packageDir, '..', 'bench-results', 'node-agent-download.json');
 
@@ -119,6 +127,7 @@ async function waitForSeeder(tracker: Server, infoHash: string): Promise<void> {
 async function leechAgent(dir: string, torrentPath: string, sha256: string) {
   const started = process.hrtime.bigint();
   const proc = execa('node', [
+    ...cliNodeFlags,
     ...agentNodeArgs,
     cli,
     'fetch',
@@ -136,6 +145,7 @@ async function leechAgent(dir: string, torrentPath: string, sha256: string) {
     'transfer.dht.enabled=false',
     '--set',
     'transfer.webSeed.enabled=false',
+    ...agentSets,
   ]);
   let downloadedAt = 0n;
   let maxRssBytes = 0;
@@ -183,6 +193,9 @@ async function main(): Promise<void> {
     const origin = join(dir, 'origin');
     await mkdir(origin, { recursive: true });
     const filePath = join(origin, 'image.qcow2');
+    process.stdout.write(
+      `agent node flags (from the CLI's first line): ${cliNodeFlags.join(' ') || 'none'}\n`,
+    );
     process.stdout.write(`writing ${sizeBytes / 2 ** 20} MiB of random data...\n`);
     const sha256 = await writeRandomFile(filePath);
     const torrentFile = await new Promise<Uint8Array>((resolve, reject) =>
@@ -204,6 +217,7 @@ async function main(): Promise<void> {
         proc: execa(
           'node',
           [
+            ...cliNodeFlags,
             cli,
             'fetch',
             '--torrent',
@@ -311,6 +325,8 @@ async function main(): Promise<void> {
       sizeBytes,
       pieceLengthBytes: 4 << 20,
       node: process.version,
+      agentNodeFlags: [...cliNodeFlags, ...agentNodeArgs],
+      agentSets: values['agent-set'],
       cpus: cpus().length,
       summary,
       results,

@@ -4,12 +4,10 @@
 
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { pollConfigSchema, transferConfigSchema, trustConfigSchema } from '@trustswarm/fetch';
+import { pollConfigSchema, transferConfigSchema, trustConfigSchema } from '@trustswarm/fetch/transfer';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AgentError, errorMessage } from './errors.js';
-
-const MiB = 1024 * 1024;
 
 export const configSchema = z
   .strictObject({

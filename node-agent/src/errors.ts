@@ -1,9 +1,9 @@
 // The agent's own error family (configuration, state, hooks, control API); failures of the
 // fetch path come from @trustswarm/fetch as FetchError. Both carry a stable code.
 
-import { FetchError } from '@trustswarm/fetch';
+import { FetchError } from '@trustswarm/fetch/transfer';
 
-export { errorMessage } from '@trustswarm/fetch';
+export { errorMessage } from '@trustswarm/fetch/transfer';
 
 export type AgentErrorCode = 'CONFIG_INVALID' | 'STATE_INVALID' | 'HOOK_FAILED' | 'FETCH_FAILED';
 

@@ -3,7 +3,7 @@
 // Prints one JSON line per second with the transfer stats (tests and scripts read them).
 
 import { readFile } from 'node:fs/promises';
-import { FetchError, ImageStore, readTorrentInfo, TransferEngine } from '@trustswarm/fetch';
+import { FetchError, ImageStore, readTorrentInfo, TransferEngine } from '@trustswarm/fetch/transfer';
 import { loadTransferConfig } from './config.js';
 import { AgentError } from './errors.js';
 

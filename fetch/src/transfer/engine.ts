@@ -118,7 +118,10 @@ export class TransferEngine {
   private readonly active = new Map<string, Active>();
   private readonly bans = new PeerBanList();
   private readonly hashing = new HashWorker();
-  private readonly piecePool = new PieceBufferPool(3);
+  // Free pieces kept; a download has ~2 assembling, 1 hashing and ≤ 2 being written at once.
+  private readonly piecePool = new PieceBufferPool(6);
+  /** torrents whose pieces piece-verify.ts assembles (it reports failed pieces to the ban logic) */
+  private readonly assembled = new WeakSet<Torrent>();
 
   private constructor(
     private readonly client: WebTorrent,
@@ -363,13 +366,15 @@ export class TransferEngine {
     // their own address), each such pair taking 2 of the 10 connection slots.
     (torrent as unknown as { peerId: string }).peerId = this.client.peerId;
     linearRarestFirst(torrent);
-    if (!offloadPieceHashing(torrent, this.hashing, this.piecePool, { maxPendingWrites: 3 })) {
+    if (offloadPieceHashing(torrent, this.hashing, this.piecePool, { maxPendingWrites: 2 })) {
+      this.assembled.add(torrent);
+    } else {
       this.events.onWarning?.(
         torrent.infoHash,
         'unknown webtorrent version: piece hashes stay on the main thread',
       );
     }
-    lessCopyingWires(torrent);
+    lessCopyingWires(torrent, { reuseBlockBuffer: this.assembled.has(torrent) });
     gatherWireWrites(torrent);
     limitRequestPipeline(
       torrent,
@@ -383,6 +388,7 @@ export class TransferEngine {
     banCorruptPeers(torrent, this.bans, {
       strikesToBan: this.config.strikesToBan,
       onBan: (event) => this.events.onBan?.(infoHash, event),
+      failedPieceEvents: this.assembled.has(torrent),
     });
     const counters = enforcePeerLimits(torrent, {
       maxConnsPerTorrent: this.config.maxConnsPerTorrent,

@@ -2,8 +2,11 @@
 // ~0.9 s of sha256 (whole-file check) per core; on the main thread both stall the socket
 // reads. Both run in one worker thread:
 //
-// - `HashWorker.sha1(buf)`: the piece check. The piece's ArrayBuffer is transferred to the
-//   worker and back (no copy); the caller gets a new view over the same memory.
+// - `HashWorker.sha1(buf)`: the piece check. A piece in a SharedArrayBuffer (piece-verify.ts's
+//   pool) is hashed in place: nothing is moved, the caller keeps its buffer. An ArrayBuffer
+//   is transferred to the worker and back (no copy; the caller gets a new view). Transfers
+//   cost more than they seem: each leaves a detached ArrayBuffer whose 4 MiB V8 counts as
+//   external memory until a full GC, so a download of 1 GiB set off dozens of full GCs.
 // - `FileHasher`: the whole-file sha256 of a staged file, computed while it downloads. It is
 //   told which pieces are on disk (verified and written) and hashes the longest complete
 //   prefix, reading it back from the file (page cache) in order. It therefore covers exactly
@@ -21,6 +24,8 @@ const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 // key -> { path, fd, size, pieceLength, pieceCount, next, ready: Set, hash }
 const files = new Map();
+// Pieces are read back in slices of this size: one small buffer, whatever the piece length.
+const READ_SIZE = 1 << 20;
 let readBuf = null;
 function closeFile(key) {
   const file = files.get(key);
@@ -35,14 +40,14 @@ function drain(file, limit) {
     const index = file.next;
     const start = index * file.pieceLength;
     const length = Math.min(file.pieceLength, file.size - start);
-    if (!readBuf || readBuf.length < length) readBuf = Buffer.allocUnsafe(length);
+    if (!readBuf) readBuf = Buffer.allocUnsafe(READ_SIZE);
     let done = 0;
     while (done < length) {
-      const n = fs.readSync(file.fd, readBuf, done, length - done, start + done);
+      const n = fs.readSync(file.fd, readBuf, 0, Math.min(READ_SIZE, length - done), start + done);
       if (n === 0) throw new Error('staged file is shorter than the torrent (piece ' + index + ')');
+      file.hash.update(readBuf.subarray(0, n));
       done += n;
     }
-    file.hash.update(readBuf.subarray(0, length));
     file.ready.delete(index);
     file.next += 1;
   }
@@ -68,7 +73,8 @@ parentPort.on('message', (m) => {
   try {
     if (m.op === 'sha1') {
       const hex = createHash('sha1').update(new Uint8Array(m.buf, m.offset, m.length)).digest('hex');
-      parentPort.postMessage({ id: m.id, hex, buf: m.buf }, [m.buf]);
+      if (m.buf instanceof SharedArrayBuffer) parentPort.postMessage({ id: m.id, hex });
+      else parentPort.postMessage({ id: m.id, hex, buf: m.buf }, [m.buf]);
     } else if (m.op === 'open') {
       closeFile(m.key);
       files.set(m.key, { path: m.path, fd: null, size: m.size, pieceLength: m.pieceLength,
@@ -169,10 +175,21 @@ export class HashWorker {
   private nextKey = 1;
 
   /**
-   * SHA-1 of `buf` in the worker. `buf` must own its whole ArrayBuffer (it is transferred and
-   * detached); use the returned view afterwards.
+   * SHA-1 of `buf` in the worker. A SharedArrayBuffer view is hashed in place (the same view is
+   * returned; do not write to it meanwhile). Otherwise `buf` must own its whole ArrayBuffer (it
+   * is transferred and detached); use the returned view afterwards.
    */
   async sha1(buf: Uint8Array): Promise<{ hex: string; buf: Uint8Array }> {
+    if (buf.buffer instanceof SharedArrayBuffer) {
+      const reply = await this.thread.call({
+        op: 'sha1',
+        buf: buf.buffer,
+        offset: buf.byteOffset,
+        length: buf.byteLength,
+      });
+      if (reply.hex === undefined) throw new Error('hash worker gave no SHA-1');
+      return { hex: reply.hex, buf };
+    }
     if (
       buf.byteOffset !== 0 ||
       buf.byteLength !== buf.buffer.byteLength ||

@@ -6,6 +6,11 @@
 // hash of each block of the failed attempt is kept with the peer that sent it, and when the
 // piece later verifies, every peer whose block differs from the verified data is proven
 // corrupt and banned (after `strikesToBan` such pieces); peers whose blocks matched are not.
+//
+// The failed piece's data and senders come from piece-verify.ts (FAILED_PIECE_EVENT), which
+// assembles pieces itself. Only when that path is not installed (unknown webtorrent version)
+// are references to the received blocks kept per piece: they pin the socket reads the blocks
+// arrived in (tens of MB while several pieces are in flight).
 
 import { createHash } from 'node:crypto';
 import type { Torrent, Wire } from 'webtorrent';
@@ -47,6 +52,17 @@ function outgoingAddress(wire: Wire): string | undefined {
 
 const FAILED_PIECE = /^Piece (\d+) failed verification/;
 
+/** Emitted on the torrent by piece-verify.ts when an assembled piece fails its SHA-1. */
+export const FAILED_PIECE_EVENT = 'tsw:failed-piece';
+
+export interface FailedPiece {
+  index: number;
+  /** the piece as assembled; valid only during the event */
+  data: Uint8Array;
+  /** the peer each block of `data` came from */
+  blocks: Array<{ wire: Wire; offset: number; length: number }>;
+}
+
 interface Block {
   wire: Wire;
   offset: number;
@@ -61,10 +77,15 @@ const sha1 = (data: Uint8Array) => createHash('sha1').update(data).digest('hex')
 export function banCorruptPeers(
   torrent: Torrent,
   bans: PeerBanList,
-  opts: { strikesToBan: number; onBan: (event: BanEvent) => void },
+  opts: {
+    strikesToBan: number;
+    onBan: (event: BanEvent) => void;
+    /** piece-verify.ts emits FAILED_PIECE_EVENT on this torrent: keep no block references */
+    failedPieceEvents?: boolean;
+  },
 ): void {
-  // References to the received blocks (webtorrent holds the same buffers until the piece
-  // completes); hashed only when a piece fails.
+  // Fallback path only: references to the received blocks (webtorrent holds the same buffers
+  // until the piece completes); hashed only when a piece fails.
   const inFlight = new Map<number, Block[]>();
   const suspects = new Map<number, Suspects>();
   const strikes = new Map<Wire, number>();
@@ -87,6 +108,7 @@ export function banCorruptPeers(
       wire.destroy();
       return;
     }
+    if (opts.failedPieceEvents) return;
     wire.on('piece', (index: number, offset: number, data: Uint8Array) => {
       const blocks = inFlight.get(index) ?? [];
       inFlight.set(index, blocks);
@@ -108,12 +130,7 @@ export function banCorruptPeers(
     });
   });
 
-  torrent.on('warning', (err: unknown) => {
-    const match = err instanceof Error ? FAILED_PIECE.exec(err.message) : null;
-    if (!match) return;
-    const pieceIndex = Number(match[1]);
-    const blocks = inFlight.get(pieceIndex) ?? [];
-    inFlight.delete(pieceIndex);
+  const onFailed = (pieceIndex: number, blocks: Array<{ wire: Wire; offset: number; data: Uint8Array }>) => {
     const wires = new Set(blocks.map((b) => b.wire));
     if (wires.size === 1) {
       for (const wire of wires) ban(wire, pieceIndex);
@@ -125,5 +142,25 @@ export function banCorruptPeers(
       kept.push({ wire: b.wire, offset: b.offset, length: b.data.length, sha1: sha1(b.data) });
     }
     suspects.set(pieceIndex, kept);
+  };
+
+  if (opts.failedPieceEvents) {
+    torrent.on(FAILED_PIECE_EVENT, (failed: FailedPiece) => {
+      const blocks = failed.blocks.map((b) => ({
+        wire: b.wire,
+        offset: b.offset,
+        data: failed.data.subarray(b.offset, b.offset + b.length),
+      }));
+      onFailed(failed.index, blocks);
+    });
+    return;
+  }
+  torrent.on('warning', (err: unknown) => {
+    const match = err instanceof Error ? FAILED_PIECE.exec(err.message) : null;
+    if (!match) return;
+    const pieceIndex = Number(match[1]);
+    const blocks = inFlight.get(pieceIndex) ?? [];
+    inFlight.delete(pieceIndex);
+    onFailed(pieceIndex, blocks);
   });
 }

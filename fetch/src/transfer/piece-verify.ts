@@ -3,13 +3,15 @@
 // which has no hook; at ~1 GB/s per core that is ~1 s of main-thread time per GiB, during
 // which no socket is read. This replaces `_request` on each torrent instance with a copy of
 // webtorrent 3.0.21's (MIT, WebTorrent LLC) that differs in three ways:
-//   - the assembled piece is transferred to a worker thread for its SHA-1 (hash-worker.ts);
+//   - the assembled piece (in a shared buffer) is hashed in a worker thread (hash-worker.ts);
 //   - blocks are copied into a pooled piece buffer as they arrive (PieceAssembler), instead
 //     of keeping the socket reads and concatenating them into a new buffer per piece;
 //   - while `maxPendingWrites` verified pieces wait for the disk, no blocks are requested;
 //   - the request rounds queued by the blocks of one socket read are merged into one.
-// Everything else — reservations, hotswap, the `Piece N failed verification` warning that
-// peer-bans.ts listens to, store.put before `_markVerified` — is unchanged.
+//   - a piece that fails its hash is handed to peer-bans.ts (FAILED_PIECE_EVENT) with the
+//     peer that sent each block, so the ban logic needs to keep no received data itself.
+// Everything else — reservations, hotswap, the `Piece N failed verification` warning,
+// store.put before `_markVerified` — is unchanged.
 //
 // The copy is tied to one webtorrent version: the original method's source is fingerprinted
 // and, if it differs (webtorrent upgraded), nothing is replaced, webtorrent's own path stays
@@ -18,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import type { Torrent, Wire } from 'webtorrent';
 import type { HashWorker } from './hash-worker.js';
+import { FAILED_PIECE_EVENT, type FailedPiece } from './peer-bans.js';
 
 /** sha256 of `Torrent.prototype._request.toString()` in webtorrent 3.0.21 */
 const REQUEST_FINGERPRINT = 'a4e6156ed3a523b220300908bc3566d5364a9c500f7553de1f43b00c599630d3';
@@ -96,7 +99,10 @@ function getPiecePipelineLength(wire: WireLike, duration: number, pieceLength: n
 /**
  * Reusable piece-sized buffers. webtorrent allocates a fresh buffer for every completed piece
  * (1 GiB of short-lived 4 MiB ArrayBuffers per GiB), which V8 frees only at its next full GC:
- * RSS carried tens of MB of dead pieces and the allocations kept triggering GCs. A buffer
+ * RSS carried tens of MB of dead pieces and the allocations kept triggering GCs. The pool
+ * keeps up to `maxPerSize` free buffers per size: sized to the pieces in use at once
+ * (assembling, hashing, waiting for the disk), so that a buffer is hardly ever dropped to the
+ * GC — a dropped one stays resident until a full GC while new ones are allocated. A buffer
  * goes back to the pool once the store has written it (or its hash failed). It is safe to
  * reuse then: the only holder, immediate-chunk-store, drops it when the write completes, and
  * every partial read it serves in between is a copy (`Uint8Array#slice`).
@@ -106,8 +112,9 @@ export class PieceBufferPool {
 
   constructor(private readonly maxPerSize: number) {}
 
+  /** A free buffer of `length` bytes; new ones are SharedArrayBuffers (see hash-worker.ts). */
   take(length: number): Uint8Array {
-    return this.free.get(length)?.pop() ?? new Uint8Array(length);
+    return this.free.get(length)?.pop() ?? new Uint8Array(new SharedArrayBuffer(length));
   }
 
   give(buf: Uint8Array): void {
@@ -128,28 +135,56 @@ export class PieceBufferPool {
  */
 class PieceAssembler {
   private readonly buffers = new WeakMap<PieceLike, Uint8Array>();
+  /** the peer whose data each block of the piece holds (torrent-piece keeps the first copy) */
+  private readonly senders = new WeakMap<PieceLike, Array<WireLike | undefined>>();
 
   constructor(private readonly pool: PieceBufferPool) {}
 
-  /** Copies a single-block chunk into place; returns what torrent-piece should keep. */
-  place(piece: PieceLike, reservation: number, chunk: Uint8Array, offset: number): Uint8Array {
-    if (chunk.length > BLOCK_LENGTH || !piece._buffer || piece._buffer[reservation]) return chunk;
+  /**
+   * Copies a single-block chunk into place; returns what torrent-piece should keep. A block
+   * from a wire is never kept itself: wire-parser.ts parses blocks that straddle socket reads
+   * in one reused buffer, which must be free again when the chunk callback returns.
+   */
+  place(
+    piece: PieceLike,
+    reservation: number,
+    chunk: Uint8Array,
+    offset: number,
+    wire: WireLike,
+  ): Uint8Array {
+    if (piece._buffer) {
+      let senders = this.senders.get(piece);
+      if (!senders) {
+        senders = [];
+        this.senders.set(piece, senders);
+      }
+      const blocks = Math.ceil(chunk.length / BLOCK_LENGTH);
+      for (let j = reservation; j < reservation + blocks; j++) if (!piece._buffer[j]) senders[j] = wire;
+    }
+    // Web-seed chunks (several blocks) are buffers of their own; keep them as received.
+    if (chunk.length > BLOCK_LENGTH) return chunk;
+    // A duplicate block: torrent-piece keeps the first copy and ignores this one.
+    if (piece._buffer?.[reservation]) return chunk;
+    // Never the case after `reserve()`; a copy, as a wire's chunk is not kept (see `place`'s doc).
+    if (!piece._buffer) return chunk.slice();
     let buf = this.buffers.get(piece);
     if (!buf) {
       buf = this.pool.take(piece.length);
       this.buffers.set(piece, buf);
     }
-    if (offset + chunk.length > buf.length) return chunk;
+    if (offset + chunk.length > buf.length) return chunk.slice();
     buf.set(chunk, offset);
     return buf.subarray(offset, offset + chunk.length);
   }
 
-  /** torrent-piece's `flush()`: the piece's buffer with every block in place. */
-  flush(piece: PieceLike): Uint8Array {
+  /** torrent-piece's `flush()`: the piece's buffer with every block in place, and who sent each block. */
+  flush(piece: PieceLike): { buf: Uint8Array; senders: Array<WireLike | undefined> } {
     const blocks = piece._buffer;
     if (!blocks || piece._chunks !== piece._buffered) throw new Error('piece flushed before it was complete');
     const buf = this.buffers.get(piece) ?? this.pool.take(piece.length);
+    const senders = this.senders.get(piece) ?? [];
     this.buffers.delete(piece);
+    this.senders.delete(piece);
     for (let j = 0; j < blocks.length; j++) {
       const block = blocks[j];
       if (!block) throw new Error('piece flushed with a missing block');
@@ -161,8 +196,23 @@ class PieceAssembler {
     piece._cancellations = null;
     piece.sources = null;
     piece._flushed = true;
-    return buf;
+    return { buf, senders };
   }
+}
+
+function failedPiece(index: number, data: Uint8Array, senders: Array<WireLike | undefined>): FailedPiece {
+  const blocks: FailedPiece['blocks'] = [];
+  for (let j = 0; j * BLOCK_LENGTH < data.length; j++) {
+    const wire = senders[j];
+    const offset = j * BLOCK_LENGTH;
+    if (wire)
+      blocks.push({
+        wire: wire as unknown as Wire,
+        offset,
+        length: Math.min(BLOCK_LENGTH, data.length - offset),
+      });
+  }
+  return { index, data, blocks };
 }
 
 /** Returns whether webtorrent's `_request` was replaced (false: unknown webtorrent version). */
@@ -203,8 +253,11 @@ export function offloadPieceHashing(
   // The complete piece: SHA-1 in the worker, then written, then marked verified.
   const verifyAndStore = async (piece: PieceLike, index: number): Promise<void> => {
     let verified: { hex: string; buf: Uint8Array };
+    let senders: Array<WireLike | undefined>;
     try {
-      verified = await hashing.sha1(assembler.flush(piece));
+      const flushed = assembler.flush(piece);
+      senders = flushed.senders;
+      verified = await hashing.sha1(flushed.buf);
     } catch (hashErr) {
       self._destroy(hashErr);
       return;
@@ -229,6 +282,8 @@ export function offloadPieceHashing(
         onUpdateTick();
       });
     } else {
+      // Handed over before the buffer goes back to the pool: the ban logic hashes the blocks now.
+      self.emit(FAILED_PIECE_EVENT, failedPiece(index, buf, senders));
       pool.give(buf);
       const PieceCtor = piece.constructor as new (length: number) => PieceLike;
       self.pieces[index] = new PieceCtor(piece.length);
@@ -274,7 +329,8 @@ export function offloadPieceHashing(
     const onChunk = (err: Error | null, chunk: Uint8Array): void => {
       if (self.destroyed) return;
       if (!self.ready) {
-        self.once('ready', () => onChunk(err, chunk));
+        const copy = chunk ? chunk.slice() : chunk; // kept past this callback: see `place`
+        self.once('ready', () => onChunk(err, copy));
         return;
       }
       if (reservations[i] === wire) reservations[i] = null;
@@ -298,7 +354,7 @@ export function offloadPieceHashing(
         return;
       }
 
-      const kept = assembler.place(piece, reservation, chunk, chunkOffset);
+      const kept = assembler.place(piece, reservation, chunk, chunkOffset, wire);
       if (piece.set(reservation, kept, wire as unknown as Wire)) void verifyAndStore(piece, index);
       else onUpdateTick();
     };

@@ -6,6 +6,13 @@
 // copy), and only a message that straddles chunks is copied, once. Parsing itself
 // (`_parser`, `_parserSize`) is bittorrent-protocol's. While protocol encryption or its
 // handshake is in progress the original method runs (it also flattens the list first).
+//
+// With `reuseBlockBuffer`, a piece message (a 16 KiB block) that straddles chunks — about one
+// per socket read — is gathered into one buffer per wire, reused for every such block,
+// instead of a new 16 KiB buffer each time (tens of thousands per GiB, each external memory
+// V8 has to account and collect). Only for torrents whose block consumer copies the block
+// before returning and keeps no reference (piece-verify.ts, with peer-bans.ts in its
+// failed-piece mode); nothing else in webtorrent listens to a wire's `piece` event.
 
 import type { Torrent, Wire } from 'webtorrent';
 
@@ -15,6 +22,7 @@ interface WireInternals {
   _bufferSize: number;
   _parserSize: number;
   _parser(buffer: Uint8Array): void;
+  _onMessage(buffer: Uint8Array): void;
   _encryptor?: unknown;
   _cryptoSyncPattern?: unknown;
   _pePending?: unknown;
@@ -24,8 +32,13 @@ function isPlain(wire: WireInternals): boolean {
   return !wire._encryptor && !wire._cryptoSyncPattern && !wire._pePending;
 }
 
-/** Takes `size` bytes off the front of the chunk list: a view when possible, else one copy. */
-function take(wire: WireInternals, size: number): Uint8Array {
+const PIECE_MESSAGE = 7;
+
+/**
+ * Takes `size` bytes off the front of the chunk list: a view when possible, else one copy —
+ * into `scratch` when given and big enough, else into a new buffer.
+ */
+function take(wire: WireInternals, size: number, scratch?: Uint8Array): Uint8Array {
   const chunks = wire._buffer;
   wire._bufferSize -= size;
   const first = chunks[0] as Uint8Array;
@@ -34,7 +47,7 @@ function take(wire: WireInternals, size: number): Uint8Array {
     else chunks[0] = first.subarray(size);
     return first.subarray(0, size);
   }
-  const out = new Uint8Array(size);
+  const out = scratch && scratch.length >= size ? scratch.subarray(0, size) : new Uint8Array(size);
   let offset = 0;
   while (offset < size) {
     const chunk = chunks[0] as Uint8Array;
@@ -47,20 +60,29 @@ function take(wire: WireInternals, size: number): Uint8Array {
   return out;
 }
 
-function install(wire: WireInternals): void {
+/** A piece message (block) is next: its body is awaited and starts with id 7. */
+function pieceMessageNext(wire: WireInternals): boolean {
+  return wire._parser === wire._onMessage && wire._buffer[0]?.[0] === PIECE_MESSAGE;
+}
+
+function install(wire: WireInternals, reuseBlockBuffer: boolean): void {
   const original = wire._write.bind(wire);
+  // 16 KiB block + 9 bytes of header; a larger piece message gets a buffer of its own.
+  const scratch = reuseBlockBuffer ? new Uint8Array((1 << 14) + 9) : undefined;
   wire._write = (data, cb) => {
     if (!isPlain(wire)) return original(data, cb);
     wire._buffer.push(data);
     wire._bufferSize += data.length;
     while (wire._bufferSize >= wire._parserSize && isPlain(wire)) {
-      wire._parser(wire._parserSize === 0 ? new Uint8Array() : take(wire, wire._parserSize));
+      const size = wire._parserSize;
+      if (size === 0) wire._parser(new Uint8Array());
+      else wire._parser(take(wire, size, scratch && pieceMessageNext(wire) ? scratch : undefined));
     }
     cb(null);
   };
 }
 
-export function lessCopyingWires(torrent: Torrent): void {
+export function lessCopyingWires(torrent: Torrent, opts: { reuseBlockBuffer: boolean }): void {
   torrent.on('wire', (wire: Wire) => {
     const internals = wire as unknown as WireInternals;
     if (
@@ -70,6 +92,6 @@ export function lessCopyingWires(torrent: Torrent): void {
     ) {
       return;
     }
-    install(internals);
+    install(internals, opts.reuseBlockBuffer);
   });
 }
