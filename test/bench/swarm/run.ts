@@ -159,7 +159,7 @@ async function inner(): Promise<void> {
       loadAverageAtEnd: loadavg().map((l) => Number(l.toFixed(2))),
       methods: {
         trustswarm:
-          'tsw-agent daemons (tracker + PEX, DHT off, web seed after 5 s without a peer for a piece), catalog server as origin',
+          'tsw-agent daemons (tracker + PEX, DHT off, cooperative choker, web seed only after 30 s stalled), the catalog server as super-seeding origin',
         http: 'curl clients of one node:http static server on the origin',
         aria2c:
           'aria2c clients of the same .torrent (tracker + PEX + the web seed in it), catalog server as origin',
