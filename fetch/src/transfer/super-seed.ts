@@ -39,11 +39,11 @@ export function superSeed(torrent: Torrent, options: SuperSeedOptions): SuperSee
   const peers = (): SeedWire[] =>
     torrent.wires.filter((w) => w.type !== 'webSeed' && !w.destroyed) as SeedWire[];
 
-  /** Peers that hold piece i (what the swarm already has needs the origin least). */
-  const availability = (i: number): number => peers().filter((w) => w.peerPieces.get(i)).length;
-
   /** The piece to show next to this peer: least shown, then least held, ties at random. */
   const pickFor = (wire: SeedWire, outstanding: Set<number>): number => {
+    const connected = peers();
+    // Peers that hold piece i: what the swarm already has needs the origin least.
+    const availability = (i: number): number => connected.filter((w) => w.peerPieces.get(i)).length;
     let best = -1;
     let bestKey = Number.POSITIVE_INFINITY;
     let ties = 0;
@@ -52,7 +52,7 @@ export function superSeed(torrent: Torrent, options: SuperSeedOptions): SuperSee
     for (let k = 0; k < count; k++) {
       const i = (k + offset) % count;
       if (wire.peerPieces.get(i) || outstanding.has(i)) continue;
-      const key = (stats.shown[i] ?? 0) * (peers().length + 1) + availability(i);
+      const key = (stats.shown[i] ?? 0) * (connected.length + 1) + availability(i);
       if (key < bestKey) {
         bestKey = key;
         best = i;
