@@ -194,6 +194,12 @@ describe('approved container-image entries → CVMFS', () => {
     );
     expect(await reader.lookup(`/.metadata/${registry.host}/test/img:one`)).toBeUndefined();
     reader.close();
+    // The state row goes after the publish that removed the path (a crash in between redoes
+    // the removal), so the new revision can be readable a moment before the row is gone.
+    await (bridge as BridgeProcess).waitForLog(
+      (l) => l.msg === 'entry no longer approved; its path was removed',
+      30_000,
+    );
     const status = (await (bridge as BridgeProcess).status()) as { approved: { entries: unknown[] } };
     expect(status.approved.entries).toEqual([]);
   });
