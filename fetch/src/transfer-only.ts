@@ -17,4 +17,5 @@ export {
 } from './transfer/engine.js';
 export type { BanEvent } from './transfer/peer-bans.js';
 export { countSetBits, RESUME_FILE } from './transfer/resume.js';
+export type { SuperSeedOptions } from './transfer/super-seed.js';
 export { readTorrentInfo, type TorrentInfo } from './transfer/torrent-file.js';
