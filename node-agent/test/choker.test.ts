@@ -5,11 +5,11 @@
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { defaultTransferConfig, TransferEngine } from '@trustswarm/fetch';
+import { join } from 'node:path';
+import type { TransferEngine } from '@trustswarm/fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawPeer } from './helpers/raw-peer.js';
-import { makeArtifact, startTracker, type Tracker } from './helpers/swarm.js';
+import { makeArtifact, startSeedingEngine, startTracker, type Tracker } from './helpers/swarm.js';
 
 let dir: string;
 let tracker: Tracker;
@@ -33,14 +33,7 @@ describe('cooperative choker', () => {
       sizeBytes: 4 * 1024 * 1024,
       announce: [tracker.announceUrl],
     });
-    engine = await TransferEngine.start({
-      ...defaultTransferConfig,
-      torrentPort: 0,
-      uploadSlots: 2,
-      dht: { ...defaultTransferConfig.dht, enabled: false, port: 0 },
-      webSeed: { ...defaultTransferConfig.webSeed, enabled: false },
-    });
-    await engine.seed(artifact.torrentFile, dirname(artifact.path));
+    engine = await startSeedingEngine(artifact, { uploadSlots: 2 });
     const seed = engine;
     const peers = await Promise.all(
       [1, 2, 3, 4, 5].map(() => RawPeer.connect(seed.port, artifact.info.infoHash)),

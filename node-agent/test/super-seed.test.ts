@@ -5,8 +5,8 @@
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { defaultTransferConfig, sha256File, TransferEngine } from '@trustswarm/fetch';
+import { join } from 'node:path';
+import { sha256File, type TransferEngine } from '@trustswarm/fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent } from './helpers/build.js';
 import { RawPeer } from './helpers/raw-peer.js';
@@ -14,6 +14,7 @@ import {
   type Artifact,
   makeArtifact,
   spawnFetch,
+  startSeedingEngine,
   startTracker,
   stopAll,
   type Tracker,
@@ -38,17 +39,12 @@ afterAll(async () => {
 });
 
 async function startOrigin(artifact: Artifact, uploadLimitBytesPerSecond = 0): Promise<TransferEngine> {
-  const engine = await TransferEngine.start({
-    ...defaultTransferConfig,
-    torrentPort: 0,
-    uploadSlots: 8,
-    maxConnsPerTorrent: 64,
-    uploadLimitBytesPerSecond,
-    dht: { ...defaultTransferConfig.dht, enabled: false, port: 0 },
-    webSeed: { ...defaultTransferConfig.webSeed, enabled: false },
-  });
+  const engine = await startSeedingEngine(
+    artifact,
+    { uploadSlots: 8, maxConnsPerTorrent: 64, uploadLimitBytesPerSecond },
+    { superSeed: { piecesPerPeer: 2 } },
+  );
   engines.push(engine);
-  await engine.seed(artifact.torrentFile, dirname(artifact.path), { superSeed: { piecesPerPeer: 2 } });
   return engine;
 }
 

@@ -5,9 +5,17 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { readTorrentInfo, sha256File, type TorrentInfo } from '@trustswarm/fetch';
+import {
+  defaultTransferConfig,
+  readTorrentInfo,
+  type SuperSeedOptions,
+  sha256File,
+  type TorrentInfo,
+  type TransferConfig,
+  TransferEngine,
+} from '@trustswarm/fetch';
 import { Server } from 'bittorrent-tracker';
 import createTorrent from 'create-torrent';
 import { execa, type ResultPromise } from 'execa';
@@ -177,4 +185,24 @@ export async function preinstall(dataDir: string, entryId: string, artifact: Art
 export async function stopAll(procs: { proc: ResultPromise }[]): Promise<void> {
   for (const p of procs) p.proc.kill('SIGTERM');
   await Promise.all(procs.map((p) => p.proc));
+}
+
+/**
+ * An in-process engine seeding `artifact` as the catalog server's origin does (no DHT, no web
+ * seed, any port); `config` overrides the transfer settings. The caller destroys it.
+ */
+export async function startSeedingEngine(
+  artifact: Artifact,
+  config: Partial<TransferConfig> = {},
+  seed: { superSeed?: SuperSeedOptions } = {},
+): Promise<TransferEngine> {
+  const engine = await TransferEngine.start({
+    ...defaultTransferConfig,
+    torrentPort: 0,
+    dht: { ...defaultTransferConfig.dht, enabled: false, port: 0 },
+    webSeed: { ...defaultTransferConfig.webSeed, enabled: false },
+    ...config,
+  });
+  await engine.seed(artifact.torrentFile, dirname(artifact.path), seed);
+  return engine;
 }
