@@ -210,9 +210,8 @@ export class ApprovedFlow {
     }
     this.requireFree(entry.id, target);
 
-    let filePath = same && row.status === 'downloaded' && existsSync(row.filePath) ? row.filePath : undefined;
-    if (!filePath) {
-      filePath = await this.download(entry.id, artifact);
+    /** The entry's state row: downloaded (resumable) or published. */
+    const record = (filePath: string, status: 'downloaded' | 'published', revision: number) =>
       state.putApproved({
         entryId: entry.id,
         kind: 'repo-snapshot',
@@ -221,10 +220,14 @@ export class ApprovedFlow {
         sha256: artifact.sha256,
         infoHash: artifact.infoHash,
         filePath,
-        status: 'downloaded',
-        revision: row?.revision ?? 0,
+        status,
+        revision,
         unapprovedSince: '',
       });
+    let filePath = same && row.status === 'downloaded' && existsSync(row.filePath) ? row.filePath : undefined;
+    if (!filePath) {
+      filePath = await this.download(entry.id, artifact);
+      record(filePath, 'downloaded', row?.revision ?? 0);
       this.deps.logger.info({ entryId: entry.id, filePath }, 'approved artifact downloaded and verified');
     }
     const repo = Repository.open(target.repository, settingsOf(this.deps.config));
@@ -240,18 +243,7 @@ export class ApprovedFlow {
     timer();
     if (row && isPublished(row) && (row.kind !== 'repo-snapshot' || row.repository !== target.repository))
       await this.unpublish(row);
-    state.putApproved({
-      entryId: entry.id,
-      kind: 'repo-snapshot',
-      reference: '',
-      ...target,
-      sha256: artifact.sha256,
-      infoHash: artifact.infoHash,
-      filePath,
-      status: 'published',
-      revision: result.revision,
-      unapprovedSince: '',
-    });
+    record(filePath, 'published', result.revision);
     this.deps.metrics.approved.inc({ action: 'published' });
     this.deps.metrics.publishes.inc({ flow: 'approved' });
     this.deps.logger.info(
