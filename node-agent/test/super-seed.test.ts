@@ -82,6 +82,49 @@ describe('super-seeding origin', () => {
     }
   }, 30_000);
 
+  it('shows a piece it has not sent before one it has sent, however often each was shown', async () => {
+    const artifact = await makeArtifact(join(dir, 'sent'), {
+      fileName: 'sent.img',
+      sizeBytes: 512 * 1024, // two pieces of 256 KiB
+      announce: [tracker.announceUrl],
+    });
+    const origin = await startSeedingEngine(
+      artifact,
+      { uploadSlots: 8, maxConnsPerTorrent: 64 },
+      { superSeed: { piecesPerPeer: 1 } },
+    );
+    engines.push(origin);
+    const connect = async (): Promise<RawPeer> => {
+      const p = await RawPeer.connect(origin.port, artifact.info.infoHash);
+      await p.until(() => p.shown.size >= 1);
+      return p;
+    };
+    // A is shown piece x and downloads all of it: x has been sent once.
+    const a = await connect();
+    const [x] = [...a.shown] as [number];
+    const y = 1 - x;
+    a.emptyBitfield(2);
+    a.interested();
+    await a.until(() => a.unchoked);
+    for (let b = 0; b < 16; b++) a.request(x, b * 16 * 1024, 16 * 1024);
+    await a.until(() => a.blocks >= 16);
+    // y is shown twice without being sent: to D (who leaves), then to A once A has x.
+    const d = await connect();
+    expect([...d.shown]).toEqual([y]);
+    d.close();
+    a.have(x);
+    await a.until(() => a.shown.has(y));
+    a.close();
+    // x was shown less often than y, but it is y that the swarm still needs from the origin.
+    const b = await connect();
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect([...b.shown]).toEqual([y]);
+    } finally {
+      b.close();
+    }
+  }, 30_000);
+
   it('feeds a swarm of 4 agents that all install the image, each piece leaving the origin about once', async () => {
     const artifact = await makeArtifact(join(dir, 'swarm'), {
       fileName: 'swarm.img',

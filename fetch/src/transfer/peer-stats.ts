@@ -21,6 +21,10 @@ export interface PeerStats {
   peerInterested: boolean;
   downloadBytesPerSecond: number;
   uploadBytesPerSecond: number;
+  /** block requests we sent the peer and it has not answered yet */
+  requestsOut: number;
+  /** block requests the peer sent us that we have not answered yet */
+  requestsIn: number;
 }
 
 /** The rate and count fields bittorrent-protocol keeps on every wire. */
@@ -29,6 +33,8 @@ interface WireRates {
   uploadSpeed(): number;
   peerPieces: { get(index: number): boolean };
   remotePort?: number;
+  requests: unknown[];
+  peerRequests: unknown[];
 }
 
 export function peerStats(torrent: Torrent): PeerStats[] {
@@ -47,6 +53,8 @@ export function peerStats(torrent: Torrent): PeerStats[] {
         peerInterested: w.peerInterested,
         downloadBytesPerSecond: Math.round(r.downloadSpeed()),
         uploadBytesPerSecond: Math.round(r.uploadSpeed()),
+        requestsOut: r.requests.length,
+        requestsIn: r.peerRequests.length,
       };
     });
 }

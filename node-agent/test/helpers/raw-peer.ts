@@ -12,6 +12,12 @@ export class RawPeer {
   /** whether the other side currently lets us download (it starts choking) */
   unchoked = false;
   everUnchoked = false;
+  /** when the other side last choked us (ms since epoch), 0 if never */
+  chokedAt = 0;
+  /** when the other side last unchoked us (ms since epoch), 0 if never */
+  unchokedAt = 0;
+  /** blocks received (message 7, PIECE) */
+  blocks = 0;
   private buffer = Buffer.alloc(0);
   private handshakeDone = false;
   private changed: (() => void) | undefined;
@@ -60,6 +66,17 @@ export class RawPeer {
     this.socket.write(msg);
   }
 
+  /** Asks for a block (message 6, REQUEST). */
+  request(index: number, offset: number, length: number): void {
+    const msg = Buffer.alloc(17);
+    msg.writeUInt32BE(13, 0);
+    msg[4] = 6;
+    msg.writeUInt32BE(index, 5);
+    msg.writeUInt32BE(offset, 9);
+    msg.writeUInt32BE(length, 13);
+    this.socket.write(msg);
+  }
+
   async until(pred: () => boolean, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pred()) {
@@ -87,8 +104,15 @@ export class RawPeer {
       if (this.buffer.length < 4 + length) return;
       const id = length > 0 ? this.buffer[4] : undefined;
       const payload = this.buffer.subarray(5, 4 + length);
-      if (id === 0) this.unchoked = false;
-      if (id === 1) this.unchoked = this.everUnchoked = true;
+      if (id === 0) {
+        this.unchoked = false;
+        this.chokedAt = Date.now();
+      }
+      if (id === 1) {
+        this.unchoked = this.everUnchoked = true;
+        this.unchokedAt = Date.now();
+      }
+      if (id === 7) this.blocks += 1;
       if (id === 4) this.shown.add(payload.readUInt32BE(0));
       if (id === 5) {
         this.bitfieldBits = 0;

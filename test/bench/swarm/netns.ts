@@ -61,7 +61,7 @@ export async function removeStale(): Promise<void> {
   for (const n of stale) await deleteNs(n);
 }
 
-export async function createTopology(hosts: number, rateMbit: number): Promise<Topology> {
+export async function createTopology(hosts: number, rateMbit: number, tcpCc = 'cubic'): Promise<Topology> {
   if (process.getuid?.() !== 0) throw new Error('the swarm benchmark needs root (network namespaces)');
   if (hosts > 250) throw new Error('at most 250 hosts on one /24');
   await removeStale();
@@ -91,6 +91,19 @@ export async function createTopology(hosts: number, rateMbit: number): Promise<T
       await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
       await ip(['-n', ns, 'addr', 'add', `${ipOf(i)}/24`, 'dev', 'eth0']);
       await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+      // A new namespace inherits the machine's congestion control (bbr on the benchmark's VM;
+      // only bbr and reno may be a namespace's default there), but the hosts stand for
+      // machines running their distribution's default, cubic: set it on the subnet's route.
+      await ip(
+        ['-n', ns, 'route', 'replace', '10.77.0.0/24', 'dev', 'eth0', 'proto', 'kernel'].concat([
+          'scope',
+          'link',
+          'src',
+          ipOf(i),
+          'congctl',
+          tcpCc,
+        ]),
+      );
       await ip(['-n', hub, 'link', 'set', port, 'master', 'br0']);
       await ip(['-n', hub, 'link', 'set', port, 'up']);
       await tc(ns, 'eth0', rateMbit); // the host's upload

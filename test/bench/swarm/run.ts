@@ -39,8 +39,12 @@ const { values } = parseArgs({
     'plain-seed': { type: 'boolean', default: false },
     /** the origin seeder's upload slots (default: the catalog server's) */
     'origin-slots': { type: 'string' },
+    /** the agents' upload slots (default: the agent's) */
+    'agent-slots': { type: 'string' },
     /** the agents' upload slot policy: cooperative (default) or tit-for-tat (for comparison) */
     choker: { type: 'string', default: 'cooperative' },
+    /** every host's TCP congestion control (the hosts' distributions default to cubic) */
+    'tcp-cc': { type: 'string', default: 'cubic' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -63,8 +67,8 @@ async function outer(): Promise<void> {
     const r = await execa('sh', ['-c', `command -v ${tool}`], { reject: false });
     if (r.exitCode !== 0) throw new Error(`${tool} is missing (iproute2, curl, aria2 from Debian)`);
   }
-  log(`building ${MAX_N + 1} namespaces, every link ${RATE_MBIT} Mbit/s each way`);
-  const topology = await createTopology(MAX_N + 1, RATE_MBIT);
+  log(`building ${MAX_N + 1} namespaces, every link ${RATE_MBIT} Mbit/s each way, TCP ${values['tcp-cc']}`);
+  const topology = await createTopology(MAX_N + 1, RATE_MBIT, values['tcp-cc']);
   const cleanup = async () => {
     await topology.destroy();
     await removeStale();
@@ -240,8 +244,12 @@ interface AgentStatus {
       progress: number;
       amChoking: boolean;
       peerInterested: boolean;
+      peerChoking: boolean;
+      amInterested: boolean;
       downloadBytesPerSecond: number;
       uploadBytesPerSecond: number;
+      requestsOut: number;
+      requestsIn: number;
     }>;
   }>;
 }
@@ -300,6 +308,7 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
       transfer: {
         webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 30 },
         choker: values.choker,
+        ...(values['agent-slots'] ? { uploadSlots: Number(values['agent-slots']) } : {}),
       },
       hooks: { available: [['sh', '-c', `date +%s.%N > ${done}`]] },
       log: { level: 'info' },
@@ -321,9 +330,14 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
         waitFor(async () => ((await statusOf(s))?.approval?.version ?? 0) >= version || undefined, 60),
       ),
     );
+    const catalog = await site.catalog(); // the admin's view, read before the clock starts
     const start = nowSeconds();
-    await site.approve(await site.catalog(), entryId);
+    await site.approve(catalog, entryId);
+    const approved = nowSeconds();
     await site.signApproval();
+    log(
+      `  approved after ${(approved - start).toFixed(2)} s, approval signed after ${(nowSeconds() - start).toFixed(2)} s`,
+    );
     const sampling = sampleTimeline(site, sockets, start);
     const times = await waitDone(doneFiles, roundTimeout(n));
     const timeline = await sampling.stop();
@@ -345,9 +359,14 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
 interface TimelineSample {
   t: number;
   originBytes: number;
+  /** the machine's busy CPU seconds so far (all cores) */
+  cpuBusy: number;
+  cpuTotal: number;
   /** per agent: [progress, download B/s, upload B/s, uploaded bytes, conns, unchoked] */
   agents: Array<[number, number, number, number, number, number] | null>;
-  /** per agent, per peer: "address progress% U(nchoked)/c(hoked) I(nterested)/- down/up kB/s" */
+  /** per agent, per peer: "address progress% UIui down/up kB/s rOUT/IN": we unchoke (U) or
+   *  choke (c) it, it is interested (I); it unchokes (u) or chokes (c) us, we are interested (i);
+   *  rates; block requests in flight each way */
   peers: string[][];
 }
 
@@ -360,17 +379,20 @@ function sampleTimeline(site: Site, sockets: string[], start: number) {
   let running = true;
   const loop = (async () => {
     while (running) {
-      const [originSent, statuses] = await Promise.all([
+      const [originSent, statuses, cpu] = await Promise.all([
         originBytes(site).catch(() => Number.NaN),
         Promise.all(sockets.map((s) => statusOf(s))),
+        cpuTimes(),
       ]);
       samples.push({
         t: Number((nowSeconds() - start).toFixed(2)),
         originBytes: originSent,
+        cpuBusy: cpu.busy,
+        cpuTotal: cpu.total,
         peers: statuses.map((st) =>
           (st?.transfers[0]?.peers ?? []).map(
             (p) =>
-              `${p.address} ${Math.round(p.progress * 100)}% ${p.amChoking ? 'c' : 'U'}${p.peerInterested ? 'I' : '-'} ${Math.round(p.downloadBytesPerSecond / 1000)}/${Math.round(p.uploadBytesPerSecond / 1000)}`,
+              `${p.address} ${Math.round(p.progress * 100)}% ${p.amChoking ? 'c' : 'U'}${p.peerInterested ? 'I' : '-'}${p.peerChoking ? 'c' : 'u'}${p.amInterested ? 'i' : '-'} ${Math.round(p.downloadBytesPerSecond / 1000)}/${Math.round(p.uploadBytesPerSecond / 1000)} r${p.requestsOut}/${p.requestsIn}`,
           ),
         ),
         agents: statuses.map((st) => {
@@ -399,6 +421,15 @@ function sampleTimeline(site: Site, sockets: string[], start: number) {
   };
 }
 
+/** The machine's CPU time so far (all cores, seconds): busy and in total, from /proc/stat. */
+async function cpuTimes(): Promise<{ busy: number; total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0); // idle + iowait
+  return { busy: (total - idle) / 100, total: total / 100 };
+}
+
 /** One line per ~5 s: origin rate and the agents' mean download and upload rates (Mbit/s). */
 function logTimeline(samples: TimelineSample[]): void {
   const mbit = (bytesPerSecond: number) => ((bytesPerSecond * 8) / 1e6).toFixed(1);
@@ -408,8 +439,9 @@ function logTimeline(samples: TimelineSample[]): void {
     const active = s.agents.filter((a): a is NonNullable<typeof a> => a !== null);
     const mean = (k: number) => active.reduce((sum, a) => sum + (a[k] ?? 0), 0) / Math.max(1, active.length);
     const originRate = last ? (s.originBytes - last.originBytes) / (s.t - last.t) : 0;
+    const cpu = last ? (100 * (s.cpuBusy - last.cpuBusy)) / Math.max(0.01, s.cpuTotal - last.cpuTotal) : 0;
     log(
-      `  t=${s.t.toFixed(0).padStart(4)} s origin ${mbit(originRate)} Mbit/s; agents: ${active.length} active, progress ${(mean(0) * 100).toFixed(0)}%, down ${mbit(mean(1))}, up ${mbit(mean(2))} Mbit/s, conns ${mean(4).toFixed(1)}, unchoked ${mean(5).toFixed(1)}`,
+      `  t=${s.t.toFixed(0).padStart(4)} s origin ${mbit(originRate)} Mbit/s; agents: ${active.length} active, progress ${(mean(0) * 100).toFixed(0)}%, down ${mbit(mean(1))}, up ${mbit(mean(2))} Mbit/s, conns ${mean(4).toFixed(1)}, unchoked ${mean(5).toFixed(1)}; CPU ${cpu.toFixed(0)} % busy`,
     );
     last = s;
   }
