@@ -115,3 +115,45 @@ export async function createTopology(hosts: number, rateMbit: number, tcpCc = 'c
   }
   return topology;
 }
+
+/** Cumulative counters of one host's link: bytes and drops both ways, TCP segments it sent. */
+export interface LinkCounters {
+  upBytes: number;
+  upDrops: number;
+  downBytes: number;
+  downDrops: number;
+  tcpOutSegs: number;
+  tcpRetransSegs: number;
+}
+
+async function qdiscStats(ns: string, dev: string): Promise<{ bytes: number; drops: number }> {
+  const r = await execa('ip', ['netns', 'exec', ns, 'tc', '-s', '-j', 'qdisc', 'show', 'dev', dev], {
+    reject: false,
+  });
+  const root = (JSON.parse(String(r.stdout) || '[]') as Array<{ bytes?: number; drops?: number }>)[0];
+  return { bytes: root?.bytes ?? 0, drops: root?.drops ?? 0 };
+}
+
+/** Reads host i's counters (its tbf qdiscs on both ends of its link, its /proc/net/snmp). */
+export async function linkCounters(i: number): Promise<LinkCounters> {
+  const ns = `${PREFIX}-h${i}`;
+  const [up, down, snmp] = await Promise.all([
+    qdiscStats(ns, 'eth0'),
+    qdiscStats(hub, `p${i}`),
+    execa('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'], { reject: false }),
+  ]);
+  const tcp = String(snmp.stdout)
+    .split('\n')
+    .filter((l) => l.startsWith('Tcp:'));
+  const names = (tcp[0] ?? '').split(/\s+/);
+  const values = (tcp[1] ?? '').split(/\s+/).map(Number);
+  const field = (name: string) => values[names.indexOf(name)] ?? 0;
+  return {
+    upBytes: up.bytes,
+    upDrops: up.drops,
+    downBytes: down.bytes,
+    downDrops: down.drops,
+    tcpOutSegs: field('OutSegs'),
+    tcpRetransSegs: field('RetransSegs'),
+  };
+}

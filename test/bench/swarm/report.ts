@@ -16,6 +16,19 @@ export interface RoundResult {
   computed?: boolean;
   /** bytes that left the origin, in copies of the image */
   originCopies?: number;
+  /** what the links carried during the round (netns.ts linkCounters) */
+  network?: NetworkUse;
+}
+
+export interface NetworkUse {
+  /** mean busy share of the clients' upload links (bytes sent / (B × round time)) */
+  uploadBusy: number;
+  /** the same for their download links */
+  downloadBusy: number;
+  /** TCP segments sent again, as a share of all segments the clients sent */
+  retransmitted: number;
+  /** packets the shaped links dropped (queue full) */
+  drops: number;
 }
 
 export interface Summary {

@@ -22,8 +22,15 @@ import { parseArgs } from 'node:util';
 import { execa, type ResultPromise } from 'execa';
 import { BIN, ROOT, stopAll } from '../../demo/lib/processes.js';
 import { addImage, agentConfig, type Site, signAndPublish, startSite } from '../../demo/lib/site.js';
-import { createTopology, removeStale } from './netns.js';
-import { percentile, type RoundResult, type Summary, summarize, writeReport } from './report.js';
+import { createTopology, type LinkCounters, linkCounters, removeStale } from './netns.js';
+import {
+  type NetworkUse,
+  percentile,
+  type RoundResult,
+  type Summary,
+  summarize,
+  writeReport,
+} from './report.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -39,8 +46,8 @@ const { values } = parseArgs({
     'plain-seed': { type: 'boolean', default: false },
     /** the origin seeder's upload slots (default: the catalog server's) */
     'origin-slots': { type: 'string' },
-    /** the agents' upload slots (default: the agent's) */
-    'agent-slots': { type: 'string' },
+    /** JSON merged into every agent's `transfer` settings, for experiments: '{"uploadSlots":3}' */
+    'agent-transfer': { type: 'string', default: '{}' },
     /** the agents' upload slot policy: cooperative (default) or tit-for-tat (for comparison) */
     choker: { type: 'string', default: 'cooperative' },
     /** every host's TCP congestion control (the hosts' distributions default to cubic) */
@@ -131,6 +138,9 @@ async function inner(): Promise<void> {
         const load = loadavg()[0]?.toFixed(1);
         log(`${method}, N = ${n} (load ${load})`);
         const originBefore = await originBytes(site);
+        const hosts = Array.from({ length: n }, (_, k) => k + 1);
+        const linksBefore = await Promise.all(hosts.map(linkCounters));
+        const roundStart = nowSeconds();
         const result =
           method === 'trustswarm'
             ? await trustswarmRound(site, n, roundDir)
@@ -140,11 +150,20 @@ async function inner(): Promise<void> {
                 ? await aria2Round(site, n, roundDir)
                 : undefined;
         if (!result) throw new Error(`unknown method ${method}`);
+        result.network = networkUse(
+          linksBefore,
+          await Promise.all(hosts.map(linkCounters)),
+          Math.max(...result.completions, 0) || nowSeconds() - roundStart,
+        );
         // What left the origin (seeder + web seed) per image delivered: 1.0 is ideal.
         if (method !== 'http') result.originCopies = (await originBytes(site)) - originBefore;
         else result.originCopies = n * SIZE_MIB * 1024 * 1024;
         result.originCopies /= SIZE_MIB * 1024 * 1024;
         const s = summarize(result, BOUND_S);
+        const net = result.network;
+        log(
+          `  links: upload ${(net.uploadBusy * 100).toFixed(0)} %, download ${(net.downloadBusy * 100).toFixed(0)} % busy until the last client finished; ${(net.retransmitted * 100).toFixed(1)} % of TCP segments retransmitted, ${net.drops} packets dropped`,
+        );
         log(
           `  origin sent ${result.originCopies.toFixed(2)} × S;  p50 ${s.p50.toFixed(2)} s  p99 ${s.p99.toFixed(2)} s  max ${s.max.toFixed(2)} s  p99/(S/B) ${s.p99OverBound.toFixed(2)}${result.failed ? `  FAILED ${result.failed}` : ''}`,
         );
@@ -308,7 +327,7 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
       transfer: {
         webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 30 },
         choker: values.choker,
-        ...(values['agent-slots'] ? { uploadSlots: Number(values['agent-slots']) } : {}),
+        ...(JSON.parse(values['agent-transfer'] ?? '{}') as object),
       },
       hooks: { available: [['sh', '-c', `date +%s.%N > ${done}`]] },
       log: { level: 'info' },
@@ -362,6 +381,8 @@ interface TimelineSample {
   /** the machine's busy CPU seconds so far (all cores) */
   cpuBusy: number;
   cpuTotal: number;
+  /** per agent: how long its status API took to answer (ms): its event loop's lag, roughly */
+  statusMs: number[];
   /** per agent: [progress, download B/s, upload B/s, uploaded bytes, conns, unchoked] */
   agents: Array<[number, number, number, number, number, number] | null>;
   /** per agent, per peer: "address progress% UIui down/up kB/s rOUT/IN": we unchoke (U) or
@@ -381,7 +402,13 @@ function sampleTimeline(site: Site, sockets: string[], start: number) {
     while (running) {
       const [originSent, statuses, cpu] = await Promise.all([
         originBytes(site).catch(() => Number.NaN),
-        Promise.all(sockets.map((s) => statusOf(s))),
+        Promise.all(
+          sockets.map(async (s) => {
+            const asked = performance.now();
+            const st = await statusOf(s);
+            return { st, ms: performance.now() - asked };
+          }),
+        ),
         cpuTimes(),
       ]);
       samples.push({
@@ -389,13 +416,14 @@ function sampleTimeline(site: Site, sockets: string[], start: number) {
         originBytes: originSent,
         cpuBusy: cpu.busy,
         cpuTotal: cpu.total,
-        peers: statuses.map((st) =>
+        statusMs: statuses.map((r) => Math.round(r.ms)),
+        peers: statuses.map(({ st }) =>
           (st?.transfers[0]?.peers ?? []).map(
             (p) =>
               `${p.address} ${Math.round(p.progress * 100)}% ${p.amChoking ? 'c' : 'U'}${p.peerInterested ? 'I' : '-'}${p.peerChoking ? 'c' : 'u'}${p.amInterested ? 'i' : '-'} ${Math.round(p.downloadBytesPerSecond / 1000)}/${Math.round(p.uploadBytesPerSecond / 1000)} r${p.requestsOut}/${p.requestsIn}`,
           ),
         ),
-        agents: statuses.map((st) => {
+        agents: statuses.map(({ st }) => {
           const tr = st?.transfers[0];
           return tr
             ? [
@@ -421,6 +449,20 @@ function sampleTimeline(site: Site, sockets: string[], start: number) {
   };
 }
 
+/** How busy the clients' links were over `seconds` (the round until its last client finished). */
+function networkUse(before: LinkCounters[], after: LinkCounters[], seconds: number): NetworkUse {
+  const sum = (f: (c: LinkCounters) => number) =>
+    after.reduce((acc, c, k) => acc + f(c) - f(before[k] as LinkCounters), 0);
+  const capacity = (RATE_MBIT * 1e6 * seconds * after.length) / 8;
+  const out = sum((c) => c.tcpOutSegs);
+  return {
+    uploadBusy: sum((c) => c.upBytes) / capacity,
+    downloadBusy: sum((c) => c.downBytes) / capacity,
+    retransmitted: out > 0 ? sum((c) => c.tcpRetransSegs) / out : 0,
+    drops: sum((c) => c.upDrops + c.downDrops),
+  };
+}
+
 /** The machine's CPU time so far (all cores, seconds): busy and in total, from /proc/stat. */
 async function cpuTimes(): Promise<{ busy: number; total: number }> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
@@ -441,7 +483,10 @@ function logTimeline(samples: TimelineSample[]): void {
     const originRate = last ? (s.originBytes - last.originBytes) / (s.t - last.t) : 0;
     const cpu = last ? (100 * (s.cpuBusy - last.cpuBusy)) / Math.max(0.01, s.cpuTotal - last.cpuTotal) : 0;
     log(
-      `  t=${s.t.toFixed(0).padStart(4)} s origin ${mbit(originRate)} Mbit/s; agents: ${active.length} active, progress ${(mean(0) * 100).toFixed(0)}%, down ${mbit(mean(1))}, up ${mbit(mean(2))} Mbit/s, conns ${mean(4).toFixed(1)}, unchoked ${mean(5).toFixed(1)}; CPU ${cpu.toFixed(0)} % busy`,
+      `  t=${s.t.toFixed(0).padStart(4)} s origin ${mbit(originRate)} Mbit/s; agents: ${active.length} active, progress ${(mean(0) * 100).toFixed(0)}%, down ${mbit(mean(1))}, up ${mbit(mean(2))} Mbit/s, conns ${mean(4).toFixed(1)}, unchoked ${mean(5).toFixed(1)}; CPU ${cpu.toFixed(0)} % busy; status answered in ${percentile(
+        [...s.statusMs].sort((a, b) => a - b),
+        50,
+      ).toFixed(0)}/${Math.max(0, ...s.statusMs)} ms (median/max)`,
     );
     last = s;
   }
