@@ -54,12 +54,24 @@ function xattrsOf(h: Header): Map<string, Buffer> | undefined {
   return xattrs.size > 0 ? xattrs : undefined;
 }
 
-const IN_MEMORY_FILE_BYTES = 4 * 1024 * 1024;
+// Files up to this size go to the workers as bytes (the transaction bounds the bytes in flight);
+// staging each one to disk, then reading it back twice (hash, compress), costs more than it.
+const IN_MEMORY_FILE_BYTES = 64 * 1024 * 1024;
 
-async function readEntry(entry: AsyncIterable<unknown>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of entry) chunks.push(chunk as Buffer);
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+/** A member's bytes in one Buffer of its own (handed to a worker without another copy). */
+async function readEntry(entry: AsyncIterable<unknown>, sizeBytes: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafeSlow(sizeBytes);
+  let offset = 0;
+  for await (const chunk of entry) {
+    const c = chunk as Buffer;
+    if (offset + c.length > sizeBytes)
+      throw new ContainerError('LAYER_UNSAFE', 'a member is longer than its header says');
+    c.copy(bytes, offset);
+    offset += c.length;
+  }
+  if (offset !== sizeBytes)
+    throw new ContainerError('LAYER_UNSAFE', 'a member is shorter than its header says');
+  return bytes;
 }
 
 async function drainAndCheck(blob: DigestStream, check: () => void): Promise<void> {
@@ -125,7 +137,10 @@ export async function ingestLayer(
         entry.resume();
         continue;
       }
-      paths.checkParents(parts, h.name);
+      // Rows of paths new to this (fresh) layer tree are written without lookups; a path named
+      // again goes through the general methods, which replace what is there.
+      for (const dir of paths.checkParents(parts, h.name)) tx.addNewDirectory(`${layerfs}/${dir}`);
+      const isNew = paths.kindOf(rel) === undefined;
       const path = `${layerfs}/${rel}`;
       const meta: EntryMeta = {
         mode: permissionBits(h.mode ?? 0o644, h.name, config),
@@ -142,15 +157,20 @@ export async function ingestLayer(
         case 'file':
         case 'contiguous-file':
           paths.record(rel, 'file');
-          // Small files go to the workers as bytes; staging each one to disk costs more than it.
-          if ((h.size ?? 0) <= IN_MEMORY_FILE_BYTES) await tx.addFile(path, await readEntry(entry), meta);
-          else await tx.addFile(path, entry as unknown as Readable, meta);
+          {
+            const size = h.size ?? 0;
+            const content =
+              size <= IN_MEMORY_FILE_BYTES ? await readEntry(entry, size) : (entry as unknown as Readable);
+            if (isNew) await tx.addNewFile(path, content, meta);
+            else await tx.addFile(path, content, meta);
+          }
           counts.files++;
           break;
         case 'directory':
           entry.resume();
           paths.record(rel, 'dir');
-          await tx.addDirectory(path, meta);
+          if (isNew) tx.addNewDirectory(path, meta);
+          else await tx.addDirectory(path, meta);
           break;
         case 'symlink': {
           entry.resume();
@@ -162,7 +182,8 @@ export async function ingestLayer(
             );
           paths.record(rel, 'symlink');
           // Targets are kept verbatim: they resolve inside the container's root at run time.
-          await tx.addSymlink(path, target, meta);
+          if (isNew) tx.addNewSymlink(path, target, meta);
+          else await tx.addSymlink(path, target, meta);
           break;
         }
         case 'link': {
@@ -180,7 +201,8 @@ export async function ingestLayer(
         case 'fifo':
           entry.resume();
           paths.record(rel, 'special');
-          await tx.addSpecial(path, 'fifo', 0, meta);
+          if (isNew) tx.addNewSpecial(path, 'fifo', 0, meta);
+          else await tx.addSpecial(path, 'fifo', 0, meta);
           break;
         case 'character-device':
         case 'block-device':

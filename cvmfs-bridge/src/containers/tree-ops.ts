@@ -1,7 +1,7 @@
 // Catalog-level tree operations inside one transaction: nested-catalog directories, copying
 // a subtree by its rows (content objects are shared, nothing is re-read or re-compressed) and
 // applying a layer onto a tree with OCI whiteout semantics. Pure row work: no content I/O.
-import { type Dirent, FLAG } from '../catalog/dirent.js';
+import type { Dirent } from '../catalog/dirent.js';
 import { makeNested } from '../writer/catalog-structure.js';
 import type { EntryMeta, Transaction } from '../writer/transaction.js';
 import { ContainerError } from './errors.js';
@@ -21,48 +21,39 @@ export async function addNestedDirectory(tx: Transaction, path: string, meta: En
   if (!tx.tree.isMountpoint(path)) makeNested(tx.tree, path);
 }
 
-const ROWS_PER_SLICE = 512;
-const DIR_FLAG = BigInt(FLAG.dir);
-const NESTING_FLAGS = BigInt(FLAG.nestedRoot | FLAG.nestedMountpoint);
-
 /**
- * Fast path for a fresh nested-catalog root `to` (from addNestedDirectory, still empty): rows
- * are inserted straight into its catalog — one insert per entry, no per-row replacement
- * checks — keeping the source's directory link counts, which stay exact because the whole
- * structure is copied. `skip` drops names (whiteouts when the first layer seeds a chain).
- * A generator that pauses every ROWS_PER_SLICE rows, so the copy can share the event loop.
+ * Copies the subtree `from` into the fresh nested-catalog root `to` (from addNestedDirectory,
+ * still empty), catalog by catalog, in SQL (CatalogDb.copySubtreeFrom): no per-row lookups or
+ * replacement checks, and the source's directory link counts stay exact because the whole
+ * structure is copied. Catalog markers are never copied; `skipWhiteouts` drops `.wh.*` names too
+ * (when the first layer seeds a chain). Returns the number of rows copied.
  */
-function* copyRows(
+export function copyIntoFreshCatalog(
   tx: Transaction,
   from: string,
   to: string,
-  skip: (name: string) => boolean,
-): Generator<void, number> {
+  skipWhiteouts = false,
+): number {
   const catalog = tx.tree.catalogFor(to);
   if (catalog.mountpoint !== to || tx.tree.children(to).some((c) => !CATALOG_MARKERS.has(c.name)))
     throw new ContainerError('LAYER_UNSAFE', `internal: ${to} is not a fresh nested catalog`);
+  const exclude = { names: [...CATALOG_MARKERS], ...(skipWhiteouts ? { prefix: WHITEOUT_PREFIX } : {}) };
   let rows = 0;
   let topDirs = 0;
-  // Stored rows are copied as they are (no Dirent round trip), made movable: no nesting flags,
-  // no hard-link group (groups are per catalog); directories keep their link counts.
-  function* walk(src: string, dst: string, top: boolean): Generator<void> {
-    for (const child of tx.tree.catalogFor(src).db.childRows(src)) {
-      if (CATALOG_MARKERS.has(child.name) || skip(child.name)) continue;
-      const target = `${dst}/${child.name}`;
-      const isDir = (child.flags & DIR_FLAG) !== 0n;
-      catalog.db.putRow(target, {
-        ...child,
-        flags: child.flags & ~NESTING_FLAGS,
-        hardlinks: isDir ? child.hardlinks & 0xffffffffn : 1n,
-      });
-      if (++rows % ROWS_PER_SLICE === 0) yield;
-      if (isDir) {
-        if (top) topDirs++;
-        yield* walk(`${src}/${child.name}`, target, false);
-      }
+  // The source subtree may span nested catalogs (an automatic split of a large chain): each is
+  // copied below the transition point its parent's copy made.
+  const pending: { from: string; to: string }[] = [{ from, to }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const source = tx.tree.catalogFor(next.from);
+    const copied = catalog.db.copySubtreeFrom(source.db, next.from, next.to, exclude);
+    rows += copied.rows;
+    if (next.from === from) topDirs = copied.topDirs;
+    for (const mountpoint of source.nestedPaths) {
+      if (!mountpoint.startsWith(`${next.from}/`)) continue;
+      const target = `${next.to}${mountpoint.slice(next.from.length)}`;
+      if (catalog.db.get(target)?.kind === 'dir') pending.push({ from: mountpoint, to: target });
     }
   }
-  yield* walk(from, to, true);
   const root = catalog.db.get(to) as Dirent;
   const updated = { ...root, linkcount: 2 + topDirs };
   catalog.db.put(to, { ...updated, nestedRoot: true, nestedMountpoint: false });
@@ -73,38 +64,6 @@ function* copyRows(
     parent.dirty = true;
   }
   return rows;
-}
-
-/** Copies the rows of `from` into the fresh nested catalog `to` at once (see copyRows). */
-export function copyIntoFreshCatalog(
-  tx: Transaction,
-  from: string,
-  to: string,
-  skip: (name: string) => boolean = () => false,
-): number {
-  const copy = copyRows(tx, from, to, skip);
-  for (;;) {
-    const step = copy.next();
-    if (step.done) return step.value;
-  }
-}
-
-/**
- * The same copy in slices that yield to the event loop, so it runs while layers stream in and
- * the workers compress (the main thread is otherwise idle then). Nothing else may write below
- * `to` meanwhile.
- */
-export async function copyIntoFreshCatalogInSlices(
-  tx: Transaction,
-  from: string,
-  to: string,
-): Promise<number> {
-  const copy = copyRows(tx, from, to, () => false);
-  for (;;) {
-    const step = copy.next();
-    if (step.done) return step.value;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
 }
 
 function isWhiteout(name: string): boolean {
@@ -137,48 +96,63 @@ function applyDeletions(tx: Transaction, layerDir: string, destDir: string): num
   return removed;
 }
 
-/** Pass 2: the layer's own entries replace or join the lower tree's. */
+/**
+ * Pass 2: the layer's own entries replace or join the lower tree's. `destIsNew`: `destDir` was
+ * just created by this pass (nothing below it), so its entries are inserted without lookups.
+ */
 function applyAdditions(
   tx: Transaction,
   layerDir: string,
   destDir: string,
   rel: string,
   implicitDirs: ReadonlySet<string>,
+  destIsNew: boolean,
 ): number {
   let rows = 0;
+  // One query for the lower entries of the directory instead of one per layer entry.
+  const lower = destIsNew ? undefined : new Map(tx.tree.children(destDir).map((d) => [d.name, d]));
   for (const c of tx.tree.children(layerDir)) {
     if (isWhiteout(c.name) || CATALOG_MARKERS.has(c.name)) continue;
     const target = `${destDir}/${c.name}`;
     const relPath = rel === '' ? c.name : `${rel}/${c.name}`;
-    const existing = tx.tree.get(target);
-    if (c.kind === 'dir') {
-      if (implicitDirs.has(relPath) && existing !== undefined) {
-        if (existing.kind !== 'dir')
-          throw new ContainerError(
-            'LAYER_UNSAFE',
-            `layer writes below /${relPath}, which a lower layer made a ${existing.kind}`,
-          );
-      } else {
-        tx.tree.put(target, movable(c));
-        rows++;
-      }
-      rows += applyAdditions(tx, `${layerDir}/${c.name}`, target, relPath, implicitDirs);
-    } else {
-      tx.tree.put(target, movable(c));
-      rows++;
+    const existing = lower?.get(c.name);
+    if (c.kind === 'dir' && implicitDirs.has(relPath) && existing !== undefined) {
+      if (existing.kind !== 'dir')
+        throw new ContainerError(
+          'LAYER_UNSAFE',
+          `layer writes below /${relPath}, which a lower layer made a ${existing.kind}`,
+        );
+      rows += applyAdditions(tx, `${layerDir}/${c.name}`, target, relPath, implicitDirs, false);
+      continue;
     }
+    if (existing === undefined) tx.tree.putNew(target, movable(c));
+    else tx.tree.put(target, movable(c));
+    rows++;
+    if (c.kind === 'dir')
+      rows += applyAdditions(
+        tx,
+        `${layerDir}/${c.name}`,
+        target,
+        relPath,
+        implicitDirs,
+        existing?.kind !== 'dir',
+      );
   }
   return rows;
 }
 
-/** Applies a layer's tree (`layerfs`) onto `dest` as an OCI runtime would unpack it. */
+/**
+ * Applies a layer's tree (`layerfs`) onto `dest` as an OCI runtime would unpack it. The deletion
+ * pass is skipped for a layer without whiteouts (`hasWhiteouts` from its record).
+ */
 export function applyLayer(
   tx: Transaction,
   layerfs: string,
   dest: string,
   implicitDirs: ReadonlySet<string>,
+  hasWhiteouts = true,
 ): { removed: number; rows: number } {
-  const removed = applyDeletions(tx, layerfs, dest);
-  const rows = applyAdditions(tx, layerfs, dest, '', implicitDirs);
+  const removed = hasWhiteouts ? applyDeletions(tx, layerfs, dest) : 0;
+  const rows = applyAdditions(tx, layerfs, dest, '', implicitDirs, false);
   return { removed, rows };
 }

@@ -23,11 +23,15 @@ if (cacheDbPath) {
 
 const sha1 = (buf) => crypto.createHash('sha1').update(buf).digest('hex');
 const finalPath = (hash) => path.join(dataDir, hash.slice(0, 2), hash.slice(2));
-const tempPath = () => path.join(dataDir, 'txn', 'obj.' + crypto.randomBytes(8).toString('hex'));
+// Unique within data/txn (one transaction at a time holds the repository lock; it sweeps txn).
+const { threadId } = require('node:worker_threads');
+let tempCounter = 0;
+const tempPath = () => path.join(dataDir, 'txn', 'obj.' + process.pid + '.' + threadId + '.' + (tempCounter++));
 const exists = (hash) => fs.existsSync(finalPath(hash));
 
+// Callers checked that the object is missing; if another worker stored the same content
+// meanwhile, the rename replaces it with identical bytes.
 function publishTemp(temp, hash) {
-  if (exists(hash)) { fs.unlinkSync(temp); return; }
   fs.renameSync(temp, finalPath(hash));
 }
 
