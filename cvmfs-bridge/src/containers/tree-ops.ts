@@ -4,6 +4,7 @@
 import type { Dirent } from '../catalog/dirent.js';
 import { makeNested } from '../writer/catalog-structure.js';
 import type { EntryMeta, Transaction } from '../writer/transaction.js';
+import type { WorkingCatalog } from '../writer/working-catalog.js';
 import { ContainerError } from './errors.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './layer-policy.js';
 import { CATALOG_MARKERS } from './layout.js';
@@ -21,12 +22,74 @@ export async function addNestedDirectory(tx: Transaction, path: string, meta: En
   if (!tx.tree.isMountpoint(path)) makeNested(tx.tree, path);
 }
 
+interface CopyJob {
+  readonly from: string;
+  readonly to: string;
+}
+
+const MARKERS_ONLY = { names: [...CATALOG_MARKERS] };
+const MARKERS_AND_WHITEOUTS = { names: [...CATALOG_MARKERS], prefix: WHITEOUT_PREFIX };
+
+/**
+ * Copies each `from` subtree below its `to` (an existing directory with nothing below it), in
+ * SQL (CatalogDb.copySubtreesFrom, one attach per pair of catalogs), then follows the catalogs
+ * nested in the source (an automatic split of a large tree): each is copied below the
+ * transition point its parent's copy made. Returns per job the rows copied and the directories
+ * right below `to`.
+ */
+function copySubtrees(
+  tx: Transaction,
+  jobs: readonly CopyJob[],
+  exclude: { readonly names: readonly string[]; readonly prefix?: string },
+): { rows: number; topDirs: number }[] {
+  const results = jobs.map(() => ({ rows: 0, topDirs: 0 }));
+  let work = jobs.map((job, index) => ({ ...job, index, top: true }));
+  while (work.length > 0) {
+    const groups = new Map<string, { source: WorkingCatalog; dest: WorkingCatalog; items: typeof work }>();
+    for (const item of work) {
+      const source = tx.tree.catalogFor(item.from);
+      const dest = tx.tree.catalogFor(item.to);
+      const key = `${source.mountpoint}\0${dest.mountpoint}`;
+      const group = groups.get(key) ?? { source, dest, items: [] };
+      group.items.push(item);
+      groups.set(key, group);
+    }
+    const next: typeof work = [];
+    for (const { source, dest, items } of groups.values()) {
+      const copied = dest.db.copySubtreesFrom(source.db, items, exclude);
+      dest.dirty = true;
+      items.forEach((item, i) => {
+        const result = results[item.index] as { rows: number; topDirs: number };
+        const one = copied[i] as { rows: number; topDirs: number };
+        result.rows += one.rows;
+        if (item.top) result.topDirs = one.topDirs;
+        for (const mountpoint of source.nestedPaths) {
+          if (!mountpoint.startsWith(`${item.from}/`)) continue;
+          const target = `${item.to}${mountpoint.slice(item.from.length)}`;
+          if (dest.db.get(target)?.kind === 'dir')
+            next.push({ from: mountpoint, to: target, index: item.index, top: false });
+        }
+      });
+    }
+    work = next;
+  }
+  return results;
+}
+
+/** Sets a plain (not nested-root) directory's link count: 2 + its subdirectories. */
+function setSubdirCount(tx: Transaction, path: string, subdirs: number): void {
+  const catalog = tx.tree.catalogFor(path);
+  const dir = catalog.db.get(path) as Dirent;
+  catalog.db.put(path, { ...dir, linkcount: 2 + subdirs });
+  catalog.dirty = true;
+}
+
 /**
  * Copies the subtree `from` into the fresh nested-catalog root `to` (from addNestedDirectory,
- * still empty), catalog by catalog, in SQL (CatalogDb.copySubtreeFrom): no per-row lookups or
- * replacement checks, and the source's directory link counts stay exact because the whole
- * structure is copied. Catalog markers are never copied; `skipWhiteouts` drops `.wh.*` names too
- * (when the first layer seeds a chain). Returns the number of rows copied.
+ * still empty), in SQL: no per-row lookups or replacement checks, and the source's directory
+ * link counts stay exact because the whole structure is copied. Catalog markers are never
+ * copied; `skipWhiteouts` drops `.wh.*` names too (when the first layer seeds a chain).
+ * Returns the number of rows copied.
  */
 export function copyIntoFreshCatalog(
   tx: Transaction,
@@ -37,23 +100,8 @@ export function copyIntoFreshCatalog(
   const catalog = tx.tree.catalogFor(to);
   if (catalog.mountpoint !== to || tx.tree.children(to).some((c) => !CATALOG_MARKERS.has(c.name)))
     throw new ContainerError('LAYER_UNSAFE', `internal: ${to} is not a fresh nested catalog`);
-  const exclude = { names: [...CATALOG_MARKERS], ...(skipWhiteouts ? { prefix: WHITEOUT_PREFIX } : {}) };
-  let rows = 0;
-  let topDirs = 0;
-  // The source subtree may span nested catalogs (an automatic split of a large chain): each is
-  // copied below the transition point its parent's copy made.
-  const pending: { from: string; to: string }[] = [{ from, to }];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const source = tx.tree.catalogFor(next.from);
-    const copied = catalog.db.copySubtreeFrom(source.db, next.from, next.to, exclude);
-    rows += copied.rows;
-    if (next.from === from) topDirs = copied.topDirs;
-    for (const mountpoint of source.nestedPaths) {
-      if (!mountpoint.startsWith(`${next.from}/`)) continue;
-      const target = `${next.to}${mountpoint.slice(next.from.length)}`;
-      if (catalog.db.get(target)?.kind === 'dir') pending.push({ from: mountpoint, to: target });
-    }
-  }
+  const [copied] = copySubtrees(tx, [{ from, to }], skipWhiteouts ? MARKERS_AND_WHITEOUTS : MARKERS_ONLY);
+  const { rows, topDirs } = copied as { rows: number; topDirs: number };
   const root = catalog.db.get(to) as Dirent;
   const updated = { ...root, linkcount: 2 + topDirs };
   catalog.db.put(to, { ...updated, nestedRoot: true, nestedMountpoint: false });
@@ -97,8 +145,10 @@ function applyDeletions(tx: Transaction, layerDir: string, destDir: string): num
 }
 
 /**
- * Pass 2: the layer's own entries replace or join the lower tree's. `destIsNew`: `destDir` was
- * just created by this pass (nothing below it), so its entries are inserted without lookups.
+ * Pass 2: the layer's own entries replace or join the lower tree's. A layer directory that is
+ * new in the tree (or replaces a non-directory) is added here and its contents queued in
+ * `fresh`: they are copied whole afterwards (no lower entries to merge with, and whiteouts
+ * below it hide nothing).
  */
 function applyAdditions(
   tx: Transaction,
@@ -106,37 +156,35 @@ function applyAdditions(
   destDir: string,
   rel: string,
   implicitDirs: ReadonlySet<string>,
-  destIsNew: boolean,
+  fresh: CopyJob[],
 ): number {
   let rows = 0;
   // One query for the lower entries of the directory instead of one per layer entry.
-  const lower = destIsNew ? undefined : new Map(tx.tree.children(destDir).map((d) => [d.name, d]));
+  const lower = new Map(tx.tree.children(destDir).map((d) => [d.name, d]));
   for (const c of tx.tree.children(layerDir)) {
     if (isWhiteout(c.name) || CATALOG_MARKERS.has(c.name)) continue;
     const target = `${destDir}/${c.name}`;
     const relPath = rel === '' ? c.name : `${rel}/${c.name}`;
-    const existing = lower?.get(c.name);
-    if (c.kind === 'dir' && implicitDirs.has(relPath) && existing !== undefined) {
-      if (existing.kind !== 'dir')
-        throw new ContainerError(
-          'LAYER_UNSAFE',
-          `layer writes below /${relPath}, which a lower layer made a ${existing.kind}`,
-        );
-      rows += applyAdditions(tx, `${layerDir}/${c.name}`, target, relPath, implicitDirs, false);
+    const existing = lower.get(c.name);
+    if (c.kind === 'dir' && existing?.kind === 'dir') {
+      if (implicitDirs.has(relPath)) {
+        // Only implied by the layer's members: the lower directory keeps its metadata.
+      } else {
+        tx.tree.put(target, movable(c));
+        rows++;
+      }
+      rows += applyAdditions(tx, `${layerDir}/${c.name}`, target, relPath, implicitDirs, fresh);
       continue;
     }
+    if (c.kind === 'dir' && implicitDirs.has(relPath) && existing !== undefined)
+      throw new ContainerError(
+        'LAYER_UNSAFE',
+        `layer writes below /${relPath}, which a lower layer made a ${existing.kind}`,
+      );
     if (existing === undefined) tx.tree.putNew(target, movable(c));
     else tx.tree.put(target, movable(c));
     rows++;
-    if (c.kind === 'dir')
-      rows += applyAdditions(
-        tx,
-        `${layerDir}/${c.name}`,
-        target,
-        relPath,
-        implicitDirs,
-        existing?.kind !== 'dir',
-      );
+    if (c.kind === 'dir') fresh.push({ from: `${layerDir}/${c.name}`, to: target });
   }
   return rows;
 }
@@ -153,6 +201,13 @@ export function applyLayer(
   hasWhiteouts = true,
 ): { removed: number; rows: number } {
   const removed = hasWhiteouts ? applyDeletions(tx, layerfs, dest) : 0;
-  const rows = applyAdditions(tx, layerfs, dest, '', implicitDirs, false);
+  const fresh: CopyJob[] = [];
+  let rows = applyAdditions(tx, layerfs, dest, '', implicitDirs, fresh);
+  const copied = copySubtrees(tx, fresh, MARKERS_AND_WHITEOUTS);
+  fresh.forEach((job, i) => {
+    const one = copied[i] as { rows: number; topDirs: number };
+    rows += one.rows;
+    setSubdirCount(tx, job.to, one.topDirs);
+  });
   return { removed, rows };
 }

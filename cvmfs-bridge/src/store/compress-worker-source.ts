@@ -21,7 +21,7 @@ if (cacheDbPath) {
   cacheLookup = (raw) => stmt.get(raw);
 }
 
-const sha1 = (buf) => crypto.createHash('sha1').update(buf).digest('hex');
+const sha1 = (buf) => crypto.hash('sha1', buf, 'hex');
 const finalPath = (hash) => path.join(dataDir, hash.slice(0, 2), hash.slice(2));
 // Unique within data/txn (one transaction at a time holds the repository lock; it sweeps txn).
 const { threadId } = require('node:worker_threads');

@@ -102,7 +102,7 @@ export class WorkerPool {
   private capacityWaiters: { max: number; maxBytes: number; resolve: () => void }[] = [];
 
   private hasCapacity(max: number, maxBytes: number): boolean {
-    return this.queuedCount <= max && (this.queuedBytes <= maxBytes || this.queuedCount === 0);
+    return this.queuedCount <= max && this.queuedBytes <= maxBytes;
   }
 
   /**
