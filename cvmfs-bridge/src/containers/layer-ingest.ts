@@ -59,19 +59,25 @@ function xattrsOf(h: Header): Map<string, Buffer> | undefined {
 const IN_MEMORY_FILE_BYTES = 64 * 1024 * 1024;
 
 /** A member's bytes in one Buffer of its own (handed to a worker without another copy). */
-async function readEntry(entry: AsyncIterable<unknown>, sizeBytes: number): Promise<Buffer> {
-  const bytes = Buffer.allocUnsafeSlow(sizeBytes);
-  let offset = 0;
-  for await (const chunk of entry) {
-    const c = chunk as Buffer;
-    if (offset + c.length > sizeBytes)
-      throw new ContainerError('LAYER_UNSAFE', 'a member is longer than its header says');
-    c.copy(bytes, offset);
-    offset += c.length;
-  }
-  if (offset !== sizeBytes)
-    throw new ContainerError('LAYER_UNSAFE', 'a member is shorter than its header says');
-  return bytes;
+function readEntry(entry: Readable, sizeBytes: number): Promise<Buffer> {
+  // Events rather than an async iterator per member: thousands of small members per layer.
+  return new Promise((resolve, reject) => {
+    const bytes = Buffer.allocUnsafeSlow(sizeBytes);
+    let offset = 0;
+    entry.on('data', (chunk: Buffer) => {
+      if (offset + chunk.length > sizeBytes) {
+        entry.destroy(new ContainerError('LAYER_UNSAFE', 'a member is longer than its header says'));
+        return;
+      }
+      chunk.copy(bytes, offset);
+      offset += chunk.length;
+    });
+    entry.once('error', reject);
+    entry.once('end', () => {
+      if (offset === sizeBytes) resolve(bytes);
+      else reject(new ContainerError('LAYER_UNSAFE', 'a member is shorter than its header says'));
+    });
+  });
 }
 
 async function drainAndCheck(blob: DigestStream, check: () => void): Promise<void> {
@@ -160,7 +166,9 @@ export async function ingestLayer(
           {
             const size = h.size ?? 0;
             const content =
-              size <= IN_MEMORY_FILE_BYTES ? await readEntry(entry, size) : (entry as unknown as Readable);
+              size <= IN_MEMORY_FILE_BYTES
+                ? await readEntry(entry as unknown as Readable, size)
+                : (entry as unknown as Readable);
             if (isNew) await tx.addNewFile(path, content, meta);
             else await tx.addFile(path, content, meta);
           }
