@@ -145,7 +145,10 @@ export async function ingestLayer(
       }
       // Rows of paths new to this (fresh) layer tree are written without lookups; a path named
       // again goes through the general methods, which replace what is there.
-      for (const dir of paths.checkParents(parts, h.name)) tx.addNewDirectory(`${layerfs}/${dir}`);
+      const implied = paths.checkParents(parts, h.name);
+      // A skipped device writes nothing, so it implies no directory (a later member may).
+      if (h.type === 'character-device' || h.type === 'block-device') paths.forget(implied);
+      else for (const dir of implied) tx.addNewDirectory(`${layerfs}/${dir}`);
       const isNew = paths.kindOf(rel) === undefined;
       const path = `${layerfs}/${rel}`;
       const meta: EntryMeta = {

@@ -85,6 +85,14 @@ export class LayerPaths {
     return implied;
   }
 
+  /** Takes back directories checkParents implied for a member that is not written. */
+  forget(implied: readonly string[]): void {
+    for (const dir of implied) {
+      this.kinds.delete(dir);
+      this.implicitDirs.delete(dir);
+    }
+  }
+
   record(path: string, kind: MemberKind): void {
     this.kinds.set(path, kind);
     this.implicitDirs.delete(path);
