@@ -200,6 +200,104 @@ export class CatalogDb {
     );
   }
 
+  /**
+   * Copies the rows below each `from` in `source` (another catalog) to below its `to` in this
+   * one, in SQL: a recursive walk of the source's parent keys feeds one INSERT…SELECT per job,
+   * and the new path keys come from an MD5 function registered on this connection. Rows are
+   * copied as stored, made movable: no nesting flags, no hard-link group (groups are per
+   * catalog), directories keep their link counts. Names in `exclude.names`, or starting with
+   * `exclude.prefix`, are left out with everything below them. Each `to` must exist here with
+   * nothing below it. Rows of catalogs nested in `source` are not reached (their transition
+   * points are copied as plain directories). Returns, per job, the rows copied and how many of
+   * them are directories right below `to`.
+   */
+  copySubtreesFrom(
+    source: CatalogDb,
+    jobs: readonly { readonly from: string; readonly to: string }[],
+    exclude: { readonly names: readonly string[]; readonly prefix?: string },
+  ): { rows: number; topDirs: number }[] {
+    if (source === this)
+      throw new BridgeError('CATALOG_INVALID', 'internal: a subtree copy needs two catalogs');
+    if (jobs.length === 0) return [];
+    this.registerPathKeyFunctions();
+    // ATTACH reads the source's file: its open transaction is committed first (working copies
+    // are private files), and ATTACH/DETACH are refused inside a transaction.
+    source.commitOpen();
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+    let attached = false;
+    try {
+      this.db.prepare('ATTACH DATABASE ? AS src').run(source.file);
+      attached = true;
+      this.db.exec('BEGIN');
+      const excludeSql = [
+        exclude.names.length > 0 ? `c.name NOT IN (${exclude.names.map(() => '?').join(', ')})` : '1',
+        exclude.prefix !== undefined ? 'substr(c.name, 1, ?) <> ?' : '1',
+      ].join(' AND ');
+      const excludeParams: unknown[] = [...exclude.names];
+      if (exclude.prefix !== undefined) excludeParams.push(exclude.prefix.length, exclude.prefix);
+      const insert = this.db.prepare(
+        `WITH RECURSIVE t(o1, o2, path, n1, n2, p1, p2, isdir) AS (
+           SELECT ?, ?, ?, ?, ?, 0, 0, 1
+           UNION ALL
+           SELECT c.md5path_1, c.md5path_2, t.path || '/' || c.name,
+                  tsw_path_key_hi(t.path || '/' || c.name), tsw_path_key_lo(t.path || '/' || c.name),
+                  t.n1, t.n2, c.flags & 1
+           FROM t JOIN src.catalog c ON c.parent_1 = t.o1 AND c.parent_2 = t.o2
+           WHERE t.isdir = 1 AND ${excludeSql}
+         )
+         INSERT INTO main.catalog (md5path_1, md5path_2, parent_1, parent_2, hardlinks, hash, size, mode,
+           mtime, mtimens, flags, name, symlink, uid, gid, xattr)
+         SELECT t.n1, t.n2, t.p1, t.p2,
+                CASE WHEN c.flags & 1 THEN c.hardlinks & 4294967295 ELSE 1 END,
+                c.hash, c.size, c.mode, c.mtime, c.mtimens, c.flags & ~${FLAG.nestedRoot | FLAG.nestedMountpoint},
+                c.name, c.symlink, c.uid, c.gid, c.xattr
+         FROM t JOIN src.catalog c ON c.md5path_1 = t.o1 AND c.md5path_2 = t.o2
+         WHERE t.path <> ?`,
+      );
+      const countDirs = this.db.prepare(
+        'SELECT count(*) AS n FROM catalog WHERE parent_1 = ? AND parent_2 = ? AND flags & 1',
+      );
+      const results = jobs.map(({ from, to }) => {
+        const fromKey = md5PathKey(from);
+        const toKey = md5PathKey(to);
+        const info = insert.run(fromKey.hi, fromKey.lo, to, toKey.hi, toKey.lo, ...excludeParams, to);
+        const dirs = countDirs.get(toKey.hi, toKey.lo) as { n: bigint };
+        return { rows: info.changes, topDirs: Number(dirs.n) };
+      });
+      this.db.exec('COMMIT');
+      return results;
+    } finally {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      if (attached) this.db.exec('DETACH DATABASE src');
+      this.db.exec('BEGIN');
+    }
+  }
+
+  private keyFunctionsRegistered = false;
+
+  private registerPathKeyFunctions(): void {
+    if (this.keyFunctionsRegistered) return;
+    // md5PathKey memoises recent paths, so the second half of a key costs a map lookup.
+    this.db.function(
+      'tsw_path_key_hi',
+      { deterministic: true },
+      (path: unknown) => md5PathKey(String(path)).hi,
+    );
+    this.db.function(
+      'tsw_path_key_lo',
+      { deterministic: true },
+      (path: unknown) => md5PathKey(String(path)).lo,
+    );
+    this.keyFunctionsRegistered = true;
+  }
+
+  /** Commits the transaction a writable working copy keeps open, and opens the next one. */
+  private commitOpen(): void {
+    if (!this.db.inTransaction) return;
+    this.db.exec('COMMIT');
+    this.db.exec('BEGIN');
+  }
+
   delete(path: string): void {
     const key = md5PathKey(path);
     this.deleteStmt.run(key.hi, key.lo);

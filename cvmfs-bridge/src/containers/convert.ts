@@ -9,7 +9,6 @@ import type { ContainerConfig } from './config.js';
 import { ContainerError, containerCause } from './errors.js';
 import { containerMetrics, type EventSink, emitter, type ProgressEvent } from './events.js';
 import { ingestLayer, type LayerRecord } from './layer-ingest.js';
-import { WHITEOUT_PREFIX } from './layer-policy.js';
 import { ContainerLayout } from './layout.js';
 import { chainIds } from './manifest.js';
 import { writePodmanImage } from './podman-store.js';
@@ -17,12 +16,7 @@ import { formatReference, parseReference } from './reference.js';
 import { RegistryClient } from './registry-client.js';
 import { type ResolvedImage, resolveImage } from './resolve.js';
 import { singularityFiles } from './singularity.js';
-import {
-  addNestedDirectory,
-  applyLayer,
-  copyIntoFreshCatalog,
-  copyIntoFreshCatalogInSlices,
-} from './tree-ops.js';
+import { addNestedDirectory, applyLayer, copyIntoFreshCatalog } from './tree-ops.js';
 import { readTxJson, writeTxJson } from './tx-files.js';
 
 export interface ConvertRequest {
@@ -175,14 +169,18 @@ function buildTree(
 ): { rows: number; removed: number } {
   const layer = image.layers[k] as ResolvedImage['layers'][number];
   if (k === 0) {
-    const rows = copyIntoFreshCatalog(tx, layout.layerfs(layer.digest), dest, (name) =>
-      name.startsWith(WHITEOUT_PREFIX),
-    );
+    const rows = copyIntoFreshCatalog(tx, layout.layerfs(layer.digest), dest, true);
     return { rows, removed: 0 };
   }
   if (!lowerCopied) copyIntoFreshCatalog(tx, layout.chainDir(ids[k - 1] as string), dest);
   const record = records.get(layer.digest) as LayerRecord;
-  return applyLayer(tx, layout.layerfs(layer.digest), dest, new Set(record.implicitDirs));
+  return applyLayer(
+    tx,
+    layout.layerfs(layer.digest),
+    dest,
+    new Set(record.implicitDirs),
+    record.whiteouts + record.opaqueDirs > 0,
+  );
 }
 
 /**
@@ -219,7 +217,7 @@ async function buildFlat(
     emit({ event: 'flat.start', configDigest: image.configDigest });
     try {
       await addNestedDirectory(tx, flat);
-      await copyIntoFreshCatalogInSlices(tx, layout.chainDir(ids[n - 2] as string), flat);
+      copyIntoFreshCatalog(tx, layout.chainDir(ids[n - 2] as string), flat);
     } catch (error) {
       await layersReady.catch(() => {});
       throw error;

@@ -54,12 +54,30 @@ function xattrsOf(h: Header): Map<string, Buffer> | undefined {
   return xattrs.size > 0 ? xattrs : undefined;
 }
 
-const IN_MEMORY_FILE_BYTES = 4 * 1024 * 1024;
+// Files up to this size go to the workers as bytes (the transaction bounds the bytes in flight);
+// staging each one to disk, then reading it back twice (hash, compress), costs more than it.
+const IN_MEMORY_FILE_BYTES = 64 * 1024 * 1024;
 
-async function readEntry(entry: AsyncIterable<unknown>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of entry) chunks.push(chunk as Buffer);
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+/** A member's bytes in one Buffer of its own (handed to a worker without another copy). */
+function readEntry(entry: Readable, sizeBytes: number): Promise<Buffer> {
+  // Events rather than an async iterator per member: thousands of small members per layer.
+  return new Promise((resolve, reject) => {
+    const bytes = Buffer.allocUnsafeSlow(sizeBytes);
+    let offset = 0;
+    entry.on('data', (chunk: Buffer) => {
+      if (offset + chunk.length > sizeBytes) {
+        entry.destroy(new ContainerError('LAYER_UNSAFE', 'a member is longer than its header says'));
+        return;
+      }
+      chunk.copy(bytes, offset);
+      offset += chunk.length;
+    });
+    entry.once('error', reject);
+    entry.once('end', () => {
+      if (offset === sizeBytes) resolve(bytes);
+      else reject(new ContainerError('LAYER_UNSAFE', 'a member is shorter than its header says'));
+    });
+  });
 }
 
 async function drainAndCheck(blob: DigestStream, check: () => void): Promise<void> {
@@ -125,7 +143,13 @@ export async function ingestLayer(
         entry.resume();
         continue;
       }
-      paths.checkParents(parts, h.name);
+      // Rows of paths new to this (fresh) layer tree are written without lookups; a path named
+      // again goes through the general methods, which replace what is there.
+      const implied = paths.checkParents(parts, h.name);
+      // A skipped device writes nothing, so it implies no directory (a later member may).
+      if (h.type === 'character-device' || h.type === 'block-device') paths.forget(implied);
+      else for (const dir of implied) tx.addNewDirectory(`${layerfs}/${dir}`);
+      const isNew = paths.kindOf(rel) === undefined;
       const path = `${layerfs}/${rel}`;
       const meta: EntryMeta = {
         mode: permissionBits(h.mode ?? 0o644, h.name, config),
@@ -142,15 +166,22 @@ export async function ingestLayer(
         case 'file':
         case 'contiguous-file':
           paths.record(rel, 'file');
-          // Small files go to the workers as bytes; staging each one to disk costs more than it.
-          if ((h.size ?? 0) <= IN_MEMORY_FILE_BYTES) await tx.addFile(path, await readEntry(entry), meta);
-          else await tx.addFile(path, entry as unknown as Readable, meta);
+          {
+            const size = h.size ?? 0;
+            const content =
+              size <= IN_MEMORY_FILE_BYTES
+                ? await readEntry(entry as unknown as Readable, size)
+                : (entry as unknown as Readable);
+            if (isNew) await tx.addNewFile(path, content, meta);
+            else await tx.addFile(path, content, meta);
+          }
           counts.files++;
           break;
         case 'directory':
           entry.resume();
           paths.record(rel, 'dir');
-          await tx.addDirectory(path, meta);
+          if (isNew) tx.addNewDirectory(path, meta);
+          else await tx.addDirectory(path, meta);
           break;
         case 'symlink': {
           entry.resume();
@@ -162,7 +193,8 @@ export async function ingestLayer(
             );
           paths.record(rel, 'symlink');
           // Targets are kept verbatim: they resolve inside the container's root at run time.
-          await tx.addSymlink(path, target, meta);
+          if (isNew) tx.addNewSymlink(path, target, meta);
+          else await tx.addSymlink(path, target, meta);
           break;
         }
         case 'link': {
@@ -180,7 +212,8 @@ export async function ingestLayer(
         case 'fifo':
           entry.resume();
           paths.record(rel, 'special');
-          await tx.addSpecial(path, 'fifo', 0, meta);
+          if (isNew) tx.addNewSpecial(path, 'fifo', 0, meta);
+          else await tx.addSpecial(path, 'fifo', 0, meta);
           break;
         case 'character-device':
         case 'block-device':

@@ -64,20 +64,32 @@ export class LayerPaths {
     return undefined;
   }
 
-  checkParents(parts: readonly string[], name: string): void {
+  /** Refuses writing through a non-directory; returns the ancestors implied now, top first. */
+  checkParents(parts: readonly string[], name: string): string[] {
     const blocked = this.blockedBy(parts);
     if (blocked)
       throw new ContainerError(
         'LAYER_UNSAFE',
         `member ${name} is written through the ${blocked.kind} ${blocked.path}`,
       );
+    const implied: string[] = [];
     let prefix = '';
     for (let i = 0; i < parts.length - 1; i++) {
       prefix = prefix === '' ? (parts[i] as string) : `${prefix}/${parts[i]}`;
       if (!this.kinds.has(prefix)) {
         this.kinds.set(prefix, 'dir');
         this.implicitDirs.add(prefix);
+        implied.push(prefix);
       }
+    }
+    return implied;
+  }
+
+  /** Takes back directories checkParents implied for a member that is not written. */
+  forget(implied: readonly string[]): void {
+    for (const dir of implied) {
+      this.kinds.delete(dir);
+      this.implicitDirs.delete(dir);
     }
   }
 

@@ -1,9 +1,10 @@
 // Catalog-level tree operations inside one transaction: nested-catalog directories, copying
 // a subtree by its rows (content objects are shared, nothing is re-read or re-compressed) and
 // applying a layer onto a tree with OCI whiteout semantics. Pure row work: no content I/O.
-import { type Dirent, FLAG } from '../catalog/dirent.js';
+import type { Dirent } from '../catalog/dirent.js';
 import { makeNested } from '../writer/catalog-structure.js';
 import type { EntryMeta, Transaction } from '../writer/transaction.js';
+import type { WorkingCatalog } from '../writer/working-catalog.js';
 import { ContainerError } from './errors.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './layer-policy.js';
 import { CATALOG_MARKERS } from './layout.js';
@@ -21,48 +22,86 @@ export async function addNestedDirectory(tx: Transaction, path: string, meta: En
   if (!tx.tree.isMountpoint(path)) makeNested(tx.tree, path);
 }
 
-const ROWS_PER_SLICE = 512;
-const DIR_FLAG = BigInt(FLAG.dir);
-const NESTING_FLAGS = BigInt(FLAG.nestedRoot | FLAG.nestedMountpoint);
+interface CopyJob {
+  readonly from: string;
+  readonly to: string;
+}
+
+const MARKERS_ONLY = { names: [...CATALOG_MARKERS] };
+const MARKERS_AND_WHITEOUTS = { names: [...CATALOG_MARKERS], prefix: WHITEOUT_PREFIX };
 
 /**
- * Fast path for a fresh nested-catalog root `to` (from addNestedDirectory, still empty): rows
- * are inserted straight into its catalog — one insert per entry, no per-row replacement
- * checks — keeping the source's directory link counts, which stay exact because the whole
- * structure is copied. `skip` drops names (whiteouts when the first layer seeds a chain).
- * A generator that pauses every ROWS_PER_SLICE rows, so the copy can share the event loop.
+ * Copies each `from` subtree below its `to` (an existing directory with nothing below it), in
+ * SQL (CatalogDb.copySubtreesFrom, one attach per pair of catalogs), then follows the catalogs
+ * nested in the source (an automatic split of a large tree): each is copied below the
+ * transition point its parent's copy made. Returns per job the rows copied and the directories
+ * right below `to`.
  */
-function* copyRows(
+function copySubtrees(
+  tx: Transaction,
+  jobs: readonly CopyJob[],
+  exclude: { readonly names: readonly string[]; readonly prefix?: string },
+): { rows: number; topDirs: number }[] {
+  const results = jobs.map(() => ({ rows: 0, topDirs: 0 }));
+  let work = jobs.map((job, index) => ({ ...job, index, top: true }));
+  while (work.length > 0) {
+    const groups = new Map<string, { source: WorkingCatalog; dest: WorkingCatalog; items: typeof work }>();
+    for (const item of work) {
+      const source = tx.tree.catalogFor(item.from);
+      const dest = tx.tree.catalogFor(item.to);
+      const key = `${source.mountpoint}\0${dest.mountpoint}`;
+      const group = groups.get(key) ?? { source, dest, items: [] };
+      group.items.push(item);
+      groups.set(key, group);
+    }
+    const next: typeof work = [];
+    for (const { source, dest, items } of groups.values()) {
+      const copied = dest.db.copySubtreesFrom(source.db, items, exclude);
+      dest.dirty = true;
+      items.forEach((item, i) => {
+        const result = results[item.index] as { rows: number; topDirs: number };
+        const one = copied[i] as { rows: number; topDirs: number };
+        result.rows += one.rows;
+        if (item.top) result.topDirs = one.topDirs;
+        for (const mountpoint of source.nestedPaths) {
+          if (!mountpoint.startsWith(`${item.from}/`)) continue;
+          const target = `${item.to}${mountpoint.slice(item.from.length)}`;
+          if (dest.db.get(target)?.kind === 'dir')
+            next.push({ from: mountpoint, to: target, index: item.index, top: false });
+        }
+      });
+    }
+    work = next;
+  }
+  return results;
+}
+
+/** Sets a plain (not nested-root) directory's link count: 2 + its subdirectories. */
+function setSubdirCount(tx: Transaction, path: string, subdirs: number): void {
+  const catalog = tx.tree.catalogFor(path);
+  const dir = catalog.db.get(path) as Dirent;
+  catalog.db.put(path, { ...dir, linkcount: 2 + subdirs });
+  catalog.dirty = true;
+}
+
+/**
+ * Copies the subtree `from` into the fresh nested-catalog root `to` (from addNestedDirectory,
+ * still empty), in SQL: no per-row lookups or replacement checks, and the source's directory
+ * link counts stay exact because the whole structure is copied. Catalog markers are never
+ * copied; `skipWhiteouts` drops `.wh.*` names too (when the first layer seeds a chain).
+ * Returns the number of rows copied.
+ */
+export function copyIntoFreshCatalog(
   tx: Transaction,
   from: string,
   to: string,
-  skip: (name: string) => boolean,
-): Generator<void, number> {
+  skipWhiteouts = false,
+): number {
   const catalog = tx.tree.catalogFor(to);
   if (catalog.mountpoint !== to || tx.tree.children(to).some((c) => !CATALOG_MARKERS.has(c.name)))
     throw new ContainerError('LAYER_UNSAFE', `internal: ${to} is not a fresh nested catalog`);
-  let rows = 0;
-  let topDirs = 0;
-  // Stored rows are copied as they are (no Dirent round trip), made movable: no nesting flags,
-  // no hard-link group (groups are per catalog); directories keep their link counts.
-  function* walk(src: string, dst: string, top: boolean): Generator<void> {
-    for (const child of tx.tree.catalogFor(src).db.childRows(src)) {
-      if (CATALOG_MARKERS.has(child.name) || skip(child.name)) continue;
-      const target = `${dst}/${child.name}`;
-      const isDir = (child.flags & DIR_FLAG) !== 0n;
-      catalog.db.putRow(target, {
-        ...child,
-        flags: child.flags & ~NESTING_FLAGS,
-        hardlinks: isDir ? child.hardlinks & 0xffffffffn : 1n,
-      });
-      if (++rows % ROWS_PER_SLICE === 0) yield;
-      if (isDir) {
-        if (top) topDirs++;
-        yield* walk(`${src}/${child.name}`, target, false);
-      }
-    }
-  }
-  yield* walk(from, to, true);
+  const [copied] = copySubtrees(tx, [{ from, to }], skipWhiteouts ? MARKERS_AND_WHITEOUTS : MARKERS_ONLY);
+  const { rows, topDirs } = copied as { rows: number; topDirs: number };
   const root = catalog.db.get(to) as Dirent;
   const updated = { ...root, linkcount: 2 + topDirs };
   catalog.db.put(to, { ...updated, nestedRoot: true, nestedMountpoint: false });
@@ -73,38 +112,6 @@ function* copyRows(
     parent.dirty = true;
   }
   return rows;
-}
-
-/** Copies the rows of `from` into the fresh nested catalog `to` at once (see copyRows). */
-export function copyIntoFreshCatalog(
-  tx: Transaction,
-  from: string,
-  to: string,
-  skip: (name: string) => boolean = () => false,
-): number {
-  const copy = copyRows(tx, from, to, skip);
-  for (;;) {
-    const step = copy.next();
-    if (step.done) return step.value;
-  }
-}
-
-/**
- * The same copy in slices that yield to the event loop, so it runs while layers stream in and
- * the workers compress (the main thread is otherwise idle then). Nothing else may write below
- * `to` meanwhile.
- */
-export async function copyIntoFreshCatalogInSlices(
-  tx: Transaction,
-  from: string,
-  to: string,
-): Promise<number> {
-  const copy = copyRows(tx, from, to, () => false);
-  for (;;) {
-    const step = copy.next();
-    if (step.done) return step.value;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
 }
 
 function isWhiteout(name: string): boolean {
@@ -137,48 +144,70 @@ function applyDeletions(tx: Transaction, layerDir: string, destDir: string): num
   return removed;
 }
 
-/** Pass 2: the layer's own entries replace or join the lower tree's. */
+/**
+ * Pass 2: the layer's own entries replace or join the lower tree's. A layer directory that is
+ * new in the tree (or replaces a non-directory) is added here and its contents queued in
+ * `fresh`: they are copied whole afterwards (no lower entries to merge with, and whiteouts
+ * below it hide nothing).
+ */
 function applyAdditions(
   tx: Transaction,
   layerDir: string,
   destDir: string,
   rel: string,
   implicitDirs: ReadonlySet<string>,
+  fresh: CopyJob[],
 ): number {
   let rows = 0;
+  // One query for the lower entries of the directory instead of one per layer entry.
+  const lower = new Map(tx.tree.children(destDir).map((d) => [d.name, d]));
   for (const c of tx.tree.children(layerDir)) {
     if (isWhiteout(c.name) || CATALOG_MARKERS.has(c.name)) continue;
     const target = `${destDir}/${c.name}`;
     const relPath = rel === '' ? c.name : `${rel}/${c.name}`;
-    const existing = tx.tree.get(target);
-    if (c.kind === 'dir') {
-      if (implicitDirs.has(relPath) && existing !== undefined) {
-        if (existing.kind !== 'dir')
-          throw new ContainerError(
-            'LAYER_UNSAFE',
-            `layer writes below /${relPath}, which a lower layer made a ${existing.kind}`,
-          );
+    const existing = lower.get(c.name);
+    if (c.kind === 'dir' && existing?.kind === 'dir') {
+      if (implicitDirs.has(relPath)) {
+        // Only implied by the layer's members: the lower directory keeps its metadata.
       } else {
         tx.tree.put(target, movable(c));
         rows++;
       }
-      rows += applyAdditions(tx, `${layerDir}/${c.name}`, target, relPath, implicitDirs);
-    } else {
-      tx.tree.put(target, movable(c));
-      rows++;
+      rows += applyAdditions(tx, `${layerDir}/${c.name}`, target, relPath, implicitDirs, fresh);
+      continue;
     }
+    if (c.kind === 'dir' && implicitDirs.has(relPath) && existing !== undefined)
+      throw new ContainerError(
+        'LAYER_UNSAFE',
+        `layer writes below /${relPath}, which a lower layer made a ${existing.kind}`,
+      );
+    if (existing === undefined) tx.tree.putNew(target, movable(c));
+    else tx.tree.put(target, movable(c));
+    rows++;
+    if (c.kind === 'dir') fresh.push({ from: `${layerDir}/${c.name}`, to: target });
   }
   return rows;
 }
 
-/** Applies a layer's tree (`layerfs`) onto `dest` as an OCI runtime would unpack it. */
+/**
+ * Applies a layer's tree (`layerfs`) onto `dest` as an OCI runtime would unpack it. The deletion
+ * pass is skipped for a layer without whiteouts (`hasWhiteouts` from its record).
+ */
 export function applyLayer(
   tx: Transaction,
   layerfs: string,
   dest: string,
   implicitDirs: ReadonlySet<string>,
+  hasWhiteouts = true,
 ): { removed: number; rows: number } {
-  const removed = applyDeletions(tx, layerfs, dest);
-  const rows = applyAdditions(tx, layerfs, dest, '', implicitDirs);
+  const removed = hasWhiteouts ? applyDeletions(tx, layerfs, dest) : 0;
+  const fresh: CopyJob[] = [];
+  let rows = applyAdditions(tx, layerfs, dest, '', implicitDirs, fresh);
+  const copied = copySubtrees(tx, fresh, MARKERS_AND_WHITEOUTS);
+  fresh.forEach((job, i) => {
+    const one = copied[i] as { rows: number; topDirs: number };
+    rows += one.rows;
+    setSubdirCount(tx, job.to, one.topDirs);
+  });
   return { removed, rows };
 }

@@ -1,13 +1,14 @@
 // Content addressing as upstream CVMFS does it (cvmfs/crypto/hash.h): SHA-1 of the stored bytes,
 // object paths data/XX/REST[suffix], and the MD5 path keys of the file catalogs.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export type ObjectSuffix = '' | 'C' | 'X' | 'H' | 'M' | 'P';
 
 export const EMPTY_MD5_HEX = 'd41d8cd98f00b204e9800998ecf8427e';
 
 export function sha1Hex(data: Buffer | string): string {
-  return createHash('sha1').update(data).digest('hex');
+  // crypto.hash: one call, no Hash object (these run once per object or path).
+  return hash('sha1', data, 'hex');
 }
 
 export function isSha1Hex(text: string): boolean {
@@ -33,7 +34,7 @@ const KEY_MEMO_ENTRIES = 65_536;
 export function md5PathKey(absolutePath: string): PathKey {
   const known = keyMemo.get(absolutePath);
   if (known) return known;
-  const digest = createHash('md5').update(absolutePath, 'utf8').digest();
+  const digest = hash('md5', absolutePath, 'buffer');
   const key = { hi: digest.readBigInt64LE(0), lo: digest.readBigInt64LE(8) };
   if (keyMemo.size >= KEY_MEMO_ENTRIES) keyMemo.clear();
   keyMemo.set(absolutePath, key);

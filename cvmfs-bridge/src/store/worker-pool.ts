@@ -82,6 +82,10 @@ export class WorkerPool {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
+      if ('buffer' in task) {
+        this.taskBytes.set(id, task.buffer.byteLength);
+        this.queuedBytes += task.buffer.byteLength;
+      }
       this.queue.push({ id, task });
       this.dispatch();
     });
@@ -91,22 +95,42 @@ export class WorkerPool {
     return this.queue.length + this.running.size;
   }
 
-  private capacityWaiters: { max: number; resolve: () => void }[] = [];
+  /** Bytes of in-memory contents queued or running. */
+  private queuedBytes = 0;
+  private readonly taskBytes = new Map<number, number>();
 
-  /** Resolves once at most `max` tasks are queued or running (back-pressure for producers). */
-  waitForCapacity(max: number): Promise<void> {
-    if (this.queuedCount <= max) return Promise.resolve();
-    return new Promise((resolve) => this.capacityWaiters.push({ max, resolve }));
+  private capacityWaiters: { max: number; maxBytes: number; resolve: () => void }[] = [];
+
+  private hasCapacity(max: number, maxBytes: number): boolean {
+    return this.queuedCount <= max && this.queuedBytes <= maxBytes;
+  }
+
+  /**
+   * Resolves once at most `max` tasks, and at most `maxBytes` of in-memory contents, are queued
+   * or running (back-pressure for producers).
+   */
+  waitForCapacity(max: number, maxBytes = Number.POSITIVE_INFINITY): Promise<void> {
+    if (this.hasCapacity(max, maxBytes)) return Promise.resolve();
+    return new Promise((resolve) => this.capacityWaiters.push({ max, maxBytes, resolve }));
   }
 
   private wakeCapacityWaiters(): void {
     if (this.capacityWaiters.length === 0) return;
-    const still: { max: number; resolve: () => void }[] = [];
+    const still: { max: number; maxBytes: number; resolve: () => void }[] = [];
     for (const w of this.capacityWaiters) {
-      if (this.queuedCount <= w.max) w.resolve();
+      if (this.hasCapacity(w.max, w.maxBytes)) w.resolve();
       else still.push(w);
     }
     this.capacityWaiters = still;
+  }
+
+  private settled(id: number): void {
+    this.running.delete(id);
+    const bytes = this.taskBytes.get(id);
+    if (bytes !== undefined) {
+      this.taskBytes.delete(id);
+      this.queuedBytes -= bytes;
+    }
   }
 
   private dispatch(): void {
@@ -138,7 +162,7 @@ export class WorkerPool {
   private onMessage(worker: Worker, msg: WorkerReply): void {
     this.idle.push(worker);
     for (const r of msg.results) {
-      this.running.delete(r.id);
+      this.settled(r.id);
       const pending = this.pending.get(r.id);
       this.pending.delete(r.id);
       if (r.result) pending?.resolve(r.result);
@@ -156,7 +180,7 @@ export class WorkerPool {
       if (w !== worker) continue;
       this.pending.get(id)?.reject(error);
       this.pending.delete(id);
-      this.running.delete(id);
+      this.settled(id);
     }
     this.wakeCapacityWaiters();
   }

@@ -141,6 +141,21 @@ export class CatalogTree {
     if (name === CATALOG_MARKER || name === AUTO_CATALOG_MARKER) this.markerChanges.add(dirPath);
   }
 
+  /**
+   * Adds an entry the caller knows is new (no row at `path`, nothing below it) under an
+   * existing directory that is not a mountpoint of `path` itself: one insert, no lookups of the
+   * entry (a bulk writer of a fresh tree, e.g. a layer, knows this from its own bookkeeping).
+   */
+  putNew(path: string, d: Dirent): void {
+    const dirPath = parentPath(path);
+    const catalog = this.catalogFor(dirPath);
+    const name = baseName(path);
+    catalog.db.put(path, d.kind === 'dir' ? { ...d, name, linkcount: 2 } : { ...d, name });
+    catalog.dirty = true;
+    if (d.kind === 'dir') this.adjustSubdirCount(dirPath, +1);
+    if (name === CATALOG_MARKER || name === AUTO_CATALOG_MARKER) this.markerChanges.add(dirPath);
+  }
+
   /** Removes an entry and everything beneath it; false if it did not exist. */
   remove(path: string): boolean {
     if (path === '') throw new BridgeError('BAD_PATH', 'the repository root cannot be removed');

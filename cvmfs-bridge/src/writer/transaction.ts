@@ -43,6 +43,18 @@ export function makeDev(major: number, minor: number): number {
   );
 }
 
+// The message to a worker transfers the content's ArrayBuffer. A Buffer often views a larger
+// one (Node's shared 8 KiB pool, a stream chunk): exactly its bytes are copied then.
+function copyBytes(content: Buffer): Uint8Array {
+  return Uint8Array.prototype.slice.call(content);
+}
+
+/** A handed-over Buffer that owns its whole ArrayBuffer is moved, not copied. */
+function ownBytes(content: Buffer): Uint8Array {
+  if (content.byteOffset === 0 && content.byteLength === content.buffer.byteLength) return content;
+  return copyBytes(content);
+}
+
 export interface TxStats {
   filesStored: number;
   bytesStored: number;
@@ -60,6 +72,8 @@ export class Transaction {
   private readonly pendingBelow = new Map<string, number>();
   private failure: unknown;
   private readonly maxInFlight = 512;
+  /** Bytes of in-memory contents queued or being stored at once (back-pressure for large files). */
+  private readonly maxInFlightBytes = 256 * 1024 * 1024;
 
   constructor(tree: CatalogTree, pool: WorkerPool, cache: ContentCache, stagingDir: string) {
     this.tree = tree;
@@ -189,15 +203,67 @@ export class Transaction {
     if (path === '') throw new BridgeError('BAD_PATH', 'a file cannot replace the repository root');
     await this.settle(path, true);
     this.ensureParents(path);
+    await this.storeFile(path, content, meta, false, (d) => this.tree.put(path, d));
+  }
+
+  // The addNew* methods are for bulk writers of a fresh tree (a container layer) that know from
+  // their own bookkeeping that `path` does not exist yet and that its parent directory does:
+  // they skip the lookups the general methods make (pending work, parents, the old entry).
+
+  /**
+   * addFile for a new path under an existing directory (see above). A Buffer is handed over:
+   * when it owns its whole ArrayBuffer, that is moved to a worker (the caller must not use it
+   * afterwards), so large contents are not copied once more.
+   */
+  async addNewFile(rawPath: string, content: Buffer | Readable, meta: EntryMeta = {}): Promise<void> {
+    const path = normalizeRepoPath(rawPath);
+    if (this.failure !== undefined) throw this.failure;
+    await this.storeFile(path, content, meta, true, (d) => this.tree.putNew(path, d));
+  }
+
+  /** addDirectory for a new path under an existing directory. */
+  addNewDirectory(rawPath: string, meta: EntryMeta = {}): void {
+    const path = normalizeRepoPath(rawPath);
+    this.tree.putNew(path, { ...this.base(path, S_IFDIR, meta, 0o755), kind: 'dir', sizeBytes: 4096 });
+  }
+
+  /** addSymlink for a new path under an existing directory. */
+  addNewSymlink(rawPath: string, target: string, meta: EntryMeta = {}): void {
+    const path = normalizeRepoPath(rawPath);
+    if (target.length === 0 || target.includes('\0'))
+      throw new BridgeError('BAD_INPUT', `symlink ${path} has an empty or invalid target`);
+    this.tree.putNew(path, {
+      ...this.base(path, S_IFLNK, meta, 0o777),
+      kind: 'symlink',
+      symlink: target,
+      sizeBytes: Buffer.byteLength(target),
+    });
+  }
+
+  /** addSpecial for a new path under an existing directory. */
+  addNewSpecial(rawPath: string, type: SpecialType, rdev = 0, meta: EntryMeta = {}): void {
+    const path = normalizeRepoPath(rawPath);
+    this.tree.putNew(path, {
+      ...this.base(path, SPECIAL_TYPE_BITS[type], meta, 0o644),
+      kind: 'special',
+      sizeBytes: rdev,
+    });
+  }
+
+  private async storeFile(
+    path: string,
+    content: Buffer | Readable | { file: string },
+    meta: EntryMeta,
+    handOver: boolean,
+    put: (d: Dirent) => void,
+  ): Promise<void> {
     let task: StoreTask;
-    // A small Buffer often views Node's shared 8 KiB pool: copy exactly its bytes so the
-    // message to the worker carries (and transfers) only those.
-    if (Buffer.isBuffer(content)) task = { buffer: Uint8Array.prototype.slice.call(content) };
+    if (Buffer.isBuffer(content)) task = { buffer: handOver ? ownBytes(content) : copyBytes(content) };
     else if ('file' in content && typeof content.file === 'string') task = { file: content.file };
     else task = { file: await this.stage(content as Readable), deleteAfter: true };
     const base = this.base(path, S_IFREG, meta, 0o644);
     this.queue(path, task, (stored) => {
-      this.tree.put(path, {
+      put({
         ...base,
         kind: 'file',
         sizeBytes: stored.sizeBytes,
@@ -205,7 +271,7 @@ export class Transaction {
         compressed: stored.compressed,
       });
     });
-    await this.pool.waitForCapacity(this.maxInFlight);
+    await this.pool.waitForCapacity(this.maxInFlight, this.maxInFlightBytes);
   }
 
   private async stage(stream: Readable): Promise<string> {

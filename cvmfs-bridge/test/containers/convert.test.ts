@@ -11,7 +11,7 @@ import type { ProgressEvent } from '../../src/containers/events.js';
 import { verifyRevision } from '../../src/reader/verify-all.js';
 import { createTestRepo, type TestRepo, tempDir } from '../helpers.js';
 import { type BuiltImages, buildTestImages, unpackReference } from './fixture.js';
-import { diffSnapshots, run, skopeoPush, snapshotCvmfs, snapshotDir } from './images.js';
+import { diffSnapshots, makeTar, run, skopeoPush, snapshotCvmfs, snapshotDir } from './images.js';
 import { type RunningRegistry, startRegistry } from './registry.js';
 
 describe('container images into CVMFS, checked against umoci unpack', () => {
@@ -176,6 +176,68 @@ describe('container images into CVMFS, checked against umoci unpack', () => {
     );
     expect(result.changed).toBe(false);
     expect(t.repo.manifest().revision).toBe(before);
+  });
+
+  it('copies a base chain that publishing split into nested catalogs (a tag on it still equals umoci unpack)', async () => {
+    // A base layer of 240 entries in a repository whose catalogs hold at most 100: publishing
+    // the first image splits the layer, chain and flat catalogs (.cvmfsautocatalog), so the
+    // second tag's base copy has to follow the nested catalogs of the cached chain.
+    const layout = join(work, 'split');
+    run('umoci', ['init', '--layout', layout]);
+    run('umoci', ['new', '--image', `${layout}:empty`]);
+    const members = ['a', 'b', 'c'].flatMap((dir) => [
+      { name: `${dir}/`, type: 'directory' as const },
+      ...Array.from({ length: 79 }, (_, i) => ({ name: `${dir}/f${i}`, content: `${dir}${i}\n` })),
+    ]);
+    const baseTar = join(work, 'split-base.tar');
+    writeFileSync(baseTar, await makeTar(members));
+    run('umoci', ['raw', 'add-layer', '--image', `${layout}:empty`, '--tag', 'base', baseTar]);
+    for (const [tag, file] of [
+      ['first', 'b/.wh.f3'],
+      ['second', 'c/new'],
+    ] as const) {
+      const top = join(work, `split-${tag}.tar`);
+      writeFileSync(top, await makeTar([{ name: file, content: `${tag}\n` }]));
+      run('umoci', ['raw', 'add-layer', '--image', `${layout}:base`, '--tag', tag, top]);
+      skopeoPush(layout, tag, `${registry.host}/test/split:${tag}`);
+    }
+    const small = createTestRepo({ maxCatalogEntries: 100 }, 'split.test.org');
+    try {
+      await convertImage({ reference: `${registry.host}/test/split:first` }, { repo: small.repo, config });
+      const events: ProgressEvent[] = [];
+      const second = await convertImage(
+        { reference: `${registry.host}/test/split:second` },
+        { repo: small.repo, config, onEvent: (e) => events.push(e) },
+      );
+      expect(events.filter((e) => e.event === 'chain.cached')).toHaveLength(1);
+      const reader = await small.reader();
+      try {
+        // The cached base chain really spans nested catalogs.
+        const chain = (await reader.list(second.flatPath.replace(/\.flat\/.*$/, '.chains'))).map(
+          (d) => d.name,
+        );
+        expect(chain).toHaveLength(1);
+        const chainDir = `${second.flatPath.replace(/\.flat\/.*$/, '.chains')}/${chain[0]}`;
+        const [chainId] = await reader.list(chainDir);
+        const names = (await reader.list(`${chainDir}/${chainId?.name}/a`)).map((d) => d.name);
+        expect(names).toContain('.cvmfsautocatalog');
+      } finally {
+        reader.close();
+      }
+      const expected = snapshotDir(unpackReference(layout, 'second', join(work, 'unpack-split')));
+      const reader2 = await small.reader();
+      try {
+        // This flat tree is split at publish too: its markers are the repository's, not the image's.
+        const actual = await snapshotCvmfs(reader2, second.flatPath);
+        for (const path of [...actual.keys()]) if (path.endsWith('/.cvmfsautocatalog')) actual.delete(path);
+        expect(diffSnapshots(expected, actual)).toEqual([]);
+        expect(expected.size).toBe(241);
+      } finally {
+        reader2.close();
+      }
+    } finally {
+      small.cleanup();
+    }
   });
 
   it('reads zstd-compressed layers (skopeo --dest-compress-format zstd) into the same tree', async () => {

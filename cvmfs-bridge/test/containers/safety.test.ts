@@ -112,6 +112,7 @@ describe('untrusted layers and digests', () => {
         { name: 'dev/', type: 'directory' },
         { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0 },
         { name: 'dev/mem', type: 'character-device', devmajor: 1, devminor: 1 },
+        { name: 'only/a/device', type: 'character-device', devmajor: 1, devminor: 3 },
         { name: 'ok', content: 'ok\n' },
       ],
     ]);
@@ -125,6 +126,8 @@ describe('untrusted layers and digests', () => {
     const reader = await t.reader();
     try {
       expect((await reader.list(`${result.flatPath}/dev`)).map((d) => d.name)).toEqual([]);
+      // A skipped device implies no parent directory.
+      expect((await reader.list(result.flatPath)).map((d) => d.name)).not.toContain('only');
       expect((await reader.readFile(`${result.flatPath}/ok`)).toString()).toBe('ok\n');
     } finally {
       reader.close();
