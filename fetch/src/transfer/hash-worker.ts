@@ -29,8 +29,8 @@ function closeFile(key) {
   files.delete(key);
   if (file && file.fd !== null) fs.closeSync(file.fd);
 }
-// Feeds piece "index" of the file, read back in slices, to "hash".
-function hashPiece(file, index, hash) {
+// Feeds piece "index" of the file, read back in slices, to "hash" (and "also", if given).
+function hashPiece(file, index, hash, also) {
   // The file appears with the first written block: opened on first use.
   if (file.fd === null) file.fd = fs.openSync(file.path, 'r');
   const start = index * file.pieceLength;
@@ -41,6 +41,7 @@ function hashPiece(file, index, hash) {
     const n = fs.readSync(file.fd, readBuf, 0, Math.min(READ_SIZE, length - done), start + done);
     if (n === 0) throw new Error('staged file is shorter than the torrent (piece ' + index + ')');
     hash.update(readBuf.subarray(0, n));
+    if (also) also.update(readBuf.subarray(0, n));
     done += n;
   }
 }
@@ -77,8 +78,18 @@ parentPort.on('message', (m) => {
       if (!file) throw new Error('no staged file open');
       if (!(m.index >= 0 && m.index < file.pieceCount)) throw new Error('no piece ' + m.index);
       const hash = createHash('sha1');
-      hashPiece(file, m.index, hash);
-      parentPort.postMessage({ id: m.id, hex: hash.digest('hex') });
+      // The piece next in file order also goes into the whole-file sha256 from the same read,
+      // kept only if the piece is the one expected (else the sha256 stays as it was).
+      const next = m.index === file.next && !file.error ? file.hash.copy() : null;
+      hashPiece(file, m.index, hash, next);
+      const hex = hash.digest('hex');
+      if (next && hex === m.expected) {
+        file.hash = next;
+        file.next += 1;
+        file.ready.delete(m.index);
+        drainSoon(m.key);
+      }
+      parentPort.postMessage({ id: m.id, hex });
     } else if (m.op === 'open') {
       closeFile(m.key);
       files.set(m.key, { path: m.path, fd: null, size: m.size, pieceLength: m.pieceLength,
@@ -204,9 +215,13 @@ export class FileHasher {
     thread.post({ op: 'open', key, ...layout });
   }
 
-  /** SHA-1 (hex) of piece `index` as it is in the file now (every block of it written). */
-  async sha1Piece(index: number): Promise<string> {
-    const reply = await this.thread.call({ op: 'sha1Piece', key: this.key, index });
+  /**
+   * SHA-1 (hex) of piece `index` as it is in the file now (every block of it written). When it
+   * equals `expected` and the piece is the next one in file order, the same read also feeds
+   * the whole-file sha256 (reporting it through `piecesOnDisk` later is then harmless).
+   */
+  async sha1Piece(index: number, expected: string): Promise<string> {
+    const reply = await this.thread.call({ op: 'sha1Piece', key: this.key, index, expected });
     if (reply.hex === undefined) throw new Error('hash worker gave no SHA-1');
     return reply.hex;
   }

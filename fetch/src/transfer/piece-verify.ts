@@ -43,7 +43,8 @@ const PIPELINE_MAX_DURATION = 1;
 
 /** What checks a complete piece: SHA-1 of the piece as it is in the staged file. */
 export interface PieceChecker {
-  sha1Piece(index: number): Promise<string>;
+  /** `expected`: the torrent's hash of the piece (a checker may use the read for more) */
+  sha1Piece(index: number, expected: string): Promise<string>;
 }
 
 interface PieceLike {
@@ -263,7 +264,7 @@ export function writeBlocksToFile(torrent: Torrent, file: BlockFile, checker: Pi
     let senders: Array<WireLike | undefined>;
     try {
       senders = blockSink().complete(piece);
-      hex = await checker.sha1Piece(index);
+      hex = await checker.sha1Piece(index, self._hashes[index] ?? '');
     } catch (hashErr) {
       self._destroy(hashErr);
       return;
