@@ -202,10 +202,12 @@ export class TransferEngine {
       pieceLength: info.pieceLengthBytes,
       pieceCount: info.pieceCount,
     });
+    const file = new BlockFile(dataPath);
+    file.prepare();
     const torrent = this.addTorrent(
       job.torrentFile,
       { path: job.stagingDir, ...(bitfield ? { bitfield } : {}) },
-      { file: new BlockFile(dataPath), checker: hasher },
+      { file, checker: hasher },
     );
     const entry = this.track(torrent, info.infoHash, 'downloading');
     this.hashWhileDownloading(torrent, info, hasher);

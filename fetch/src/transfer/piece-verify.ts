@@ -124,6 +124,17 @@ export class BlockFile {
 
   constructor(readonly path: string) {}
 
+  /**
+   * Creates the file (and its directory) if missing, before the torrent starts. webtorrent's
+   * chunk store opens the file lazily on its first operation; when that is a read of a file
+   * that does not exist yet (the check of existing data at start), its storage stays "Not
+   * opened" for good and every later read fails, so the agent rejects every upload request.
+   * (webtorrent's own path never noticed: its first put reopened the storage for writing.)
+   */
+  prepare(): void {
+    this.open();
+  }
+
   /** Writes `data` at `position`, 16 KiB per call (see the module comment). */
   write(data: Uint8Array, position: number): void {
     const fd = this.open();
