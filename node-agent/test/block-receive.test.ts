@@ -2,7 +2,8 @@
 // piece-verify.ts), fed by hand-written peers (helpers/fake-peer.ts) whose messages arrive
 // cut at odd places: blocks that straddle socket reads land byte-exact, the short last
 // piece included; a peer that sends corrupt blocks is banned — also when an honest peer
-// sent other blocks of the same pieces (smart ban) — and the file still verifies whole.
+// sent other blocks of the same pieces (smart ban) — and the file still verifies whole; and
+// a downloading agent serves the pieces it verified to other peers before it has them all.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -45,11 +46,11 @@ async function engine(bans: BanEvent[]): Promise<TransferEngine> {
   return started;
 }
 
-async function artifact(name: string): Promise<Artifact> {
-  // Six whole pieces and a short one whose last block is short too.
+async function artifact(name: string, pieces = 6): Promise<Artifact> {
+  // Whole pieces and a short one whose last block is short too.
   return makeArtifact(join(dir, name), {
     fileName: `${name}.img`,
-    sizeBytes: 6 * PIECE + 16384 + 5000,
+    sizeBytes: pieces * PIECE + 16384 + 5000,
     announce: [tracker.announceUrl],
     pieceLengthBytes: PIECE,
   });
@@ -104,5 +105,33 @@ describe('blocks written to the staged file as they arrive', () => {
     expect(result.staged?.sha256).toBe(art.sha256);
     expect(liar.served.some((block) => block.endsWith(':16384'))).toBe(true);
     expect(bans.map((b) => b.peerId)).toEqual([liar.peerId]);
+  }, 60_000);
+
+  it('serves verified pieces to other peers while it still downloads', async () => {
+    const art = await artifact('relay', 40);
+    // A slow seed: the first agent is still downloading when the second asks it for pieces.
+    const seed = await startFakePeer({
+      info: art.info,
+      dataPath: art.path,
+      announceUrl: tracker.announceUrl,
+      delayMs: 2,
+    });
+    peers.push(seed);
+    const first = await engine([]);
+    const second = await engine([]);
+    const job = (name: string) => ({
+      torrentFile: art.torrentFile,
+      expectedInfoHash: art.info.infoHash,
+      stagingDir: join(dir, name),
+    });
+    const firstDone = first.download(job('relay-first'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const [a, b] = await Promise.all([firstDone, second.download(job('relay-second'))]);
+    expect(await sha256File(a.dataPath)).toBe(art.sha256);
+    expect(await sha256File(b.dataPath)).toBe(art.sha256);
+    // Had the first agent refused to serve (it rejected every request while its chunk store
+    // could not read the file), the seed would have sent every block twice.
+    const blocks = 40 * (PIECE / 16384) + 2;
+    expect(seed.served.length).toBeLessThan(2 * blocks);
   }, 60_000);
 });
