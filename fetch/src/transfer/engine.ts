@@ -373,6 +373,7 @@ export class TransferEngine {
     } else if (writeBlocksToFile(torrent, receive.file, receive.checker)) {
       this.assembled.add(torrent);
     } else {
+      receive.file.close();
       this.events.onWarning?.(
         torrent.infoHash,
         'unknown webtorrent version: piece hashes stay on the main thread',
