@@ -1,7 +1,6 @@
-// The hashing thread: piece SHA-1 round trip (the buffer comes back intact) and the
-// whole-file sha256 computed from disk while pieces arrive in any order, including pieces
-// already on disk at start (resume); a missing piece or a wrong file size is an error,
-// never a digest.
+// The hashing thread: piece SHA-1 read back from the staged file, and the whole-file sha256
+// computed from disk while pieces arrive in any order, including pieces already on disk at
+// start (resume); a missing piece or a wrong file size is an error, never a digest.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
@@ -27,27 +26,39 @@ afterAll(async () => {
 const sha = (algo: string, data: Uint8Array) => createHash(algo).update(data).digest('hex');
 
 describe('HashWorker', () => {
-  it('computes a piece SHA-1 off the main thread and hands the bytes back', async () => {
-    const bytes = randomBytes(PIECE);
-    const piece = new Uint8Array(PIECE);
-    piece.set(bytes);
-    const result = await worker.sha1(piece);
-    expect(result.hex).toBe(sha('sha1', bytes));
-    expect(piece.byteLength).toBe(0); // transferred, not copied
-    expect(Buffer.from(result.buf).equals(bytes)).toBe(true);
-    await expect(worker.sha1(new Uint8Array(bytes.buffer, bytes.byteOffset + 1, 10))).rejects.toThrow(
-      /owns its ArrayBuffer/,
-    );
+  it('checks a piece SHA-1 from the staged file, short last piece included, and refuses a piece out of range', async () => {
+    const size = PIECE * 2 + 100;
+    const content = randomBytes(size);
+    const path = join(dir, 'pieces.img');
+    await writeFile(path, content);
+    const file = worker.hashFile({ path, size, pieceLength: PIECE, pieceCount: 3 });
+    const piece = (i: number) => content.subarray(i * PIECE, (i + 1) * PIECE);
+    expect(await file.sha1Piece(1, sha('sha1', piece(1)))).toBe(sha('sha1', piece(1)));
+    expect(await file.sha1Piece(2, '')).toBe(sha('sha1', piece(2)));
+    await expect(file.sha1Piece(3, '')).rejects.toThrow(/no piece 3/);
+    // A failed check leaves the file open: the whole-file hash goes on.
+    file.piecesOnDisk([0, 1, 2]);
+    expect(await file.digest()).toEqual({ sha256: sha('sha256', content), size });
   });
 
-  it('hashes a piece in a SharedArrayBuffer in place, leaving the caller its buffer', async () => {
-    const bytes = randomBytes(PIECE);
-    const piece = new Uint8Array(new SharedArrayBuffer(PIECE));
-    piece.set(bytes);
-    const result = await worker.sha1(piece);
-    expect(result.hex).toBe(sha('sha1', bytes));
-    expect(result.buf).toBe(piece);
-    expect(Buffer.from(piece).equals(bytes)).toBe(true);
+  it('feeds a checked piece next in file order into the sha256 from the same read, only if it matched', async () => {
+    const size = PIECE * 3;
+    const content = randomBytes(size);
+    const path = join(dir, 'in-order.img');
+    await writeFile(path, content);
+    const piece = (i: number) => content.subarray(i * PIECE, (i + 1) * PIECE);
+    const file = worker.hashFile({ path, size, pieceLength: PIECE, pieceCount: 3 });
+    await file.sha1Piece(0, sha('sha1', piece(0)));
+    await file.sha1Piece(1, sha('sha1', piece(1)));
+    await file.sha1Piece(2, 'f'.repeat(40)); // not what the torrent says: not fed
+    await expect(file.digest()).rejects.toThrow(/incomplete: 2 of 3 pieces/);
+
+    const again = worker.hashFile({ path, size, pieceLength: PIECE, pieceCount: 3 });
+    await again.sha1Piece(0, sha('sha1', piece(0)));
+    again.piecesOnDisk([0, 1]); // as the engine reports verified pieces: 0 is not hashed twice
+    await again.sha1Piece(2, sha('sha1', piece(2)));
+    again.piecesOnDisk([2]); // fed by the check or by this report, whichever comes first
+    expect(await again.digest()).toEqual({ sha256: sha('sha256', content), size });
   });
 
   it('hashes the staged file from disk as pieces land, in any order, with pieces present at start', async () => {

@@ -1,22 +1,21 @@
 // The replaced piece receive path is installed only on the webtorrent version it was copied
 // from: on the installed webtorrent it is, on a torrent whose `_request` differs it is not
-// (webtorrent's own path stays). The piece buffer pool hands back only whole buffers.
+// (webtorrent's own path stays). BlockFile writes blocks at their offsets without ever
+// truncating what is there (resume), in 16 KiB writes whatever the chunk length.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebTorrent, { type Torrent } from 'webtorrent';
-import { HashWorker } from '../src/transfer/hash-worker.js';
-import { offloadPieceHashing, PieceBufferPool } from '../src/transfer/piece-verify.js';
+import { BlockFile, writeBlocksToFile } from '../src/transfer/piece-verify.js';
 
 let dir: string;
 let client: WebTorrent;
-let hashing: HashWorker;
+const checker = { sha1Piece: async () => '' };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tsw-pv-'));
-  hashing = new HashWorker();
   client = new WebTorrent({
     torrentPort: 0,
     dht: false,
@@ -30,33 +29,37 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise<void>((resolve) => client.destroy(() => resolve()));
-  await hashing.terminate();
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('offloadPieceHashing', () => {
+describe('writeBlocksToFile', () => {
   it('replaces _request on the webtorrent version it was copied from, and only there', () => {
     const torrent: Torrent = client.add(`magnet:?xt=urn:btih:${'ab'.repeat(20)}`, { path: dir });
-    const pool = new PieceBufferPool(2);
-    expect(offloadPieceHashing(torrent, hashing, pool, { maxPendingWrites: 2 })).toBe(true);
+    expect(writeBlocksToFile(torrent, new BlockFile(join(dir, 'a')), checker)).toBe(true);
     expect(Object.hasOwn(torrent, '_request')).toBe(true);
 
-    const other = Object.create({ _request: () => false, _updateWire: () => {} }) as Torrent;
-    expect(offloadPieceHashing(other, hashing, pool, { maxPendingWrites: 2 })).toBe(false);
+    const other = Object.create({ _request: () => false, once: () => {} }) as Torrent;
+    expect(writeBlocksToFile(other, new BlockFile(join(dir, 'b')), checker)).toBe(false);
     expect(Object.hasOwn(other, '_request')).toBe(false);
   });
 });
 
-describe('PieceBufferPool', () => {
-  it('reuses whole buffers up to its size and never keeps views', () => {
-    const pool = new PieceBufferPool(1);
-    const a = pool.take(1024);
-    const b = pool.take(1024);
-    pool.give(a);
-    pool.give(b); // over the limit: dropped
-    pool.give(new Uint8Array(new ArrayBuffer(2048), 0, 1024)); // a view: dropped
-    expect(pool.take(1024)).toBe(a);
-    expect(pool.take(1024)).not.toBe(b);
-    expect(pool.take(512).byteLength).toBe(512);
+describe('BlockFile', () => {
+  it('writes blocks at their offsets into a new or existing file, never truncating it', async () => {
+    const path = join(dir, 'sub', 'staged.img');
+    const file = new BlockFile(path);
+    const block = (fill: number, length = 1 << 14) => new Uint8Array(length).fill(fill);
+    file.write(block(2), 1 << 14);
+    file.write(block(1), 0);
+    file.close();
+    expect((await readFile(path)).equals(Buffer.concat([block(1), block(2)]))).toBe(true);
+
+    // Reopened (resume): what is there stays; a multi-block chunk lands whole.
+    await writeFile(path, Buffer.concat([block(7, 3 << 14)]));
+    const again = new BlockFile(path);
+    again.write(block(9, (1 << 14) + 5), 1 << 14);
+    const expected = Buffer.concat([block(7), block(9, (1 << 14) + 5), block(7, (1 << 14) - 5)]);
+    expect(Buffer.from(again.read(0, 3 << 14)).equals(expected)).toBe(true);
+    again.close();
   });
 });

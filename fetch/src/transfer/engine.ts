@@ -12,7 +12,7 @@ import { type BanEvent, banCorruptPeers, PeerBanList } from './peer-bans.js';
 import { countConns, countUnchoked, enforcePeerLimits, type PeerLimitCounters } from './peer-limits.js';
 import { type PeerStats, peerStats } from './peer-stats.js';
 import { linearRarestFirst } from './piece-picker.js';
-import { offloadPieceHashing, PieceBufferPool } from './piece-verify.js';
+import { BlockFile, writeBlocksToFile } from './piece-verify.js';
 import { limitRequestPipeline } from './request-pipeline.js';
 import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
 import { type SuperSeedOptions, superSeed } from './super-seed.js';
@@ -118,9 +118,7 @@ export class TransferEngine {
   private readonly active = new Map<string, Active>();
   private readonly bans = new PeerBanList();
   private readonly hashing = new HashWorker();
-  // Free pieces kept; a download has ~2 assembling, 1 hashing and ≤ 2 being written at once.
-  private readonly piecePool = new PieceBufferPool(6);
-  /** torrents whose pieces piece-verify.ts assembles (it reports failed pieces to the ban logic) */
+  /** torrents whose blocks piece-verify.ts writes (it reports failed pieces to the ban logic) */
   private readonly assembled = new WeakSet<Torrent>();
 
   private constructor(
@@ -198,12 +196,21 @@ export class TransferEngine {
     const dataPath = join(job.stagingDir, info.fileName);
     const bitfield = await loadBitfield(resumePath, info.infoHash, info.pieceCount);
 
-    const torrent = this.addTorrent(job.torrentFile, {
-      path: job.stagingDir,
-      ...(bitfield ? { bitfield } : {}),
+    const hasher = this.hashing.hashFile({
+      path: dataPath,
+      size: info.sizeBytes,
+      pieceLength: info.pieceLengthBytes,
+      pieceCount: info.pieceCount,
     });
+    const file = new BlockFile(dataPath);
+    file.prepare();
+    const torrent = this.addTorrent(
+      job.torrentFile,
+      { path: job.stagingDir, ...(bitfield ? { bitfield } : {}) },
+      { file, checker: hasher },
+    );
     const entry = this.track(torrent, info.infoHash, 'downloading');
-    const hasher = this.hashWhileDownloading(torrent, info, dataPath);
+    this.hashWhileDownloading(torrent, info, hasher);
     const stopPersist = persistBitfield(torrent, {
       resumePath,
       dataPath,
@@ -327,13 +334,7 @@ export class TransferEngine {
    * webtorrent found verified (resume record or re-check), then each newly verified piece
    * (webtorrent emits 'verified' after the piece's write completed).
    */
-  private hashWhileDownloading(torrent: Torrent, info: TorrentInfo, dataPath: string): FileHasher {
-    const hasher = this.hashing.hashFile({
-      path: dataPath,
-      size: info.sizeBytes,
-      pieceLength: info.pieceLengthBytes,
-      pieceCount: info.pieceCount,
-    });
+  private hashWhileDownloading(torrent: Torrent, info: TorrentInfo, hasher: FileHasher): void {
     let ready = false;
     const onReady = (): void => {
       ready = true;
@@ -346,12 +347,13 @@ export class TransferEngine {
     });
     if (torrent.ready) onReady();
     else torrent.once('ready', onReady);
-    return hasher;
   }
 
+  /** `receive`: where a download's blocks go and what checks its pieces (piece-verify.ts). */
   private addTorrent(
     torrentFile: Uint8Array,
     opts: { path: string; bitfield?: Uint8Array; skipVerify?: boolean },
+    receive?: { file: BlockFile; checker: FileHasher },
   ) {
     const torrent = this.client.add(torrentFile, {
       ...opts,
@@ -366,9 +368,12 @@ export class TransferEngine {
     // their own address), each such pair taking 2 of the 10 connection slots.
     (torrent as unknown as { peerId: string }).peerId = this.client.peerId;
     linearRarestFirst(torrent);
-    if (offloadPieceHashing(torrent, this.hashing, this.piecePool, { maxPendingWrites: 2 })) {
+    if (!receive) {
+      // seeding a verified file: nothing is received
+    } else if (writeBlocksToFile(torrent, receive.file, receive.checker)) {
       this.assembled.add(torrent);
     } else {
+      receive.file.close();
       this.events.onWarning?.(
         torrent.infoHash,
         'unknown webtorrent version: piece hashes stay on the main thread',

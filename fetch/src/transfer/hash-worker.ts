@@ -1,17 +1,14 @@
-// Hashing off the main thread. A 1 GiB download costs ~1 s of SHA-1 (piece checks) and
-// ~0.9 s of sha256 (whole-file check) per core; on the main thread both stall the socket
-// reads. Both run in one worker thread:
+// Hashing off the main thread. A 1 GiB download costs ~0.7 s of SHA-1 (piece checks) and
+// ~0.7 s of sha256 (whole-file check) per core; on the main thread both stall the socket
+// reads. Both run in one worker thread, on one staged file (`FileHasher`), reading it back
+// from the page cache (piece-verify.ts writes each received block straight to the file):
 //
-// - `HashWorker.sha1(buf)`: the piece check. A piece in a SharedArrayBuffer (piece-verify.ts's
-//   pool) is hashed in place: nothing is moved, the caller keeps its buffer. An ArrayBuffer
-//   is transferred to the worker and back (no copy; the caller gets a new view). Transfers
-//   cost more than they seem: each leaves a detached ArrayBuffer whose 4 MiB V8 counts as
-//   external memory until a full GC, so a download of 1 GiB set off dozens of full GCs.
-// - `FileHasher`: the whole-file sha256 of a staged file, computed while it downloads. It is
-//   told which pieces are on disk (verified and written) and hashes the longest complete
-//   prefix, reading it back from the file (page cache) in order. It therefore covers exactly
-//   the bytes on disk, whatever order pieces arrive in and whether they came in this run or
-//   an earlier one (resume), and `digest()` needs no second full pass when the download ends.
+// - `sha1Piece(index)`: the piece check, once every block of the piece was written.
+// - `piecesOnDisk(indexes)` / `digest()`: the whole-file sha256 of the staged file, computed
+//   while it downloads. It is told which pieces are verified and hashes the longest complete
+//   prefix, in order. It therefore covers exactly the verified bytes on disk, whatever order
+//   pieces arrive in and whether they came in this run or an earlier one (resume), and
+//   `digest()` needs no second full pass when the download ends.
 //
 // The worker code is an inline string (eval: true) so it runs the same from src/ under
 // vitest and from dist/. One thread does both (each worker isolate costs RSS).
@@ -32,22 +29,27 @@ function closeFile(key) {
   files.delete(key);
   if (file && file.fd !== null) fs.closeSync(file.fd);
 }
+// Feeds piece "index" of the file, read back in slices, to "hash" (and "also", if given).
+function hashPiece(file, index, hash, also) {
+  // The file appears with the first written block: opened on first use.
+  if (file.fd === null) file.fd = fs.openSync(file.path, 'r');
+  const start = index * file.pieceLength;
+  const length = Math.min(file.pieceLength, file.size - start);
+  if (!readBuf) readBuf = Buffer.allocUnsafe(READ_SIZE);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(file.fd, readBuf, 0, Math.min(READ_SIZE, length - done), start + done);
+    if (n === 0) throw new Error('staged file is shorter than the torrent (piece ' + index + ')');
+    hash.update(readBuf.subarray(0, n));
+    if (also) also.update(readBuf.subarray(0, n));
+    done += n;
+  }
+}
 // Hashes up to "limit" ready pieces in order; returns whether more are ready.
 function drain(file, limit) {
-  // The file appears with the first written piece: opened on first use.
-  if (file.fd === null && file.ready.has(file.next)) file.fd = fs.openSync(file.path, 'r');
   for (let n = 0; n < limit && file.next < file.pieceCount && file.ready.has(file.next); n++) {
     const index = file.next;
-    const start = index * file.pieceLength;
-    const length = Math.min(file.pieceLength, file.size - start);
-    if (!readBuf) readBuf = Buffer.allocUnsafe(READ_SIZE);
-    let done = 0;
-    while (done < length) {
-      const n = fs.readSync(file.fd, readBuf, 0, Math.min(READ_SIZE, length - done), start + done);
-      if (n === 0) throw new Error('staged file is shorter than the torrent (piece ' + index + ')');
-      file.hash.update(readBuf.subarray(0, n));
-      done += n;
-    }
+    hashPiece(file, index, file.hash);
     file.ready.delete(index);
     file.next += 1;
   }
@@ -71,10 +73,23 @@ function drainSoon(key) {
 }
 parentPort.on('message', (m) => {
   try {
-    if (m.op === 'sha1') {
-      const hex = createHash('sha1').update(new Uint8Array(m.buf, m.offset, m.length)).digest('hex');
-      if (m.buf instanceof SharedArrayBuffer) parentPort.postMessage({ id: m.id, hex });
-      else parentPort.postMessage({ id: m.id, hex, buf: m.buf }, [m.buf]);
+    if (m.op === 'sha1Piece') {
+      const file = files.get(m.key);
+      if (!file) throw new Error('no staged file open');
+      if (!(m.index >= 0 && m.index < file.pieceCount)) throw new Error('no piece ' + m.index);
+      const hash = createHash('sha1');
+      // The piece next in file order also goes into the whole-file sha256 from the same read,
+      // kept only if the piece is the one expected (else the sha256 stays as it was).
+      const next = m.index === file.next && !file.error ? file.hash.copy() : null;
+      hashPiece(file, m.index, hash, next);
+      const hex = hash.digest('hex');
+      if (next && hex === m.expected) {
+        file.hash = next;
+        file.next += 1;
+        file.ready.delete(m.index);
+        drainSoon(m.key);
+      }
+      parentPort.postMessage({ id: m.id, hex });
     } else if (m.op === 'open') {
       closeFile(m.key);
       files.set(m.key, { path: m.path, fd: null, size: m.size, pieceLength: m.pieceLength,
@@ -102,7 +117,7 @@ parentPort.on('message', (m) => {
       closeFile(m.key);
     }
   } catch (err) {
-    if (m.key !== undefined) closeFile(m.key);
+    if (m.key !== undefined && m.op !== 'sha1Piece') closeFile(m.key);
     if (m.id !== undefined) parentPort.postMessage({ id: m.id, error: String((err && err.message) || err) });
   }
 });
@@ -112,7 +127,6 @@ interface Reply {
   id?: number;
   hex?: string;
   size?: number;
-  buf?: ArrayBuffer;
   error?: string;
 }
 
@@ -148,14 +162,14 @@ class HashThread {
     this.worker.on('exit', (code) => fail(new Error(`hash worker exited (${code})`)));
   }
 
-  call(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
+  call(message: Record<string, unknown>): Promise<Reply> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     // Referenced while a reply is awaited, so the process does not exit under an awaited hash.
     if (this.pending.size === 0) this.worker.ref();
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...message, id }, transfer);
+      this.worker.postMessage({ ...message, id });
     });
   }
 
@@ -174,35 +188,6 @@ export class HashWorker {
   private readonly thread = new HashThread();
   private nextKey = 1;
 
-  /**
-   * SHA-1 of `buf` in the worker. A SharedArrayBuffer view is hashed in place (the same view is
-   * returned; do not write to it meanwhile). Otherwise `buf` must own its whole ArrayBuffer (it
-   * is transferred and detached); use the returned view afterwards.
-   */
-  async sha1(buf: Uint8Array): Promise<{ hex: string; buf: Uint8Array }> {
-    if (buf.buffer instanceof SharedArrayBuffer) {
-      const reply = await this.thread.call({
-        op: 'sha1',
-        buf: buf.buffer,
-        offset: buf.byteOffset,
-        length: buf.byteLength,
-      });
-      if (reply.hex === undefined) throw new Error('hash worker gave no SHA-1');
-      return { hex: reply.hex, buf };
-    }
-    if (
-      buf.byteOffset !== 0 ||
-      buf.byteLength !== buf.buffer.byteLength ||
-      !(buf.buffer instanceof ArrayBuffer)
-    ) {
-      throw new TypeError('HashWorker.sha1 needs a buffer that owns its ArrayBuffer');
-    }
-    const length = buf.byteLength;
-    const reply = await this.thread.call({ op: 'sha1', buf: buf.buffer, offset: 0, length }, [buf.buffer]);
-    if (!reply.buf || reply.hex === undefined) throw new Error('hash worker gave no SHA-1');
-    return { hex: reply.hex, buf: new Uint8Array(reply.buf, 0, length) };
-  }
-
   /** Starts the whole-file sha256 of one staged file (see FileHasher). */
   hashFile(layout: FileHashLayout): FileHasher {
     return new FileHasher(this.thread, this.nextKey++, layout);
@@ -220,7 +205,7 @@ export interface FileHashLayout {
   pieceCount: number;
 }
 
-/** Whole-file sha256 of one staged file, fed with the indexes of pieces that are on disk. */
+/** One staged file: piece SHA-1 checks, and its whole-file sha256 fed with the verified pieces. */
 export class FileHasher {
   constructor(
     private readonly thread: HashThread,
@@ -228,6 +213,17 @@ export class FileHasher {
     readonly layout: FileHashLayout,
   ) {
     thread.post({ op: 'open', key, ...layout });
+  }
+
+  /**
+   * SHA-1 (hex) of piece `index` as it is in the file now (every block of it written). When it
+   * equals `expected` and the piece is the next one in file order, the same read also feeds
+   * the whole-file sha256 (reporting it through `piecesOnDisk` later is then harmless).
+   */
+  async sha1Piece(index: number, expected: string): Promise<string> {
+    const reply = await this.thread.call({ op: 'sha1Piece', key: this.key, index, expected });
+    if (reply.hex === undefined) throw new Error('hash worker gave no SHA-1');
+    return reply.hex;
   }
 
   /** Pieces `indexes` are verified and written; they are read back in file order. */

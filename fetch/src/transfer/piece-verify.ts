@@ -1,25 +1,38 @@
-// Webtorrent's piece receive path, made cheaper. webtorrent hashes each completed piece
-// synchronously inside `Torrent#_request` (lib/torrent.js, through uint8-util's `hash`),
-// which has no hook; at ~1 GB/s per core that is ~1 s of main-thread time per GiB, during
-// which no socket is read. This replaces `_request` on each torrent instance with a copy of
-// webtorrent 3.0.21's (MIT, WebTorrent LLC) that differs in three ways:
-//   - the assembled piece (in a shared buffer) is hashed in a worker thread (hash-worker.ts);
-//   - blocks are copied into a pooled piece buffer as they arrive (PieceAssembler), instead
-//     of keeping the socket reads and concatenating them into a new buffer per piece;
-//   - while `maxPendingWrites` verified pieces wait for the disk, no blocks are requested;
+// Webtorrent's piece receive path, made cheaper. webtorrent keeps every received block in
+// memory until its piece is complete, concatenates the piece, hashes it synchronously inside
+// `Torrent#_request` (lib/torrent.js) and then writes it through its chunk store in one
+// piece-sized write. This replaces `_request` on each torrent instance with a copy of
+// webtorrent 3.0.21's (MIT, WebTorrent LLC) that differs in these ways:
+//   - each new block is written to the staged file at its offset as it arrives, with one
+//     positional write (`BlockFile`), and nothing of it is kept: no piece is ever in memory;
+//   - the complete piece is hashed in a worker thread that reads it back from the page cache
+//     (hash-worker.ts), and is marked verified only if its SHA-1 matches;
+//   - a piece that fails its hash is read back once and handed to peer-bans.ts
+//     (FAILED_PIECE_EVENT) with the peer that sent each block (smart ban);
 //   - the request rounds queued by the blocks of one socket read are merged into one.
-//   - a piece that fails its hash is handed to peer-bans.ts (FAILED_PIECE_EVENT) with the
-//     peer that sent each block, so the ban logic needs to keep no received data itself.
 // Everything else — reservations, hotswap, the `Piece N failed verification` warning,
-// store.put before `_markVerified` — is unchanged.
+// `_markVerified` only after the data is on disk — is unchanged.
+//
+// Why blocks and not pieces: on this kernel (6.18, ext4) a piece-sized write allocates large
+// page-cache folios, and in a VM whose free memory goes back to the host those cost 2–3 s of
+// system time per GiB (perf: `copy_folio_from_iter_atomic`); 16 KiB writes cost ~0.3 s. And
+// no piece buffers means no 4 MiB buffers to pool, copy (`relaxed_memmove`: copies into a
+// SharedArrayBuffer run at ~2.5 GB/s) or hand to the worker.
+//
+// Unverified bytes in the file are harmless: only verified pieces are served, counted,
+// recorded for resume (resume.ts) or fed to the whole-file sha256; a failed piece is
+// overwritten by its next download. A block is written only while its piece is still being
+// assembled and only the first copy of it (end-game duplicates are dropped), so nothing is
+// ever written over a piece that is being hashed or verified.
 //
 // The copy is tied to one webtorrent version: the original method's source is fingerprinted
 // and, if it differs (webtorrent upgraded), nothing is replaced, webtorrent's own path stays
 // in place and the engine logs a warning.
 
 import { createHash } from 'node:crypto';
+import { closeSync, constants, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Torrent, Wire } from 'webtorrent';
-import type { HashWorker } from './hash-worker.js';
 import { FAILED_PIECE_EVENT, type FailedPiece } from './peer-bans.js';
 
 /** sha256 of `Torrent.prototype._request.toString()` in webtorrent 3.0.21 */
@@ -27,6 +40,12 @@ const REQUEST_FINGERPRINT = 'a4e6156ed3a523b220300908bc3566d5364a9c500f7553de1f4
 
 const BLOCK_LENGTH = 1 << 14;
 const PIPELINE_MAX_DURATION = 1;
+
+/** What checks a complete piece: SHA-1 of the piece as it is in the staged file. */
+export interface PieceChecker {
+  /** `expected`: the torrent's hash of the piece (a checker may use the read for more) */
+  sha1Piece(index: number, expected: string): Promise<string>;
+}
 
 interface PieceLike {
   length: number;
@@ -72,9 +91,7 @@ interface TorrentInternals {
   _reservations: Array<Array<WireLike | null> | null>;
   bitfield: { get(i: number): boolean };
   wires: WireLike[];
-  store: { put(index: number, buf: Uint8Array, cb: (err?: Error | null) => void): void };
   _request(wire: WireLike, index: number, hotswap: boolean): boolean;
-  _updateWire(wire: WireLike): void;
   _hotswap(wire: WireLike, index: number): boolean;
   _debug(...args: unknown[]): void;
   _destroy(err: unknown): void;
@@ -97,106 +114,114 @@ function getPiecePipelineLength(wire: WireLike, duration: number, pieceLength: n
 }
 
 /**
- * Reusable piece-sized buffers. webtorrent allocates a fresh buffer for every completed piece
- * (1 GiB of short-lived 4 MiB ArrayBuffers per GiB), which V8 frees only at its next full GC:
- * RSS carried tens of MB of dead pieces and the allocations kept triggering GCs. The pool
- * keeps up to `maxPerSize` free buffers per size: sized to the pieces in use at once
- * (assembling, hashing, waiting for the disk), so that a buffer is hardly ever dropped to the
- * GC — a dropped one stays resident until a full GC while new ones are allocated. A buffer
- * goes back to the pool once the store has written it (or its hash failed). It is safe to
- * reuse then: the only holder, immediate-chunk-store, drops it when the write completes, and
- * every partial read it serves in between is a copy (`Uint8Array#slice`).
+ * The staged file, written block by block with positional writes. Synchronous: a 16 KiB
+ * write into the page cache takes microseconds, less than handing it to libuv's thread pool,
+ * and the block (often a view of the socket read, or wire-parser.ts's reused buffer) need
+ * not outlive the call. A slow disk therefore slows the socket reads: back-pressure.
  */
-export class PieceBufferPool {
-  private readonly free = new Map<number, Uint8Array[]>();
+export class BlockFile {
+  private fd: number | undefined;
 
-  constructor(private readonly maxPerSize: number) {}
+  constructor(readonly path: string) {}
 
-  /** A free buffer of `length` bytes; new ones are SharedArrayBuffers (see hash-worker.ts). */
-  take(length: number): Uint8Array {
-    return this.free.get(length)?.pop() ?? new Uint8Array(new SharedArrayBuffer(length));
+  /**
+   * Creates the file (and its directory) if missing, before the torrent starts. webtorrent's
+   * chunk store opens the file lazily on its first operation; when that is a read of a file
+   * that does not exist yet (the check of existing data at start), its storage stays "Not
+   * opened" for good and every later read fails, so the agent rejects every upload request.
+   * (webtorrent's own path never noticed: its first put reopened the storage for writing.)
+   */
+  prepare(): void {
+    this.open();
   }
 
-  give(buf: Uint8Array): void {
-    // Only buffers that own their memory are pooled (views never are handed out here).
-    if (buf.byteOffset !== 0 || buf.byteLength !== buf.buffer.byteLength) return;
-    const list = this.free.get(buf.byteLength) ?? [];
-    this.free.set(buf.byteLength, list);
-    if (list.length < this.maxPerSize) list.push(buf);
+  /** Writes `data` at `position`, 16 KiB per call (see the module comment). */
+  write(data: Uint8Array, position: number): void {
+    const fd = this.open();
+    for (let done = 0; done < data.length; ) {
+      const length = Math.min(BLOCK_LENGTH, data.length - done);
+      done += writeSync(fd, data, done, length, position + done);
+    }
+  }
+
+  read(position: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    const fd = this.open();
+    for (let done = 0; done < length; ) {
+      const n = readSync(fd, out, done, length - done, position + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private open(): number {
+    if (this.fd === undefined) {
+      // As fs-chunk-store does: the directory may not exist yet; never truncate (resume).
+      mkdirSync(dirname(this.path), { recursive: true });
+      this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o666);
+    }
+    return this.fd;
   }
 }
 
 /**
- * Blocks are copied into the piece's pooled buffer as they arrive, and torrent-piece keeps a
- * view of that buffer instead of the received chunk, so a half-received piece holds exactly
- * its own bytes (not the 64 KiB socket reads its blocks came in), the socket reads die young,
- * and the complete piece needs no concatenation. A block already received (duplicate in
- * end-game) is not copied again.
+ * The blocks of the pieces being assembled: each new block goes to the file, torrent-piece
+ * keeps a placeholder (a zero view of the block's length, never read: webtorrent counts
+ * `missing` bytes by it), and the sender of every block is remembered for the ban logic.
  */
-class PieceAssembler {
-  private readonly buffers = new WeakMap<PieceLike, Uint8Array>();
-  /** the peer whose data each block of the piece holds (torrent-piece keeps the first copy) */
+class BlockSink {
+  private placeholder = new Uint8Array(0);
+  /** the peer whose data each block of the piece holds (the first copy received) */
   private readonly senders = new WeakMap<PieceLike, Array<WireLike | undefined>>();
 
-  constructor(private readonly pool: PieceBufferPool) {}
+  constructor(
+    private readonly file: BlockFile,
+    private readonly pieceLength: number,
+  ) {}
 
-  /**
-   * Copies a single-block chunk into place; returns what torrent-piece should keep. A block
-   * from a wire is never kept itself: wire-parser.ts parses blocks that straddle socket reads
-   * in one reused buffer, which must be free again when the chunk callback returns.
-   */
-  place(
-    piece: PieceLike,
-    reservation: number,
-    chunk: Uint8Array,
-    offset: number,
-    wire: WireLike,
-  ): Uint8Array {
-    if (piece._buffer) {
-      let senders = this.senders.get(piece);
-      if (!senders) {
-        senders = [];
-        this.senders.set(piece, senders);
-      }
-      const blocks = Math.ceil(chunk.length / BLOCK_LENGTH);
-      for (let j = reservation; j < reservation + blocks; j++) if (!piece._buffer[j]) senders[j] = wire;
+  /** Writes the blocks of `chunk` not received yet; returns what torrent-piece should keep. */
+  place(piece: PieceLike, index: number, reservation: number, chunk: Uint8Array, wire: WireLike): Uint8Array {
+    const blocks = piece._buffer;
+    if (!blocks) return chunk; // never the case after reserve(): torrent-piece ignores it
+    let senders = this.senders.get(piece);
+    if (!senders) {
+      senders = [];
+      this.senders.set(piece, senders);
     }
-    // Web-seed chunks (several blocks) are buffers of their own; keep them as received.
-    if (chunk.length > BLOCK_LENGTH) return chunk;
-    // A duplicate block: torrent-piece keeps the first copy and ignores this one.
-    if (piece._buffer?.[reservation]) return chunk;
-    // Never the case after `reserve()`; a copy, as a wire's chunk is not kept (see `place`'s doc).
-    if (!piece._buffer) return chunk.slice();
-    let buf = this.buffers.get(piece);
-    if (!buf) {
-      buf = this.pool.take(piece.length);
-      this.buffers.set(piece, buf);
+    const count = Math.ceil(chunk.length / BLOCK_LENGTH);
+    for (let j = 0; j < count; j++) {
+      const block = reservation + j;
+      if (block >= blocks.length || blocks[block]) continue; // a duplicate: the first copy stays
+      const from = j * BLOCK_LENGTH;
+      this.file.write(
+        chunk.subarray(from, from + BLOCK_LENGTH),
+        index * this.pieceLength + block * BLOCK_LENGTH,
+      );
+      senders[block] = wire;
     }
-    if (offset + chunk.length > buf.length) return chunk.slice();
-    buf.set(chunk, offset);
-    return buf.subarray(offset, offset + chunk.length);
+    if (this.placeholder.length < chunk.length) this.placeholder = new Uint8Array(chunk.length);
+    return this.placeholder.subarray(0, chunk.length);
   }
 
-  /** torrent-piece's `flush()`: the piece's buffer with every block in place, and who sent each block. */
-  flush(piece: PieceLike): { buf: Uint8Array; senders: Array<WireLike | undefined> } {
-    const blocks = piece._buffer;
-    if (!blocks || piece._chunks !== piece._buffered) throw new Error('piece flushed before it was complete');
-    const buf = this.buffers.get(piece) ?? this.pool.take(piece.length);
-    const senders = this.senders.get(piece) ?? [];
-    this.buffers.delete(piece);
-    this.senders.delete(piece);
-    for (let j = 0; j < blocks.length; j++) {
-      const block = blocks[j];
-      if (!block) throw new Error('piece flushed with a missing block');
-      const offset = j * BLOCK_LENGTH;
-      // Web-seed chunks (several blocks) are kept as received and copied here.
-      if (block.buffer !== buf.buffer || block.byteOffset !== offset) buf.set(block, offset);
+  /** torrent-piece's `flush()` without the data: who sent each block of the complete piece. */
+  complete(piece: PieceLike): Array<WireLike | undefined> {
+    if (!piece._buffer || piece._chunks !== piece._buffered) {
+      throw new Error('piece flushed before it was complete');
     }
+    const senders = this.senders.get(piece) ?? [];
+    this.senders.delete(piece);
     piece._buffer = null;
     piece._cancellations = null;
     piece.sources = null;
     piece._flushed = true;
-    return { buf, senders };
+    return senders;
   }
 }
 
@@ -215,28 +240,22 @@ function failedPiece(index: number, data: Uint8Array, senders: Array<WireLike | 
   return { index, data, blocks };
 }
 
-/** Returns whether webtorrent's `_request` was replaced (false: unknown webtorrent version). */
-export function offloadPieceHashing(
-  torrent: Torrent,
-  hashing: HashWorker,
-  pool: PieceBufferPool,
-  opts: { maxPendingWrites: number },
-): boolean {
+/**
+ * Replaces webtorrent's receive path on `torrent` (see the module comment): blocks go to
+ * `file`, complete pieces are checked by `checker`. Returns whether it was replaced (false:
+ * unknown webtorrent version).
+ */
+export function writeBlocksToFile(torrent: Torrent, file: BlockFile, checker: PieceChecker): boolean {
   const self = torrent as unknown as TorrentInternals;
   const original = Object.getPrototypeOf(self)._request as (...args: unknown[]) => boolean;
   const fingerprint = createHash('sha256').update(original.toString()).digest('hex');
   if (fingerprint !== REQUEST_FINGERPRINT) return false;
-  const assembler = new PieceAssembler(pool);
-
-  // Back-pressure: verified pieces wait in memory until the store has written them; while
-  // `maxPendingWrites` are waiting (slow or throttled disk), no new blocks are requested.
-  // Each completed write re-runs webtorrent's request round (onUpdateTick below).
-  let pendingWrites = 0;
-  const updateWire = self._updateWire.bind(self);
-  self._updateWire = (wire: WireLike): void => {
-    if (pendingWrites >= opts.maxPendingWrites && wire.type !== 'webSeed') return;
-    updateWire(wire);
+  let sink: BlockSink | undefined; // the piece length is known once the metadata is
+  const blockSink = (): BlockSink => {
+    sink ??= new BlockSink(file, self.pieceLength);
+    return sink;
   };
+  self.once('close', () => file.close());
 
   // webtorrent queues one request round (`_update`, over every wire) per received block; the
   // blocks of one socket read are parsed in one go, so the rounds are merged: one per batch.
@@ -250,46 +269,41 @@ export function offloadPieceHashing(
     });
   };
 
-  // The complete piece: SHA-1 in the worker, then written, then marked verified.
-  const verifyAndStore = async (piece: PieceLike, index: number): Promise<void> => {
-    let verified: { hex: string; buf: Uint8Array };
+  // The complete piece, already in the file: SHA-1 in the worker, then marked verified.
+  const verify = async (piece: PieceLike, index: number): Promise<void> => {
+    let hex: string;
     let senders: Array<WireLike | undefined>;
     try {
-      const flushed = assembler.flush(piece);
-      senders = flushed.senders;
-      verified = await hashing.sha1(flushed.buf);
+      senders = blockSink().complete(piece);
+      hex = await checker.sha1Piece(index, self._hashes[index] ?? '');
     } catch (hashErr) {
       self._destroy(hashErr);
       return;
     }
-    if (self.destroyed) return;
-    const buf = verified.buf;
+    if (self.destroyed || piece !== self.pieces[index]) return;
 
-    if (verified.hex === self._hashes[index]) {
+    if (hex === self._hashes[index]) {
       self._debug('piece verified %s', index);
-      pendingWrites++;
-      self.store.put(index, buf, (putErr) => {
-        pendingWrites--;
-        if (putErr) {
-          self._destroy(putErr);
-          return;
-        }
-        pool.give(buf);
-        self.pieces[index] = null;
-        self._markVerified(index);
-        for (const w of self.wires) w.have(index);
-        self._checkDone();
-        onUpdateTick();
-      });
-    } else {
-      // Handed over before the buffer goes back to the pool: the ban logic hashes the blocks now.
-      self.emit(FAILED_PIECE_EVENT, failedPiece(index, buf, senders));
-      pool.give(buf);
-      const PieceCtor = piece.constructor as new (length: number) => PieceLike;
-      self.pieces[index] = new PieceCtor(piece.length);
-      self.emit('warning', new Error(`Piece ${index} failed verification`));
+      self.pieces[index] = null;
+      self._markVerified(index);
+      for (const w of self.wires) w.have(index);
+      self._checkDone();
       onUpdateTick();
+      return;
     }
+    // The failed data is read back once (rare) for the ban logic, which hashes its blocks now.
+    let data: Uint8Array;
+    try {
+      data = file.read(index * self.pieceLength, piece.length);
+    } catch (readErr) {
+      self._destroy(readErr);
+      return;
+    }
+    self.emit(FAILED_PIECE_EVENT, failedPiece(index, data, senders));
+    const PieceCtor = piece.constructor as new (length: number) => PieceLike;
+    self.pieces[index] = new PieceCtor(piece.length);
+    self.emit('warning', new Error(`Piece ${index} failed verification`));
+    onUpdateTick();
   };
 
   self._request = function request(wire: WireLike, index: number, hotswap: boolean): boolean {
@@ -354,8 +368,14 @@ export function offloadPieceHashing(
         return;
       }
 
-      const kept = assembler.place(piece, reservation, chunk, chunkOffset, wire);
-      if (piece.set(reservation, kept, wire as unknown as Wire)) void verifyAndStore(piece, index);
+      let kept: Uint8Array;
+      try {
+        kept = blockSink().place(piece, index, reservation, chunk, wire);
+      } catch (writeErr) {
+        self._destroy(writeErr); // e.g. ENOSPC: the engine reports DISK_FULL
+        return;
+      }
+      if (piece.set(reservation, kept, wire as unknown as Wire)) void verify(piece, index);
       else onUpdateTick();
     };
 
