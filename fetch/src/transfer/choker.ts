@@ -18,6 +18,7 @@
 // The cap on unchoked peers itself stays in peer-limits.ts.
 
 import type { Torrent, Wire } from 'webtorrent';
+import { peerWires } from './peer-limits.js';
 import { piecesHeld } from './peer-stats.js';
 
 export interface ChokerOptions {
@@ -47,7 +48,7 @@ export function cooperativeChoker(torrent: Torrent, options: ChokerOptions): voi
   const rechoke = (): void => {
     if (torrent.destroyed || !torrent.ready) return;
     const now = Date.now();
-    const peers = torrent.wires.filter((w) => w.type !== 'webSeed' && !w.destroyed);
+    const peers = peerWires(torrent);
     for (const w of peers) {
       if (w.amChoking) unchokedAt.delete(w);
       else {

@@ -20,12 +20,17 @@ function isPeerWire(wire: Wire): boolean {
   return wire.type !== 'webSeed' && !wire.destroyed;
 }
 
+/** The torrent's open connections to BitTorrent peers (web seeds left out). */
+export function peerWires(torrent: Torrent): Wire[] {
+  return torrent.wires.filter(isPeerWire);
+}
+
 export function countConns(torrent: Torrent): number {
-  return torrent.wires.filter(isPeerWire).length;
+  return peerWires(torrent).length;
 }
 
 export function countUnchoked(torrent: Torrent): number {
-  return torrent.wires.filter((w) => isPeerWire(w) && !w.amChoking).length;
+  return peerWires(torrent).filter((w) => !w.amChoking).length;
 }
 
 /** Applies both caps to a torrent; call once right after it is added. */

@@ -2,6 +2,7 @@
 // timeline: who it is, how much it holds, who chokes whom, and the rates both ways.
 
 import type { Torrent, Wire } from 'webtorrent';
+import { peerWires } from './peer-limits.js';
 
 /** Pieces the peer has announced (bitfield and HAVE messages). */
 export function piecesHeld(wire: Wire, pieceCount: number): number {
@@ -39,22 +40,20 @@ interface WireRates {
 
 export function peerStats(torrent: Torrent): PeerStats[] {
   const pieceCount = torrent.pieces?.length ?? 0;
-  return torrent.wires
-    .filter((w) => w.type !== 'webSeed' && !w.destroyed)
-    .map((w) => {
-      const r = w as unknown as WireRates;
-      const held = piecesHeld(w, pieceCount);
-      return {
-        address: `${w.remoteAddress ?? '?'}:${r.remotePort ?? 0}`,
-        progress: pieceCount ? held / pieceCount : 0,
-        amChoking: w.amChoking,
-        amInterested: w.amInterested,
-        peerChoking: w.peerChoking,
-        peerInterested: w.peerInterested,
-        downloadBytesPerSecond: Math.round(r.downloadSpeed()),
-        uploadBytesPerSecond: Math.round(r.uploadSpeed()),
-        requestsOut: r.requests.length,
-        requestsIn: r.peerRequests.length,
-      };
-    });
+  return peerWires(torrent).map((w) => {
+    const r = w as unknown as WireRates;
+    const held = piecesHeld(w, pieceCount);
+    return {
+      address: `${w.remoteAddress ?? '?'}:${r.remotePort ?? 0}`,
+      progress: pieceCount ? held / pieceCount : 0,
+      amChoking: w.amChoking,
+      amInterested: w.amInterested,
+      peerChoking: w.peerChoking,
+      peerInterested: w.peerInterested,
+      downloadBytesPerSecond: Math.round(r.downloadSpeed()),
+      uploadBytesPerSecond: Math.round(r.uploadSpeed()),
+      requestsOut: r.requests.length,
+      requestsIn: r.peerRequests.length,
+    };
+  });
 }

@@ -18,6 +18,7 @@
 // every agent runs our code and uploads what it has, so there is no hoarding to guard against.
 
 import type { Torrent, Wire } from 'webtorrent';
+import { peerWires } from './peer-limits.js';
 
 export interface SuperSeedOptions {
   /** pieces shown and not yet held per peer: 2 keeps the peer's pipe full across a piece boundary */
@@ -42,8 +43,7 @@ interface SeedWire extends Wire {
 export function superSeed(torrent: Torrent, options: SuperSeedOptions): SuperSeedStats {
   const stats: SuperSeedStats = { shown: [] };
   const pieceCount = (): number => torrent.pieces.length;
-  const peers = (): SeedWire[] =>
-    torrent.wires.filter((w) => w.type !== 'webSeed' && !w.destroyed) as SeedWire[];
+  const peers = (): SeedWire[] => peerWires(torrent) as SeedWire[];
   /** copies of each piece the origin has sent or is sending (answered requests / piece length) */
   const sent: number[] = [];
   /** for each piece, the peers it is shown to that do not hold it yet */

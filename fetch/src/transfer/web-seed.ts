@@ -6,6 +6,7 @@
 // rollout most pieces are offered by nobody while the swarm is working at full speed.
 
 import type { Torrent } from 'webtorrent';
+import { peerWires } from './peer-limits.js';
 
 export interface WebSeedPolicy {
   delaySeconds: number;
@@ -14,7 +15,7 @@ export interface WebSeedPolicy {
 }
 
 function noPeerOffersANeededPiece(torrent: Torrent): boolean {
-  const peers = torrent.wires.filter((w) => w.type !== 'webSeed' && !w.destroyed);
+  const peers = peerWires(torrent);
   for (let i = 0; i < torrent.pieces.length; i++) {
     if (torrent.bitfield.get(i)) continue;
     if (peers.some((w) => w.peerPieces.get(i))) return false;
