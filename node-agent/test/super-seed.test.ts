@@ -38,11 +38,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function startOrigin(artifact: Artifact, uploadLimitBytesPerSecond = 0): Promise<TransferEngine> {
+async function startOrigin(
+  artifact: Artifact,
+  { uploadLimitBytesPerSecond = 0, piecesPerPeer = 2 } = {},
+): Promise<TransferEngine> {
   const engine = await startSeedingEngine(
     artifact,
     { uploadSlots: 8, maxConnsPerTorrent: 64, uploadLimitBytesPerSecond },
-    { superSeed: { piecesPerPeer: 2 } },
+    { superSeed: { piecesPerPeer } },
   );
   engines.push(engine);
   return engine;
@@ -88,12 +91,7 @@ describe('super-seeding origin', () => {
       sizeBytes: 512 * 1024, // two pieces of 256 KiB
       announce: [tracker.announceUrl],
     });
-    const origin = await startSeedingEngine(
-      artifact,
-      { uploadSlots: 8, maxConnsPerTorrent: 64 },
-      { superSeed: { piecesPerPeer: 1 } },
-    );
-    engines.push(origin);
+    const origin = await startOrigin(artifact, { piecesPerPeer: 1 });
     const connect = async (): Promise<RawPeer> => {
       const p = await RawPeer.connect(origin.port, artifact.info.infoHash);
       await p.until(() => p.shown.size >= 1);
@@ -132,7 +130,7 @@ describe('super-seeding origin', () => {
       announce: [tracker.announceUrl],
     });
     // A slow origin, fast agents: what the origin sends more than once is waste.
-    const origin = await startOrigin(artifact, 1_000_000);
+    const origin = await startOrigin(artifact, { uploadLimitBytesPerSecond: 1_000_000 });
     const leechers = [1, 2, 3, 4].map((i) =>
       spawnFetch({ artifact, entryId: 'entry', dataDir: join(dir, `agent${i}`), seed: true }),
     );

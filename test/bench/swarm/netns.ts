@@ -5,17 +5,18 @@
 
 import { execa } from 'execa';
 
+/** Hosts are named by nsOf and addressed by ipOf. */
 export interface Topology {
-  /** namespace of host i (0 = origin) */
-  ns(i: number): string;
-  /** IPv4 address of host i */
-  ip(i: number): string;
   hosts: number;
   destroy(): Promise<void>;
 }
 
 const PREFIX = 'tswb';
 const hub = `${PREFIX}-hub`;
+/** namespace of host i (0 = origin) */
+export const nsOf = (i: number) => `${PREFIX}-h${i}`;
+/** IPv4 address of host i */
+export const ipOf = (i: number) => `10.77.0.${i + 1}`;
 
 async function ip(args: string[]): Promise<void> {
   const r = await execa('ip', args, { reject: false });
@@ -65,12 +66,8 @@ export async function createTopology(hosts: number, rateMbit: number, tcpCc = 'c
   if (process.getuid?.() !== 0) throw new Error('the swarm benchmark needs root (network namespaces)');
   if (hosts > 250) throw new Error('at most 250 hosts on one /24');
   await removeStale();
-  const nsOf = (i: number) => `${PREFIX}-h${i}`;
-  const ipOf = (i: number) => `10.77.0.${i + 1}`;
   const created: string[] = [];
   const topology: Topology = {
-    ns: nsOf,
-    ip: ipOf,
     hosts,
     async destroy() {
       for (const n of created.reverse()) await deleteNs(n);
@@ -136,7 +133,7 @@ async function qdiscStats(ns: string, dev: string): Promise<{ bytes: number; dro
 
 /** Reads host i's counters (its tbf qdiscs on both ends of its link, its /proc/net/snmp). */
 export async function linkCounters(i: number): Promise<LinkCounters> {
-  const ns = `${PREFIX}-h${i}`;
+  const ns = nsOf(i);
   const [up, down, snmp] = await Promise.all([
     qdiscStats(ns, 'eth0'),
     qdiscStats(hub, `p${i}`),

@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { execa, type ResultPromise } from 'execa';
 import { BIN, ROOT, stopAll } from '../../demo/lib/processes.js';
 import { addImage, agentConfig, type Site, signAndPublish, startSite } from '../../demo/lib/site.js';
-import { createTopology, type LinkCounters, linkCounters, removeStale } from './netns.js';
+import { createTopology, ipOf, type LinkCounters, linkCounters, nsOf, removeStale } from './netns.js';
 import {
   type NetworkUse,
   percentile,
@@ -62,8 +62,6 @@ const MAX_N = Math.max(...NS);
 /** A single origin needs N·S/B by construction; above this N it is computed, not run. */
 const HTTP_MAX_N = Number(values['http-max-n']);
 const BOUND_S = (SIZE_MIB * 1024 * 1024 * 8) / (RATE_MBIT * 1e6);
-const nsOf = (i: number) => `tswb-h${i}`;
-const ipOf = (i: number) => `10.77.0.${i + 1}`;
 const log = (text: string) => console.log(`[swarm] ${text}`);
 
 async function outer(): Promise<void> {
