@@ -23,7 +23,7 @@ commands:
 options:
   --config FILE                  YAML configuration file (default: none; every key has a default)
   --help                         this text
-Every config key can also be set as TSW_<KEY> (e.g. TSW_SERVER_PORT) or --server.port=8080.`;
+Every config key can also be set as TSW_CATALOG_<KEY> (e.g. TSW_CATALOG_SERVER_PORT) or --server.port=8080.`;
 
 class CliError extends Error {
   readonly code = 'CLI_USAGE';

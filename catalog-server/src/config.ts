@@ -1,6 +1,7 @@
 // The one configuration schema of tsw-catalog: every key has a default; YAML file, then
-// TSW_* environment, then --dotted.key=value flags override it, and the result is frozen.
+// TSW_CATALOG_* environment, then --dotted.key=value flags override it, and the result is frozen.
 import { readFileSync } from 'node:fs';
+import { configFromEnv, EnvConfigError, envName as programEnvName } from '@trustswarm/policy';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -108,7 +109,7 @@ export const configSchema = z.strictObject({
         .int()
         .positive()
         .default(365 * 86400),
-      /** Created at start when no user of that name exists (password from TSW_AUTH_BOOTSTRAP_ADMIN_PASSWORD). */
+      /** Created at start when no user of that name exists (password from TSW_CATALOG_AUTH_BOOTSTRAP_ADMIN_PASSWORD). */
       bootstrapAdminName: z.string().default(''),
       bootstrapAdminPassword: z.string().default(''),
       /** OIDC login: the identity provider's issuer URL; empty disables OIDC. */
@@ -209,9 +210,12 @@ function leafPaths(tree: Tree, prefix: string[] = []): string[][] {
   );
 }
 
-/** server.bodyLimitBytes → TSW_SERVER_BODY_LIMIT_BYTES */
+/** This program's environment prefix (policy's env-config: TSW_<PROGRAM>_<KEY PATH>). */
+export const ENV_PREFIX = 'TSW_CATALOG';
+
+/** server.bodyLimitBytes → TSW_CATALOG_SERVER_BODY_LIMIT_BYTES */
 export function envName(path: string[]): string {
-  return `TSW_${path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_')}`;
+  return programEnvName(ENV_PREFIX, path);
 }
 
 function coerce(raw: string, like: unknown, where: string): unknown {
@@ -280,11 +284,11 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     }
     tree = (parsed as Tree | null) ?? {};
   }
-  const paths = leafPaths(defaultConfig as unknown as Tree);
-  for (const path of paths) {
-    const raw = sources.env?.[envName(path)];
-    if (raw !== undefined)
-      setPath(tree, path, coerce(raw, getPath(defaultConfig as unknown as Tree, path), envName(path)));
+  try {
+    tree = deepMerge(tree, configFromEnv(configSchema, ENV_PREFIX, sources.env ?? {}));
+  } catch (err) {
+    if (err instanceof EnvConfigError) throw new ConfigError(err.message);
+    throw err;
   }
   for (const [dotted, raw] of Object.entries(sources.flags ?? {})) {
     const path = dotted.split('.');

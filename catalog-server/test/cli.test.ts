@@ -30,8 +30,8 @@ describe('tsw-catalog CLI', () => {
     dir = await mkdtemp(join(tmpdir(), 'tsw-cli-'));
     dbPath = join(dir, 'catalog.db');
     env = {
-      TSW_STORAGE_SQLITE_PATH: dbPath,
-      TSW_BLOBS_DIRECTORY: join(dir, 'blobs'),
+      TSW_CATALOG_STORAGE_SQLITE_PATH: dbPath,
+      TSW_CATALOG_BLOBS_DIRECTORY: join(dir, 'blobs'),
       ADMIN_PW: 'a very long password',
     };
   }, 180_000);
@@ -40,7 +40,7 @@ describe('tsw-catalog CLI', () => {
   it('prints help and the effective config with env names', async () => {
     expect((await tsw(['--help'], env)).stdout).toContain('user add NAME');
     const printed = await tsw(['--print-config', '--server.port=9999'], env);
-    expect(printed.stdout).toContain('server.port = 9999    # TSW_SERVER_PORT');
+    expect(printed.stdout).toContain('server.port = 9999    # TSW_CATALOG_SERVER_PORT');
     expect(printed.stdout).toContain(`storage.sqlitePath = "${dbPath}"`);
   });
 
@@ -91,10 +91,10 @@ describe('tsw-catalog CLI', () => {
     const unknown = await tsw(['frobnicate'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
-    const badEnv = await tsw(['print-config'], { ...env, TSW_SERVER_PORT: 'eighty' });
+    const badEnv = await tsw(['print-config'], { ...env, TSW_CATALOG_SERVER_PORT: 'eighty' });
     expect(badEnv.code).toBe(1);
     expect(badEnv.stderr.trim()).toBe(
-      'tsw-catalog: CONFIG_INVALID: TSW_SERVER_PORT: expected a number, got "eighty"',
+      'tsw-catalog: CONFIG_INVALID: TSW_CATALOG_SERVER_PORT: expected a number, got "eighty"',
     );
     const noUser = await tsw(['token', 'create', 'nobody'], env);
     expect(noUser.code).toBe(1);

@@ -83,8 +83,8 @@ function main(): void {
       const env = {
         ...process.env,
         HOME: w,
-        TSW_WORKSPACE: w,
-        TSW_TORRENT_ANNOUNCE: 'http://127.0.0.1:1/announce',
+        TSW_ENDORSE_WORKSPACE: w,
+        TSW_ENDORSE_TORRENT_ANNOUNCE: 'http://127.0.0.1:1/announce',
       };
       spawnSync('node', [CLI, 'catalog', 'new', 'bench'], { env, encoding: 'utf8' });
       return w;
@@ -111,8 +111,8 @@ console.log(h.digest('hex'));
           [
             'env',
             `HOME=${w}`,
-            `TSW_WORKSPACE=${w}`,
-            'TSW_TORRENT_ANNOUNCE=http://127.0.0.1:1/announce',
+            `TSW_ENDORSE_WORKSPACE=${w}`,
+            'TSW_ENDORSE_TORRENT_ANNOUNCE=http://127.0.0.1:1/announce',
             'node',
             CLI,
             'add',
@@ -152,7 +152,7 @@ console.log(h.digest('hex'));
       results.push(
         timed(
           `tsw-endorse add image, ${sparseGiB} GiB sparse file (memory check)`,
-          ['env', `HOME=${w}`, `TSW_WORKSPACE=${w}`, 'node', CLI, 'add', 'image', sparse],
+          ['env', `HOME=${w}`, `TSW_ENDORSE_WORKSPACE=${w}`, 'node', CLI, 'add', 'image', sparse],
           sparseGiB * 1024 * MiB,
           w,
         ),

@@ -16,7 +16,9 @@ function buildProgram(): Command {
     .version('0.1.0')
     .addOption(new Option('--json', 'print the result as JSON on stdout'))
     .addOption(
-      new Option('-C, --workspace <dir>', 'workspace directory holding catalog.yaml').env('TSW_WORKSPACE'),
+      new Option('-C, --workspace <dir>', 'workspace directory holding catalog.yaml').env(
+        'TSW_ENDORSE_WORKSPACE',
+      ),
     )
     .addOption(new Option('--config <file>', 'config file (default ~/.config/trustswarm/endorse.yaml)'))
     .addOption(new Option('--cert <file>', 'certificate PEM (default ~/.globus/usercert.pem)'))

@@ -126,8 +126,8 @@ describe('add image', () => {
       ],
       {
         env: {
-          TSW_TORRENT_ANNOUNCE: 'http://tracker.example.org/announce',
-          TSW_TORRENT_WEB_SEED_BASE: 'https://origin.example.org',
+          TSW_ENDORSE_TORRENT_ANNOUNCE: 'http://tracker.example.org/announce',
+          TSW_ENDORSE_TORRENT_WEB_SEED_BASE: 'https://origin.example.org',
         },
       },
     );
@@ -276,7 +276,7 @@ describe('command line', () => {
       'server:\n  url: https://file.example.org\n  timeoutSeconds: 5\ncatalog:\n  lifetimeDays: 7\n',
     );
     const r = await box.run(['--json', '--config', file, 'config'], {
-      env: { TSW_SERVER_TIMEOUT_SECONDS: '9', TSW_WORKSPACE: '/from/env' },
+      env: { TSW_ENDORSE_SERVER_TIMEOUT_SECONDS: '9', TSW_ENDORSE_WORKSPACE: '/from/env' },
     });
     const config = r.json().config as {
       server: { url: string; timeoutSeconds: number; uploadRetries: number };
@@ -289,18 +289,18 @@ describe('command line', () => {
     expect(config.catalog.lifetimeDays).toBe(7);
     expect(config.workspace).toBe('/from/env');
     const flag = await box.run(['--json', '--config', file, '-C', '/from/flag', 'config'], {
-      env: { TSW_WORKSPACE: '/from/env' },
+      env: { TSW_ENDORSE_WORKSPACE: '/from/env' },
     });
     expect((flag.json().config as { workspace: string }).workspace).toBe('/from/flag');
     writeFileSync(file, 'server:\n  bogus: 1\n');
     expectOneLineError(await box.run(['--config', file, 'config']), 2, /config: server: Unrecognized key/i);
     expectOneLineError(
-      await box.run(['config'], { env: { TSW_SERVER_TIMEOUT_SECONDS: 'ten' } }),
+      await box.run(['config'], { env: { TSW_ENDORSE_SERVER_TIMEOUT_SECONDS: 'ten' } }),
       2,
       /expected a number/,
     );
     const printed = await box.run(['--print-config'], {
-      env: { TSW_SERVER_URL: 'https://printed.example.org' },
+      env: { TSW_ENDORSE_SERVER_URL: 'https://printed.example.org' },
     });
     expect(printed.exitCode).toBe(0);
     expect(printed.stdout).toMatch(/url: https:\/\/printed\.example\.org/);

@@ -93,7 +93,7 @@ describe('add container-image', () => {
         'unpacked.example.org',
       ],
       {
-        env: { TSW_REGISTRY_INSECURE_HOSTS: guarded.host },
+        env: { TSW_ENDORSE_REGISTRY_INSECURE_HOSTS: guarded.host },
       },
     );
     expect(r.stderr).toBe('');

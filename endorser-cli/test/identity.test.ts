@@ -56,7 +56,7 @@ describe('PEM identities', () => {
     });
     writeFileSync(keyPath, encrypted);
     const r = await box.run(['--cert', bob.certPath, '--key', keyPath, 'sign'], {
-      env: { TSW_PASSPHRASE: 'bob-secret' },
+      env: { TSW_ENDORSE_PASSPHRASE: 'bob-secret' },
     });
     expect(r.exitCode).toBe(0);
     expect(signatures()).toContain(`${bob.certificate.sha256}.p7s`);
@@ -95,7 +95,7 @@ describe('PEM identities', () => {
     const { bob } = pki.endorsers;
     const before = signatures().length;
     const r = await box.run(['--cert', bob.certPath, '--key', join(box.dir, 'bob-p8.pem'), 'sign'], {
-      env: { TSW_PASSPHRASE: 'not-it' },
+      env: { TSW_ENDORSE_PASSPHRASE: 'not-it' },
     });
     expectOneLineError(r, 4, /wrong passphrase/);
     expect(signatures().length).toBe(before);
@@ -162,7 +162,9 @@ describe('PKCS#12', () => {
     const id = pki.issue('Paula Pkcs12');
     const p12 = join(box.dir, 'paula.p12');
     exportP12(id, p12);
-    const r = await box.run(['--json', '--pkcs12', p12, 'sign'], { env: { TSW_PASSPHRASE: 'p12-pw' } });
+    const r = await box.run(['--json', '--pkcs12', p12, 'sign'], {
+      env: { TSW_ENDORSE_PASSPHRASE: 'p12-pw' },
+    });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     expect(r.json().signerCertSha256).toBe(id.certificate.sha256);
@@ -172,14 +174,14 @@ describe('PKCS#12', () => {
     const id = pki.issue('Leo Legacy');
     const p12 = join(box.dir, 'leo.p12');
     exportP12(id, p12, ['-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1']);
-    const r = await box.run(['--pkcs12', p12, 'sign'], { env: { TSW_PASSPHRASE: 'p12-pw' } });
+    const r = await box.run(['--pkcs12', p12, 'sign'], { env: { TSW_ENDORSE_PASSPHRASE: 'p12-pw' } });
     expect(r.exitCode).toBe(0);
     expect(signatures()).toContain(`${id.certificate.sha256}.p7s`);
   });
 
   it('refuses a wrong PKCS#12 passphrase with exit 4', async () => {
     const r = await box.run(['--pkcs12', join(box.dir, 'paula.p12'), 'sign'], {
-      env: { TSW_PASSPHRASE: 'bad' },
+      env: { TSW_ENDORSE_PASSPHRASE: 'bad' },
     });
     expectOneLineError(r, 4, /wrong passphrase/);
   });
@@ -189,7 +191,7 @@ describe('init', () => {
   it('makes an encrypted key and a CSR, refuses to overwrite, installs only the matching certificate', async () => {
     const b = sandbox();
     try {
-      const env = { TSW_PASSPHRASE: 'init-secret' };
+      const env = { TSW_ENDORSE_PASSPHRASE: 'init-secret' };
       const r = await b.run(
         ['--json', 'init', '--subject', '/DC=org/DC=trustswarm-test/OU=people/CN=Ivan Init'],
         { env },
@@ -232,7 +234,7 @@ describe('init', () => {
       await b.run(['catalog', 'new', 'x']);
       writeFileSync(join(b.dir, 'chain.pem'), pki.intermediate.certificatePem);
       const signed = await b.run(['sign'], {
-        env: { ...env, TSW_IDENTITY_CHAIN_FILE: join(b.dir, 'chain.pem') },
+        env: { ...env, TSW_ENDORSE_IDENTITY_CHAIN_FILE: join(b.dir, 'chain.pem') },
       });
       expect(signed.exitCode).toBe(0);
       const verified = await b.run(['verify', '--ca', pki.caPathDir]);
@@ -246,7 +248,7 @@ describe('init', () => {
   it('--dev-ca issues a certificate whose signatures verify with stock openssl cms', async () => {
     const b = sandbox();
     try {
-      const env = { TSW_PASSPHRASE: 'dev-secret' };
+      const env = { TSW_ENDORSE_PASSPHRASE: 'dev-secret' };
       const r = await b.run(['init', '--dev-ca', 'devca', '--cn', 'Dana Dev'], { env });
       expect(r.exitCode).toBe(0);
       await b.run(['catalog', 'new', 'dev']);

@@ -25,10 +25,14 @@ beforeAll(async () => {
   box = sandbox();
   pki = await createTestPki(join(box.dir, 'pki'));
   server = await startFakeCatalogServer(join(box.dir, 'server'), TOKEN, pki.anchors);
-  env = { TSW_SERVER_TOKEN: TOKEN, TSW_VERIFY_CA_PATH: pki.caPathDir, TSW_SERVER_URL: server.url };
+  env = {
+    TSW_ENDORSE_SERVER_TOKEN: TOKEN,
+    TSW_ENDORSE_VERIFY_CA_PATH: pki.caPathDir,
+    TSW_ENDORSE_SERVER_URL: server.url,
+  };
   const { alice } = pki.endorsers;
-  env.TSW_IDENTITY_CERT_FILE = alice.certPath;
-  env.TSW_IDENTITY_KEY_FILE = alice.keyPath;
+  env.TSW_ENDORSE_IDENTITY_CERT_FILE = alice.certPath;
+  env.TSW_ENDORSE_IDENTITY_KEY_FILE = alice.keyPath;
   expect((await box.run(['catalog', 'new', 'pub'], { env })).exitCode).toBe(0);
   writeFileSync(join(box.dir, 'big.img'), Buffer.alloc(6 * MiB + 5, 3));
   writeFileSync(join(box.dir, 'small.img'), Buffer.from('small image'));
@@ -113,7 +117,11 @@ describe('publish', () => {
   it('another endorser pulls the published version, co-signs it and adds only the signature', async () => {
     const catalog = parseCatalog(readFileSync(join(box.dir, 'catalog.yaml')));
     const { carol } = pki.endorsers;
-    const carolEnv = { ...env, TSW_IDENTITY_CERT_FILE: carol.certPath, TSW_IDENTITY_KEY_FILE: carol.keyPath };
+    const carolEnv = {
+      ...env,
+      TSW_ENDORSE_IDENTITY_CERT_FILE: carol.certPath,
+      TSW_ENDORSE_IDENTITY_KEY_FILE: carol.keyPath,
+    };
     const ws = join(box.dir, 'carol-ws');
     const pulled = await box.run(['-C', ws, 'pull', catalog.id, String(catalog.version)], { env: carolEnv });
     expect(pulled.exitCode, pulled.stderr).toBe(0);
@@ -139,7 +147,7 @@ describe('publish', () => {
 
   it('reports the server refusing: wrong token, equivocation', async () => {
     expectOneLineError(
-      await box.run(['publish'], { env: { ...env, TSW_SERVER_TOKEN: 'wrong' } }),
+      await box.run(['publish'], { env: { ...env, TSW_ENDORSE_SERVER_TOKEN: 'wrong' } }),
       5,
       /401 UNAUTHORISED/,
     );
@@ -169,10 +177,14 @@ describe('publish', () => {
 
   it('needs a token and a server', async () => {
     expectOneLineError(
-      await box.run(['publish'], { env: { ...env, TSW_SERVER_TOKEN: '' } }),
+      await box.run(['publish'], { env: { ...env, TSW_ENDORSE_SERVER_TOKEN: '' } }),
       2,
       /no API token/,
     );
-    expectOneLineError(await box.run(['publish'], { env: { ...env, TSW_SERVER_URL: '' } }), 2, /no server/);
+    expectOneLineError(
+      await box.run(['publish'], { env: { ...env, TSW_ENDORSE_SERVER_URL: '' } }),
+      2,
+      /no server/,
+    );
   });
 });

@@ -190,7 +190,7 @@ describe('verify', () => {
       expect((await other.run([...as(pki.revoked), 'sign'])).exitCode).toBe(0);
       // Signing with the revoked certificate warns at once (advisory: the key is still the endorser's).
       const warned = await other.run(['--json', ...as(pki.revoked), 'sign'], {
-        env: { TSW_VERIFY_CA_PATH: pki.caPathDir },
+        env: { TSW_ENDORSE_VERIFY_CA_PATH: pki.caPathDir },
       });
       expect(warned.exitCode).toBe(0);
       expect((warned.json().warnings as string[]).join('\n')).toMatch(

@@ -67,7 +67,7 @@ async function answerPrompt(args: string, answer: string): Promise<{ exitCode: n
 describe('passphrase prompt', () => {
   it('asks on a terminal, without echo, and signs with the typed passphrase', async () => {
     const init = await box.run(['init', '--dev-ca', 'devca', '--cn', 'Tess Terminal'], {
-      env: { TSW_PASSPHRASE: 'typed-secret' },
+      env: { TSW_ENDORSE_PASSPHRASE: 'typed-secret' },
     });
     expect(init.exitCode).toBe(0);
     const r = await answerPrompt('sign', 'typed-secret');

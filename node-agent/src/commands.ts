@@ -20,8 +20,8 @@ Commands:
   fetch   --torrent FILE --sha256 HEX --entry ID --data DIR [--seed] [--set transfer.key=value]...
           Download one artifact with the agent's engine, verify and install it (debugging, tests).
 
-Configuration: YAML file, then TSW_* environment (TSW_TRANSFER__UPLOAD_LIMIT_BYTES_PER_SECOND=...),
-then --set flags. See node-agent/README.md for every key and its default.`;
+Configuration: YAML file (--config or TSW_AGENT_CONFIG), then TSW_AGENT_* environment
+(TSW_AGENT_TRANSFER_UPLOAD_LIMIT_BYTES_PER_SECOND=...), then --set flags. See node-agent/README.md for every key and its default.`;
 
 const options = {
   config: { type: 'string' },
@@ -42,9 +42,9 @@ const options = {
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
 
 async function configFrom(values: Values): Promise<AgentConfig> {
-  const { loadConfig } = await import('./config.js');
+  const { CONFIG_FILE_ENV, loadConfig } = await import('./config.js');
   return loadConfig({
-    file: values.config ?? process.env.TSW_CONFIG,
+    file: values.config ?? process.env[CONFIG_FILE_ENV],
     env: process.env,
     sets: values.set ?? [],
   });

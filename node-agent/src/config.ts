@@ -1,10 +1,12 @@
-// tsw-agent's one configuration schema: YAML file, then TSW_* environment variables, then
-// --set flags, parsed into a complete frozen object where every key has a default.
-// Env: TSW_TRANSFER__UPLOAD_LIMIT_BYTES_PER_SECOND=1000000 sets transfer.uploadLimitBytesPerSecond.
+// tsw-agent's one configuration schema: YAML file, then TSW_AGENT_* environment variables,
+// then --set flags, parsed into a complete frozen object where every key has a default.
+// Env (policy's env-config): TSW_AGENT_TRANSFER_UPLOAD_LIMIT_BYTES_PER_SECOND=1000000 sets
+// transfer.uploadLimitBytesPerSecond; lists are comma-separated (TSW_AGENT_HOST_VO_TAGS=cms,atlas).
 
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pollConfigSchema, transferConfigSchema, trustConfigSchema } from '@trustswarm/fetch/transfer';
+import { configFromEnv } from '@trustswarm/policy';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AgentError, errorMessage } from './errors.js';
@@ -68,8 +70,16 @@ function setPath(tree: Tree, path: string[], value: unknown): void {
   if (last) node[last] = value;
 }
 
-function snakeToCamel(segment: string): string {
-  return segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+/** This program's environment prefix, and the variable naming its config file. */
+export const ENV_PREFIX = 'TSW_AGENT';
+export const CONFIG_FILE_ENV = 'TSW_AGENT_CONFIG';
+
+function mergeInto(tree: Tree, extra: Tree, path: string[] = []): void {
+  for (const [key, value] of Object.entries(extra)) {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value))
+      mergeInto(tree, value as Tree, [...path, key]);
+    else setPath(tree, [...path, key], value);
+  }
 }
 
 /** Values are read as YAML scalars or flow lists, so numbers, booleans and [a, b] work. */
@@ -90,9 +100,10 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; sets?
       throw new AgentError('CONFIG_INVALID', `${opts.file}: ${errorMessage(err)}`);
     }
   }
-  for (const [name, value] of Object.entries(opts.env ?? {})) {
-    if (!name.startsWith('TSW_') || value === undefined || name === 'TSW_CONFIG') continue;
-    setPath(tree, name.slice(4).split('__').map(snakeToCamel), parseValue(value));
+  try {
+    mergeInto(tree, configFromEnv(configSchema, ENV_PREFIX, opts.env ?? {}, { reserved: [CONFIG_FILE_ENV] }));
+  } catch (err) {
+    throw new AgentError('CONFIG_INVALID', errorMessage(err));
   }
   for (const assignment of opts.sets ?? []) {
     const eq = assignment.indexOf('=');

@@ -19,8 +19,8 @@ export function hookEnvironment(event: HookEvent, entry: InstalledEntry): Record
     TSW_ENTRY_FILE: entry.fileName,
     TSW_ENTRY_PATH: entry.path,
     TSW_ENTRY_INFO_HASH: entry.infoHash,
-    TSW_CATALOG_ID: entry.catalogId,
-    TSW_CATALOG_VERSION: String(entry.catalogVersion),
+    TSW_ENTRY_CATALOG_ID: entry.catalogId,
+    TSW_ENTRY_CATALOG_VERSION: String(entry.catalogVersion),
     TSW_ENTRY_JSON: JSON.stringify(entry.metadata),
   };
 }

@@ -1,4 +1,4 @@
-// Small pure parts: the config schema (file, TSW_* env, --set, defaults, errors), host
+// Small pure parts: the config schema (file, TSW_AGENT_* env, --set, defaults, errors), host
 // selection, and the layout client's limits (size, timeout, If-None-Match, pinned hash).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -38,19 +38,38 @@ afterAll(async () => {
 });
 
 describe('config', () => {
-  it('fills every default and layers file < TSW_* env < --set', async () => {
+  it('fills every default and layers file < TSW_AGENT_* env < --set', async () => {
     const file = join(dir, 'agent.yaml');
     await writeFile(file, 'site: S1\nlayoutUrl: http://127.0.0.1:1/\ntransfer: {uploadSlots: 3}\n');
     const config = loadConfig({
       file,
-      env: { TSW_TRANSFER__UPLOAD_SLOTS: '4', TSW_HOST__VO_TAGS: '[cms, atlas]', HOME: '/root' },
+      env: {
+        TSW_AGENT_TRANSFER_UPLOAD_SLOTS: '4',
+        TSW_AGENT_TRANSFER_MAX_CONNS_PER_TORRENT: '9',
+        TSW_AGENT_HOST_VO_TAGS: 'cms, atlas',
+        // other programs' settings in the same environment are not the agent's business
+        TSW_CATALOG_SERVER_PORT: '1',
+        TSW_SERVER_TOKEN: 'x',
+        HOME: '/root',
+      },
       sets: ['transfer.uploadSlots=2'],
     });
     expect(config.transfer.uploadSlots).toBe(2);
     expect(config.host.voTags).toEqual(['cms', 'atlas']);
-    expect(config.transfer.maxConnsPerTorrent).toBe(10);
+    expect(config.transfer.maxConnsPerTorrent).toBe(9);
     expect(config.api.listen).toBe('127.0.0.1:9731');
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads required keys from the environment and refuses a misspelt TSW_AGENT_* name', () => {
+    const env = { TSW_AGENT_SITE: 'S1', TSW_AGENT_LAYOUT_URL: 'http://127.0.0.1:1/' };
+    expect(loadConfig({ env }).site).toBe('S1');
+    expect(() => loadConfig({ env: { ...env, TSW_AGENT_TRANSFER_UPLOAD_SLOTZ: '4' } })).toThrow(
+      /^TSW_AGENT_TRANSFER_UPLOAD_SLOTZ: no such setting/,
+    );
+    expect(() => loadConfig({ env: { ...env, TSW_AGENT_TRANSFER_UPLOAD_SLOTS: 'many' } })).toThrow(
+      /^TSW_AGENT_TRANSFER_UPLOAD_SLOTS: expected a number/,
+    );
   });
 
   it('names the bad key in one line', () => {

@@ -6,6 +6,7 @@ export * from './cms-sign.js';
 export * from './cms-verify.js';
 export * from './crl.js';
 export * from './documents.js';
+export * from './env-config.js';
 export * from './errors.js';
 export * from './evaluate.js';
 export * from './freshness.js';

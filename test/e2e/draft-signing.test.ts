@@ -58,7 +58,7 @@ async function draftSign(who: TestIdentity, id: string) {
       '--server',
       server.url,
     ],
-    { reject: false, env: { TSW_SERVER_TOKEN: token } },
+    { reject: false, env: { TSW_ENDORSE_SERVER_TOKEN: token } },
   );
 }
 

@@ -264,8 +264,8 @@ describe('API routes for the web UI', () => {
     const child = spawn(process.execPath, [cli, 'serve', '--server.port=0'], {
       env: {
         ...process.env,
-        TSW_STORAGE_SQLITE_PATH: join(t.dir, 'cli.db'),
-        TSW_BLOBS_DIRECTORY: join(t.dir, 'cli-blobs'),
+        TSW_CATALOG_STORAGE_SQLITE_PATH: join(t.dir, 'cli.db'),
+        TSW_CATALOG_BLOBS_DIRECTORY: join(t.dir, 'cli-blobs'),
       },
     });
     try {

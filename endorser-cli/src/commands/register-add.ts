@@ -51,6 +51,6 @@ export function registerAddCommands(program: Command): void {
     .requiredOption('--repository <name>', 'CVMFS repository the bridge unpacks it into')
     .option('--path <path>', 'path in the repository (default /<registry>/<repo>:<tag>)')
     .option('--insecure', 'plain HTTP to the registry (also: config registry.insecureHosts)')
-    .option('--username <name>', 'registry user; the password comes from $TSW_REGISTRY_PASSWORD')
+    .option('--username <name>', 'registry user; the password comes from $TSW_ENDORSE_REGISTRY_PASSWORD')
     .action(action(lazy(() => import('./add-container.js'), 'addContainerImage')));
 }

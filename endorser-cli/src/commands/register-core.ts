@@ -70,7 +70,7 @@ export function registerCoreCommands(program: Command): void {
     .command('publish')
     .description('upload torrents, artifacts (resumable) and then the signed catalog to the catalog server')
     .option('--server <url>', 'catalog server base URL (config server.url)')
-    .option('--token-file <file>', 'file holding the API token (or $TSW_SERVER_TOKEN)')
+    .option('--token-file <file>', 'file holding the API token (or $TSW_ENDORSE_SERVER_TOKEN)')
     .option('--ca <dir>', 'CApath used to check the signatures before sending (config verify.caPath)')
     .option('--skip-artifacts', 'do not upload artifact bytes (the server already has them)')
     .option('--signatures-only', 'only add your signatures to a version already published (after pull)')
@@ -82,7 +82,7 @@ export function registerCoreCommands(program: Command): void {
     .command('sign <id>')
     .description('fetch the draft of catalog <id>, check and sign its exact bytes here, upload the signature')
     .option('--server <url>', 'catalog server base URL (config server.url)')
-    .option('--token-file <file>', 'file holding the API token (or $TSW_SERVER_TOKEN)')
+    .option('--token-file <file>', 'file holding the API token (or $TSW_ENDORSE_SERVER_TOKEN)')
     .action(action(lazy(() => import('./draft.js'), 'draftSign')));
 
   program

@@ -1,9 +1,10 @@
 // The endorser's configuration: one zod schema with a default for every key, filled from
-// a YAML file, then TSW_* environment variables, then command-line flags (last one wins).
+// a YAML file, then TSW_ENDORSE_* environment variables, then command-line flags (last one wins).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { configFromEnv } from '@trustswarm/policy';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { CliError, fsError, messageOf } from './errors.js';
@@ -20,7 +21,7 @@ export const configSchema = z.strictObject({
       /** A PKCS#12 file used instead of certFile + keyFile when set. */
       pkcs12File: z.string().optional(),
       /** Environment variable holding the key passphrase. */
-      passphraseEnv: z.string().default('TSW_PASSPHRASE'),
+      passphraseEnv: z.string().default('TSW_ENDORSE_PASSPHRASE'),
       passphraseFile: z.string().optional(),
       /** PEM file with intermediate CA certificates to include in signatures. */
       chainFile: z.string().optional(),
@@ -46,7 +47,7 @@ export const configSchema = z.strictObject({
       url: z.url().optional(),
       tokenFile: z.string().optional(),
       /** Environment variable holding the API token. */
-      tokenEnv: z.string().default('TSW_SERVER_TOKEN'),
+      tokenEnv: z.string().default('TSW_ENDORSE_SERVER_TOKEN'),
       timeoutSeconds: z.number().int().min(1).default(30),
       uploadRetries: z.number().int().min(0).max(100).default(3),
     })
@@ -62,7 +63,7 @@ export const configSchema = z.strictObject({
       /** Plain HTTP for registries on these hosts (tests, local mirrors). */
       insecureHosts: z.array(z.string()).default([]),
       /** Environment variable with the registry password (with --username). */
-      passwordEnv: z.string().default('TSW_REGISTRY_PASSWORD'),
+      passwordEnv: z.string().default('TSW_ENDORSE_REGISTRY_PASSWORD'),
     })
     .prefault({}),
   verify: z
@@ -78,58 +79,11 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 
-type Leaf = 'string' | 'number' | 'boolean' | 'list';
+const defaults: Config = configSchema.parse({});
 
-/** Every key settable from the environment: TSW_<SECTION>_<KEY> in upper snake case. */
-const envKeys: Array<[string, Leaf]> = [
-  ['workspace', 'string'],
-  ['identity.certFile', 'string'],
-  ['identity.keyFile', 'string'],
-  ['identity.pkcs12File', 'string'],
-  ['identity.passphraseEnv', 'string'],
-  ['identity.passphraseFile', 'string'],
-  ['identity.chainFile', 'string'],
-  ['torrent.announce', 'list'],
-  ['torrent.webSeedBase', 'string'],
-  ['catalog.lifetimeDays', 'number'],
-  ['catalog.endorserName', 'string'],
-  ['hash.sha512', 'boolean'],
-  ['server.url', 'string'],
-  ['server.tokenFile', 'string'],
-  ['server.timeoutSeconds', 'number'],
-  ['server.uploadRetries', 'number'],
-  ['registry.timeoutSeconds', 'number'],
-  ['registry.insecureHosts', 'list'],
-  ['verify.caPath', 'string'],
-  ['verify.crlPolicy', 'string'],
-  ['verify.threshold', 'number'],
-];
-
-export function envName(path: string): string {
-  return `TSW_${path
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .replace(/\./g, '_')
-    .toUpperCase()}`;
-}
-
-function convert(raw: string, leaf: Leaf, name: string): unknown {
-  if (leaf === 'list')
-    return raw
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-  if (leaf === 'number') {
-    const n = Number(raw);
-    if (!Number.isFinite(n)) throw new CliError('CONFIG_INVALID', `${name}: expected a number, got ${raw}`);
-    return n;
-  }
-  if (leaf === 'boolean') {
-    if (/^(1|true|yes)$/i.test(raw)) return true;
-    if (/^(0|false|no)$/i.test(raw)) return false;
-    throw new CliError('CONFIG_INVALID', `${name}: expected true or false, got ${raw}`);
-  }
-  return raw;
-}
+/** This program's environment prefix (policy's env-config), and the variable naming its file. */
+export const ENV_PREFIX = 'TSW_ENDORSE';
+export const CONFIG_FILE_ENV = 'TSW_ENDORSE_CONFIG';
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');
@@ -177,12 +131,24 @@ export function loadConfig(options: {
   overrides?: ConfigOverrides;
 }): Config {
   const env = options.env ?? process.env;
-  const raw = readConfigFile(options.configFile ?? env.TSW_CONFIG);
-  for (const [path, leaf] of envKeys) {
-    const name = envName(path);
-    const value = env[name];
-    if (value !== undefined && value !== '') setPath(raw, path, convert(value, leaf, name));
+  const raw = readConfigFile(options.configFile ?? env[CONFIG_FILE_ENV]);
+  // Secrets are read from variables named in the config; those names are no settings.
+  const secretNames = [
+    ['identity', 'passphraseEnv'],
+    ['server', 'tokenEnv'],
+    ['registry', 'passwordEnv'],
+  ].map(([section, key]) => {
+    const fromFile = (raw[section as string] as Record<string, unknown> | undefined)?.[key as string];
+    const schemaDefault = (defaults[section as keyof Config] as Record<string, unknown>)[key as string];
+    return String(fromFile ?? schemaDefault);
+  });
+  let fromEnv: Record<string, unknown>;
+  try {
+    fromEnv = configFromEnv(configSchema, ENV_PREFIX, env, { reserved: [CONFIG_FILE_ENV, ...secretNames] });
+  } catch (err) {
+    throw new CliError('CONFIG_INVALID', messageOf(err));
   }
+  mergeInto(raw, fromEnv);
   for (const [path, value] of Object.entries(options.overrides ?? {}))
     if (value !== undefined) setPath(raw, path, value);
   const result = configSchema.safeParse(raw);
@@ -192,6 +158,15 @@ export function loadConfig(options: {
     throw new CliError('CONFIG_INVALID', `config: ${where}: ${issue?.message ?? 'invalid'}`);
   }
   return Object.freeze(result.data);
+}
+
+function mergeInto(target: Record<string, unknown>, extra: Record<string, unknown>, path = ''): void {
+  for (const [key, value] of Object.entries(extra)) {
+    const at = path ? `${path}.${key}` : key;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value))
+      mergeInto(target, value as Record<string, unknown>, at);
+    else setPath(target, at, value);
+  }
 }
 
 /** Expands a leading ~ and makes the path absolute. */

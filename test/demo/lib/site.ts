@@ -200,7 +200,7 @@ export async function addImage(
 export async function signAndPublish(site: Site, signers: TestIdentity[]): Promise<CatalogView> {
   for (const who of signers) await site.endorse(who, ['sign']);
   await site.endorse(site.pki.endorsers.alice, ['publish', '--server', site.server.url], {
-    TSW_SERVER_TOKEN: site.aliceToken,
+    TSW_ENDORSE_SERVER_TOKEN: site.aliceToken,
   });
   return site.catalog();
 }
