@@ -3,6 +3,7 @@
 
 import type { Torrent, Wire } from 'webtorrent';
 import { peerWires } from './peer-limits.js';
+import { hasUnrequestedBlocks, type PieceState } from './piece-picker.js';
 
 /** Pieces the peer has announced (bitfield and HAVE messages). */
 export function piecesHeld(wire: Wire, pieceCount: number): number {
@@ -26,6 +27,10 @@ export interface PeerStats {
   requestsOut: number;
   /** block requests the peer sent us that we have not answered yet */
   requestsIn: number;
+  /** pieces the peer holds that we lack */
+  piecesWanted: number;
+  /** of those, pieces with blocks nobody has been asked for yet: what a request could take */
+  piecesRequestable: number;
 }
 
 /** The rate and count fields bittorrent-protocol keeps on every wire. */
@@ -40,9 +45,17 @@ interface WireRates {
 
 export function peerStats(torrent: Torrent): PeerStats[] {
   const pieceCount = torrent.pieces?.length ?? 0;
+  const pieces = torrent.pieces as unknown as Array<PieceState | null>;
   return peerWires(torrent).map((w) => {
     const r = w as unknown as WireRates;
     const held = piecesHeld(w, pieceCount);
+    let wanted = 0;
+    let requestable = 0;
+    for (let i = 0; i < pieceCount; i++) {
+      if (!r.peerPieces.get(i) || torrent.bitfield.get(i)) continue;
+      wanted++;
+      if (hasUnrequestedBlocks(pieces[i])) requestable++;
+    }
     return {
       address: `${w.remoteAddress ?? '?'}:${r.remotePort ?? 0}`,
       progress: pieceCount ? held / pieceCount : 0,
@@ -54,6 +67,8 @@ export function peerStats(torrent: Torrent): PeerStats[] {
       uploadBytesPerSecond: Math.round(r.uploadSpeed()),
       requestsOut: r.requests.length,
       requestsIn: r.peerRequests.length,
+      piecesWanted: wanted,
+      piecesRequestable: requestable,
     };
   });
 }

@@ -33,14 +33,14 @@ interface PeerWire {
 }
 
 /** The fields of torrent-piece's Piece that say whether blocks are left to request. */
-interface PieceState {
+export interface PieceState {
   _flushed: boolean;
   _chunks: number;
   _reservations: number;
   _cancellations: number[] | null;
 }
 
-function hasUnrequestedBlocks(piece: PieceState | null | undefined): boolean {
+export function hasUnrequestedBlocks(piece: PieceState | null | undefined): boolean {
   if (!piece || piece._flushed) return false;
   return piece._reservations < piece._chunks || (piece._cancellations?.length ?? 0) > 0;
 }

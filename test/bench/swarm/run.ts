@@ -267,6 +267,8 @@ interface AgentStatus {
       uploadBytesPerSecond: number;
       requestsOut: number;
       requestsIn: number;
+      piecesWanted: number;
+      piecesRequestable: number;
     }>;
   }>;
 }
@@ -385,7 +387,8 @@ interface TimelineSample {
   agents: Array<[number, number, number, number, number, number] | null>;
   /** per agent, per peer: "address progress% UIui down/up kB/s rOUT/IN": we unchoke (U) or
    *  choke (c) it, it is interested (I); it unchokes (u) or chokes (c) us, we are interested (i);
-   *  rates; block requests in flight each way */
+   *  rates; block requests in flight each way; pieces it holds that we lack / of those with
+   *  blocks nobody was asked for yet ("w4/1") */
   peers: string[][];
 }
 
@@ -418,7 +421,7 @@ function sampleTimeline(site: Site, sockets: string[], start: number) {
         peers: statuses.map(({ st }) =>
           (st?.transfers[0]?.peers ?? []).map(
             (p) =>
-              `${p.address} ${Math.round(p.progress * 100)}% ${p.amChoking ? 'c' : 'U'}${p.peerInterested ? 'I' : '-'}${p.peerChoking ? 'c' : 'u'}${p.amInterested ? 'i' : '-'} ${Math.round(p.downloadBytesPerSecond / 1000)}/${Math.round(p.uploadBytesPerSecond / 1000)} r${p.requestsOut}/${p.requestsIn}`,
+              `${p.address} ${Math.round(p.progress * 100)}% ${p.amChoking ? 'c' : 'U'}${p.peerInterested ? 'I' : '-'}${p.peerChoking ? 'c' : 'u'}${p.amInterested ? 'i' : '-'} ${Math.round(p.downloadBytesPerSecond / 1000)}/${Math.round(p.uploadBytesPerSecond / 1000)} r${p.requestsOut}/${p.requestsIn} w${p.piecesWanted}/${p.piecesRequestable}`,
           ),
         ),
         agents: statuses.map(({ st }) => {
