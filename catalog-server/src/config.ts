@@ -134,7 +134,8 @@ export const configSchema = z.strictObject({
   seeder: z
     .strictObject({
       enabled: z.boolean().default(true),
-      /** TCP port for peer connections; 0 (default) picks a free one, announced to the tracker. */
+      /** TCP port for peer connections (on `server.host` when that is an IP address, else every
+       * interface); 0 (default) picks a free one, announced to the tracker. */
       torrentPort: z.number().int().min(0).max(65535).default(0),
       /**
        * Peers uploaded to at once, per torrent (rotated by the cooperative choker). Few, so

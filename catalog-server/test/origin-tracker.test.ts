@@ -265,6 +265,7 @@ describe('origin, uploads, torrents and tracker', () => {
     const leecher = await TransferEngine.start({
       ...defaultTransferConfig,
       torrentPort: 0,
+      listenAddress: '127.0.0.1',
       dht: { ...defaultTransferConfig.dht, enabled: false },
       webSeed: { ...defaultTransferConfig.webSeed, enabled: false },
     });

@@ -44,6 +44,8 @@ export const pollConfigSchema = z.strictObject({
 
 export const transferConfigSchema = z.strictObject({
   torrentPort: z.number().int().min(0).max(65535).default(6881),
+  /** this host's address to accept peers (and DHT messages) on; '' = every interface */
+  listenAddress: z.union([z.literal(''), z.ipv4(), z.ipv6()]).default(''),
   maxConnsPerTorrent: z.number().int().min(1).default(10),
   uploadSlots: z.number().int().min(1).default(5),
   uploadLimitBytesPerSecond: z.number().int().nonnegative().default(0),

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebTorrent, { type Torrent } from 'webtorrent';
+import { constructListeningOn } from '../src/transfer/listen-address.js';
 import { BlockFile, writeBlocksToFile } from '../src/transfer/piece-verify.js';
 
 let dir: string;
@@ -16,15 +17,19 @@ const checker = { sha1Piece: async () => '' };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tsw-pv-'));
-  client = new WebTorrent({
-    torrentPort: 0,
-    dht: false,
-    tracker: false,
-    lsd: false,
-    utPex: false,
-    natUpnp: false,
-    natPmp: false,
-  });
+  client = constructListeningOn(
+    '127.0.0.1',
+    () =>
+      new WebTorrent({
+        torrentPort: 0,
+        dht: false,
+        tracker: false,
+        lsd: false,
+        utPex: false,
+        natUpnp: false,
+        natPmp: false,
+      }),
+  );
 });
 
 afterAll(async () => {

@@ -36,6 +36,7 @@ async function engine(bans: BanEvent[]): Promise<TransferEngine> {
     {
       ...defaultTransferConfig,
       torrentPort: 0,
+      listenAddress: '127.0.0.1',
       pex: false,
       dht: { enabled: false, bootstrap: [], port: 0 },
       webSeed: { ...defaultTransferConfig.webSeed, enabled: false },

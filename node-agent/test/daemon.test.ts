@@ -127,7 +127,12 @@ function agentConfig(i: number): Record<string, unknown> {
     host: { name: `hv${i}`, cluster: 'c1' },
     trust: { caPath: pki.caPathDir, siteSigners: [pki.site.rule] },
     poll: { intervalSeconds: 1, retrySeconds: 1, timeoutSeconds: 5 },
-    transfer: { torrentPort: 0, dht: { enabled: false }, webSeed: { enabled: false } },
+    transfer: {
+      torrentPort: 0,
+      listenAddress: '127.0.0.1',
+      dht: { enabled: false },
+      webSeed: { enabled: false },
+    },
     lifecycle: { onRevoke: 'remove', graceSeconds: 0 },
     hooks: { available: [hook], expiring: [hook], removed: [hook] },
     log: { level: 'warn' },

@@ -5,6 +5,7 @@
 // links named as each torrent names its file, so no byte is copied. The blobs were checked
 // against their sha256 when uploaded, so pieces are not re-hashed (skipVerify).
 
+import { isIP } from 'node:net';
 import type { EventEmitter } from 'node:events';
 import { link, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -47,6 +48,8 @@ export class OriginSeeder {
       {
         ...defaultTransferConfig,
         torrentPort: s.torrentPort,
+        // peers reach the origin where agents reach its HTTP (tracker, layout, web seed)
+        listenAddress: isIP(config.server.host) ? config.server.host : '',
         maxConnsPerTorrent: s.maxConnsPerTorrent,
         uploadSlots: s.uploadSlots,
         uploadLimitBytesPerSecond: s.uploadLimitBytesPerSecond,

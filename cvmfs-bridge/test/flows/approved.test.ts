@@ -52,7 +52,12 @@ function config(onRevoke: 'remove' | 'keep' = 'remove') {
       onRevoke,
       trust: { caPath: pki.caPathDir, siteSigners: [pki.site.rule] },
       poll: { intervalSeconds: 1, retrySeconds: 1, timeoutSeconds: 5 },
-      transfer: { torrentPort: 0, dht: { enabled: false }, webSeed: { enabled: false } },
+      transfer: {
+        torrentPort: 0,
+        listenAddress: '127.0.0.1',
+        dht: { enabled: false },
+        webSeed: { enabled: false },
+      },
     },
   };
 }

@@ -8,6 +8,7 @@ import WebTorrent, { type Torrent } from 'webtorrent';
 import { errorMessage, FetchError, isDiskFull } from '../errors.js';
 import { cooperativeChoker, defaultChokerTiming } from './choker.js';
 import { type FileHasher, HashWorker } from './hash-worker.js';
+import { constructListeningOn } from './listen-address.js';
 import { type BanEvent, banCorruptPeers, PeerBanList } from './peer-bans.js';
 import { countConns, countUnchoked, enforcePeerLimits, type PeerLimitCounters } from './peer-limits.js';
 import { type PeerStats, peerStats } from './peer-stats.js';
@@ -23,6 +24,8 @@ import { gatherWireWrites } from './wire-writer.js';
 
 export interface TransferConfig {
   torrentPort: number;
+  /** the address peers connect to (and the DHT node's), '' = every interface */
+  listenAddress?: string;
   maxConnsPerTorrent: number;
   uploadSlots: number;
   /** bytes per second; 0 means unlimited */
@@ -46,6 +49,7 @@ export interface TransferConfig {
 
 export const defaultTransferConfig: TransferConfig = {
   torrentPort: 6881,
+  listenAddress: '',
   maxConnsPerTorrent: 10,
   uploadSlots: 5,
   uploadLimitBytesPerSecond: 0,
@@ -128,24 +132,29 @@ export class TransferEngine {
   ) {}
 
   static async start(config: TransferConfig, events: TransferEvents = {}): Promise<TransferEngine> {
-    const client = new WebTorrent({
-      torrentPort: config.torrentPort,
-      dhtPort: config.dht.port,
-      maxConns: config.maxConnsPerTorrent,
-      tracker: config.tracker ? {} : false,
-      dht: config.dht.enabled
-        ? { bootstrap: config.dht.bootstrap.length ? config.dht.bootstrap : false }
-        : false,
-      utPex: config.pex,
-      lsd: false,
-      natUpnp: false,
-      natPmp: false,
-      utp: false,
-      secure: { off: 0, prefer: 1, require: 2 }[config.encryption],
-      webSeeds: false, // added by deferWebSeeds only
-      uploadLimit: limitOf(config.uploadLimitBytesPerSecond),
-      downloadLimit: limitOf(config.downloadLimitBytesPerSecond),
-    });
+    const listenAddress = config.listenAddress ?? '';
+    const client = constructListeningOn(
+      listenAddress,
+      () =>
+        new WebTorrent({
+          torrentPort: config.torrentPort,
+          dhtPort: config.dht.port,
+          maxConns: config.maxConnsPerTorrent,
+          tracker: config.tracker ? {} : false,
+          dht: config.dht.enabled
+            ? { bootstrap: config.dht.bootstrap.length ? config.dht.bootstrap : false }
+            : false,
+          utPex: config.pex,
+          lsd: false,
+          natUpnp: false,
+          natPmp: false,
+          utp: false,
+          secure: { off: 0, prefer: 1, require: 2 }[config.encryption],
+          webSeeds: false, // added by deferWebSeeds only
+          uploadLimit: limitOf(config.uploadLimitBytesPerSecond),
+          downloadLimit: limitOf(config.downloadLimitBytesPerSecond),
+        }),
+    );
     await new Promise<void>((resolve, reject) => {
       client.once('error', reject);
       client.once('listening', () => {
@@ -153,6 +162,14 @@ export class TransferEngine {
         resolve();
       });
     });
+    const bound = client.address()?.address;
+    if (listenAddress && bound !== listenAddress) {
+      await new Promise<void>((resolve) => client.destroy(() => resolve()));
+      throw new FetchError(
+        'TRANSFER_FAILED',
+        `transfer.listenAddress ${listenAddress}: the client listens on ${bound ?? 'nothing'} instead`,
+      );
+    }
     const engine = new TransferEngine(client, config, events);
     client.on('error', (err: unknown) => events.onWarning?.('', errorMessage(err)));
     return engine;
@@ -162,9 +179,20 @@ export class TransferEngine {
     return this.client.address()?.port ?? 0;
   }
 
+  /** The address peers connect to ('0.0.0.0' or '::' when every interface). */
+  get address(): string {
+    return this.client.address()?.address ?? '';
+  }
+
   /** This client's BitTorrent peer id (hex), as trackers and peers see it. */
   get peerId(): string {
     return this.client.peerId;
+  }
+
+  /** The DHT node's UDP address, '' when DHT is off or not bound yet. */
+  get dhtAddress(): string {
+    const dht = this.client.dht as unknown as { address(): { address?: string } | null } | false;
+    return dht ? (dht.address()?.address ?? '') : '';
   }
 
   /** UDP port of the DHT node, or 0 when DHT is off (other agents bootstrap from it). */

@@ -122,7 +122,12 @@ export function spawnFetch(opts: {
   const args = ['fetch', '--torrent', opts.artifact.torrentPath, '--sha256', opts.artifact.sha256];
   args.push('--entry', opts.entryId, '--data', opts.dataDir);
   if (opts.seed) args.push('--seed');
-  for (const s of ['transfer.torrentPort=0', 'transfer.dht.enabled=false', ...(opts.sets ?? [])])
+  for (const s of [
+    'transfer.torrentPort=0',
+    'transfer.listenAddress=127.0.0.1',
+    'transfer.dht.enabled=false',
+    ...(opts.sets ?? []),
+  ])
     args.push('--set', s);
   const proc = execa('node', [cliPath, ...args], { reject: false, stderr: 'pipe' });
   const events: AgentEvent[] = [];
@@ -199,6 +204,7 @@ export async function startSeedingEngine(
   const engine = await TransferEngine.start({
     ...defaultTransferConfig,
     torrentPort: 0,
+    listenAddress: '127.0.0.1',
     dht: { ...defaultTransferConfig.dht, enabled: false, port: 0 },
     webSeed: { ...defaultTransferConfig.webSeed, enabled: false },
     ...config,

@@ -325,6 +325,7 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
       api: { listen: `unix:${socket}` },
       poll: { intervalSeconds: 0.5, retrySeconds: 0.5, timeoutSeconds: 10 },
       transfer: {
+        listenAddress: ipOf(i), // the host's own link, as on a hypervisor
         webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 30 },
         choker: values.choker,
         ...(JSON.parse(values['agent-transfer'] ?? '{}') as object),

@@ -216,6 +216,7 @@ export function agentConfig(site: Site, host: string, overrides: Record<string, 
     poll: { intervalSeconds: 1, retrySeconds: 1, timeoutSeconds: 10 },
     transfer: {
       torrentPort: 0,
+      listenAddress: '127.0.0.1',
       dht: { enabled: false },
       webSeed: { enabled: true, delaySeconds: 20, noPeerGraceSeconds: 2 },
       ...transfer,

@@ -93,6 +93,7 @@ export async function startSite(root: string, pki: TestPki, site: string, catalo
   const seeder = await TransferEngine.start({
     ...defaultTransferConfig,
     torrentPort: 0,
+    listenAddress: '127.0.0.1',
     dht: { enabled: false, bootstrap: [], port: 0 },
     webSeed: { enabled: false, delaySeconds: 0, noPeerGraceSeconds: 0 },
   });
