@@ -5,9 +5,9 @@
 // links named as each torrent names its file, so no byte is copied. The blobs were checked
 // against their sha256 when uploaded, so pieces are not re-hashed (skipVerify).
 
-import { isIP } from 'node:net';
 import type { EventEmitter } from 'node:events';
 import { link, mkdir, stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { defaultTransferConfig, readTorrentInfo, TransferEngine } from '@trustswarm/fetch';
 import type { Logger } from 'pino';

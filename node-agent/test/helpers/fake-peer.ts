@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TorrentInfo } from '@trustswarm/fetch';
+import { bitfield, handshake, MessageReader, message, PROTOCOL } from './bt-wire.js';
 
 export interface FakePeer {
   port: number;
@@ -17,16 +18,8 @@ export interface FakePeer {
   close(): Promise<void>;
 }
 
-const PROTOCOL = Buffer.from('\x13BitTorrent protocol');
 /** The chunk sizes a message is cut into, in turn. */
 const CHUNKS = [1, 3, 700, 5, 4093, 13, 9000, 2];
-
-function message(id: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeUInt32BE(payload.length + 1, 0);
-  head[4] = id;
-  return Buffer.concat([head, payload]);
-}
 
 async function writeChopped(
   socket: Socket,
@@ -64,8 +57,6 @@ export async function startFakePeer(opts: {
     socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
-    let input = Buffer.alloc(0);
-    let handshaken = false;
     const turn = { n: 0 };
     // Replies go out in order, each chopped, one at a time.
     let sending: Promise<void> = Promise.resolve();
@@ -84,31 +75,22 @@ export async function startFakePeer(opts: {
         await writeChopped(socket, message(7, Buffer.concat([head, block])), turn, delayMs);
       });
     };
-    socket.on('data', (data: Buffer) => {
-      input = Buffer.concat([input, data]);
-      if (!handshaken) {
-        if (input.length < 68) return;
-        if (!input.subarray(0, 20).equals(PROTOCOL) || !input.subarray(28, 48).equals(infoHash)) {
+    const reader = new MessageReader(
+      (theirs) => {
+        if (!theirs.subarray(0, 20).equals(PROTOCOL) || !theirs.subarray(28, 48).equals(infoHash)) {
           socket.destroy();
-          return;
+          return false;
         }
-        input = input.subarray(68);
-        handshaken = true;
-        const bitfield = Buffer.alloc(Math.ceil(info.pieceCount / 8));
-        for (let i = 0; i < info.pieceCount; i++)
-          bitfield[i >> 3] = (bitfield[i >> 3] ?? 0) | (0x80 >> (i & 7));
-        send(Buffer.concat([PROTOCOL, Buffer.alloc(8), infoHash, peerId, message(5, bitfield)]));
-      }
-      while (input.length >= 4) {
-        const length = input.readUInt32BE(0);
-        if (input.length < 4 + length) return;
-        const body = input.subarray(4, 4 + length);
-        input = input.subarray(4 + length);
-        if (body[0] === 2) send(message(1)); // interested: unchoke, as a real seeder does
-        if (length >= 13 && body[0] === 6)
-          onRequest(body.readUInt32BE(1), body.readUInt32BE(5), body.readUInt32BE(9));
-      }
-    });
+        send(Buffer.concat([handshake(infoHash, peerId), bitfield(info.pieceCount, () => true)]));
+        return true;
+      },
+      (id, payload) => {
+        if (id === 2) send(message(1)); // interested: unchoke, as a real seeder does
+        if (id === 6 && payload.length >= 12)
+          onRequest(payload.readUInt32BE(0), payload.readUInt32BE(4), payload.readUInt32BE(8));
+      },
+    );
+    socket.on('data', (data: Buffer) => reader.push(data));
   };
 
   const server: Server = createServer(serve);
