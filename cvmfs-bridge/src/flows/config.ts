@@ -94,6 +94,12 @@ export const ApprovedFlowSchema = z
     onRevoke: z.enum(['remove', 'keep']).default('remove'),
     /** Converter settings for container-image entries (a `--containers-config` file); empty: defaults. */
     containersConfig: z.string().default(''),
+    /**
+     * How often the trees no published image references any more (revoked entries, moved
+     * tags) are collected, after the containers config's gcGraceSeconds, in the repositories
+     * this flow put images into; 0: never (then `tsw-bridge container gc` by hand or cron).
+     */
+    containerGcIntervalSeconds: z.number().int().min(0).default(3600),
     trust: trustConfigSchema.prefault({}),
     poll: pollConfigSchema.prefault({}),
     transfer: transferConfigSchema.prefault({}),

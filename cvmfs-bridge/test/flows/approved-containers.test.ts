@@ -3,7 +3,8 @@
 // real docker-registry are converted into the repository's DUCC layout, and the flat tree
 // equals `umoci unpack` of the same image. An entry whose signed digest is not what the
 // registry's tag names is refused and nothing is published; a restart converts nothing again;
-// a revoked entry's tag disappears.
+// a revoked entry's tag disappears, and its trees are collected (grace 0 here) while nothing
+// referenced is (a GC runs every second: the restart test's revision would move).
 import { createHash, randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -35,6 +36,8 @@ let images: BuiltImages;
 let repo: Repository;
 let pub: string;
 let bridge: BridgeProcess | undefined;
+/** the flat tree tag one's public path pointed at */
+let flatOne: string | undefined;
 const digests: Record<string, string> = {};
 
 function imageEntry(id: string, reference: string, digest: string, path = `/${reference}`): CatalogEntry {
@@ -59,7 +62,10 @@ const entries = () => [
 
 function config() {
   const containersConfig = join(base, 'containers.yaml');
-  writeFileSync(containersConfig, 'insecureRegistries: [127.0.0.1]\nsetuidPolicy: strip\n');
+  writeFileSync(
+    containersConfig,
+    'insecureRegistries: [127.0.0.1]\nsetuidPolicy: strip\ngcGraceSeconds: 0\n',
+  );
   return {
     storageDir: join(base, 'srv'),
     stateDir: join(base, 'state'),
@@ -69,6 +75,7 @@ function config() {
       site: SITE,
       layoutUrl: site.baseUrl,
       containersConfig,
+      containerGcIntervalSeconds: 1,
       trust: { caPath: pki.caPathDir, siteSigners: [pki.site.rule] },
       poll: { intervalSeconds: 1, retrySeconds: 1, timeoutSeconds: 5 },
       transfer: {
@@ -156,6 +163,7 @@ describe('approved container-image entries → CVMFS', () => {
     );
     try {
       const flat = (await flatOf(reader, publicPath)) as string;
+      flatOne = flat;
       const expected = snapshotDir(unpackReference(images.layout, 'one', join(base, 'unpack-one')));
       const suid = expected.get('usr/bin/suid'); // documented policy: setuid bits stripped
       if (suid) suid.mode &= ~0o6000;
@@ -207,6 +215,20 @@ describe('approved container-image entries → CVMFS', () => {
     );
     const status = (await (bridge as BridgeProcess).status()) as { approved: { entries: unknown[] } };
     expect(status.approved.entries).toEqual([]);
+    // Nothing references tag one's flat tree any more: the next GC frees it.
+    expect(flatOne).toMatch(/^\/\.flat\//);
+    await (bridge as BridgeProcess).waitForLog(
+      (l) => l.msg === 'unreferenced container trees collected',
+      30_000,
+    );
+    const after = await waitForRepo(
+      repo.layout.publicDir,
+      FQRN,
+      pub,
+      async (r) => (await r.lookup(flatOne as string)) === undefined,
+      30_000,
+    );
+    after.close();
   });
 });
 

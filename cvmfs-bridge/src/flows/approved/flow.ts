@@ -23,7 +23,11 @@ import {
 import type { Logger } from 'pino';
 import { settingsOf } from '../../cli/commands.js';
 import type { BridgeConfig } from '../../config.js';
-import { type ContainerConfig, loadContainerConfig } from '../../containers/index.js';
+import {
+  type ContainerConfig,
+  collectContainerGarbage,
+  loadContainerConfig,
+} from '../../containers/index.js';
 import { normalizeRepoPath } from '../../format/repo-path.js';
 import { requireFqrn } from '../../repo/layout.js';
 import { Repository } from '../../repo/repository.js';
@@ -56,6 +60,9 @@ export class ApprovedFlow {
   private readonly sync: SiteSync;
   private readonly containers: ContainerConfig;
   private engine: TransferEngine | undefined;
+  /** repositories this process put container images into or took them out of */
+  private readonly imageRepositories = new Set<string>();
+  private lastContainerGc = 0;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private stopped = false;
@@ -164,10 +171,41 @@ export class ApprovedFlow {
       });
     }
     for (const row of this.deps.state.approvedEntries()) {
+      if (row.kind === 'container-image') this.imageRepositories.add(row.repository);
       if (wantedIds.has(row.entryId) || this.stopped) continue;
       await this.retire(row, now).catch((error: unknown) =>
         this.deps.logger.error({ entryId: row.entryId }, `retiring failed: ${errorMessage(error)}`),
       );
+    }
+    await this.collectContainerTrees(now);
+  }
+
+  /**
+   * Frees the flat trees, chains and layers no published image references any more, once
+   * they have been unreferenced for the containers config's gcGraceSeconds (a revoked entry,
+   * a tag that moved), at most every containerGcIntervalSeconds: `container gc` on a timer,
+   * in the repositories this flow published images into.
+   */
+  private async collectContainerTrees(now: Date): Promise<void> {
+    const interval = this.cfg.containerGcIntervalSeconds * 1000;
+    if (interval === 0 || now.getTime() - this.lastContainerGc < interval || this.stopped) return;
+    this.lastContainerGc = now.getTime();
+    for (const fqrn of this.imageRepositories) {
+      const repo = Repository.open(fqrn, settingsOf(this.deps.config));
+      const report = await collectContainerGarbage(repo, {
+        config: this.containers,
+        graceSeconds: this.containers.gcGraceSeconds,
+        now: () => now.getTime(),
+      }).catch((error: unknown) => {
+        this.deps.logger.error({ repository: fqrn }, `container GC failed: ${errorMessage(error)}`);
+      });
+      if (report && report.removed.length > 0) {
+        this.deps.metrics.publishes.inc({ flow: 'approved' });
+        this.deps.logger.info(
+          { repository: fqrn, removed: report.removed.length, revision: report.revision },
+          'unreferenced container trees collected',
+        );
+      }
     }
   }
 
