@@ -72,6 +72,13 @@ describe('config', () => {
     );
   });
 
+  it('loads the shipped example configuration as it is', () => {
+    const example = join(import.meta.dirname, '..', 'dist-files', 'agent.example.yaml');
+    const config = loadConfig({ file: example, env: {} });
+    expect(config.site).toBe('CERN-LXCLOUD');
+    expect(config.transfer.listenAddress).toBe('');
+  });
+
   it('names the bad key in one line', () => {
     expect(() => loadConfig({ sets: ['site=S', 'layoutUrl=http://x/', 'transfer.uploadSlots=0'] })).toThrow(
       /^config transfer\.uploadSlots: /,
