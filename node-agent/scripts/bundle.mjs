@@ -11,9 +11,11 @@
 // webtorrent that does not match is bundled without it: the bundle then keeps webtorrent's
 // own receive path and warns, as the unbundled CLI does.
 //
-// Native add-ons stay outside (they load from beside their package or not at all, and their
-// users fall back: utp-native is never used, fs-native-extensions only for options the chunk
-// store does not set, ws's bufferutil/utf-8-validate are optional).
+// Native add-ons stay outside (they load from beside their package, i.e. not from the bundle,
+// and their users fall back quietly: fs-native-extensions serves only options the chunk store
+// does not set, ws's bufferutil/utf-8-validate are optional). utp-native is replaced by an
+// empty module: uTP is off (engine.ts), and webtorrent would print a stack trace on every
+// start when the add-on is not found.
 
 import { createHash } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
@@ -43,6 +45,15 @@ if (!known) {
   );
 }
 
+/** `require('utp-native')` gives {}: webtorrent then reports no uTP support, silently. */
+const withoutUtp = {
+  name: 'without-utp',
+  setup(b) {
+    b.onResolve({ filter: /^utp-native$/ }, () => ({ path: 'utp-native', namespace: 'without-utp' }));
+    b.onLoad({ filter: /.*/, namespace: 'without-utp' }, () => ({ contents: 'module.exports = {};' }));
+  },
+};
+
 const result = await build({
   entryPoints: [entry],
   outfile,
@@ -52,7 +63,8 @@ const result = await build({
   target: 'node20',
   metafile: true,
   logLevel: 'warning',
-  external: ['utp-native', 'fs-native-extensions', 'bufferutil', 'utf-8-validate'],
+  external: ['fs-native-extensions', 'bufferutil', 'utf-8-validate'],
+  plugins: [withoutUtp],
   // CommonJS modules inside an ES module bundle still call require (for Node's built-ins).
   banner: {
     js: "import { createRequire as __tswCreateRequire } from 'node:module'; const require = __tswCreateRequire(import.meta.url);",

@@ -1,7 +1,8 @@
 // The installed tsw-agent is dist/cli.js bundled by scripts/bundle.mjs. The bundle downloads,
 // verifies and installs like dist/cli.js, and on fetch's block-to-file receive path: esbuild
 // reprints webtorrent's code, so without the bundler's fingerprint of the file it bundled the
-// engine would keep webtorrent's own path and warn "unknown webtorrent version".
+// engine would keep webtorrent's own path and warn "unknown webtorrent version". It prints
+// nothing on stderr (webtorrent warns with a stack trace when utp-native is not found).
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,5 +52,9 @@ describe('the bundled tsw-agent', () => {
     expect(await sha256File(String(installed.path))).toBe(artifact.sha256);
     const warnings = agent.events.filter((e) => e.event === 'warning').map((e) => String(e.message));
     expect(warnings.filter((m) => m.includes('unknown webtorrent version'))).toEqual([]);
+    // and quietly: native add-ons missing from the bundle's reach print nothing (uTP is off)
+    const exited = await agent.proc;
+    expect(exited.exitCode).toBe(0);
+    expect(String(exited.stderr)).toBe('');
   }, 120_000);
 });
