@@ -1,7 +1,8 @@
 // The replaced piece receive path is installed only on the webtorrent version it was copied
 // from: on the installed webtorrent it is, on a torrent whose `_request` differs it is not
-// (webtorrent's own path stays). BlockFile writes blocks at their offsets without ever
-// truncating what is there (resume), in 16 KiB writes whatever the chunk length.
+// (webtorrent's own path stays); in a bundle, only on the version the bundler fingerprinted.
+// BlockFile writes blocks at their offsets without ever truncating what is there (resume), in
+// 16 KiB writes whatever the chunk length.
 
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebTorrent, { type Torrent } from 'webtorrent';
 import { constructListeningOn } from '../src/transfer/listen-address.js';
-import { BlockFile, writeBlocksToFile } from '../src/transfer/piece-verify.js';
+import { BlockFile, isKnownRequest, writeBlocksToFile } from '../src/transfer/piece-verify.js';
 
 let dir: string;
 let client: WebTorrent;
@@ -46,6 +47,14 @@ describe('writeBlocksToFile', () => {
     const other = Object.create({ _request: () => false, once: () => {} }) as Torrent;
     expect(writeBlocksToFile(other, new BlockFile(join(dir, 'b')), checker)).toBe(false);
     expect(Object.hasOwn(other, '_request')).toBe(false);
+  });
+
+  it('in a bundle (reprinted source), accepts only the webtorrent version the bundler fingerprinted', () => {
+    const reprinted = () => false;
+    expect(isKnownRequest(reprinted, '3.0.21', undefined)).toBe(false); // not a bundle
+    expect(isKnownRequest(reprinted, '3.0.21', '3.0.21')).toBe(true);
+    expect(isKnownRequest(reprinted, '3.0.22', '3.0.21')).toBe(false);
+    expect(isKnownRequest(reprinted, undefined, '3.0.21')).toBe(false);
   });
 });
 

@@ -21,7 +21,11 @@ import createTorrent from 'create-torrent';
 import { execa, type ResultPromise } from 'execa';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(packageDir, 'dist', 'cli.js');
+/** The installed `tsw-agent`: the package's bin (the bundle, scripts/bundle.mjs). */
+const packageJson = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as {
+  bin: Record<string, string>;
+};
+const cli = join(packageDir, packageJson.bin['tsw-agent'] ?? 'dist/cli.js');
 /** The node flags of the CLI's `#!/usr/bin/env -S node ...` line: the agent runs as installed. */
 const cliNodeFlags = ((await readFile(cli, 'utf8')).split('\n', 1)[0] ?? '')
   .replace(/^#!\S*env -S node/, '')

@@ -33,6 +33,7 @@ export async function fetchOne(args: FetchArgs): Promise<void> {
   const engine = await TransferEngine.start(transfer, {
     onBan: (infoHash, e) => emit('ban', { infoHash, ...e }),
     onWebSeed: (infoHash, reason) => emit('webseed', { infoHash, reason }),
+    onWarning: (infoHash, message) => emit('warning', { infoHash, message }),
   });
   emit('started', { port: engine.port, dhtPort: engine.dhtPort, infoHash: info.infoHash });
   const report = setInterval(

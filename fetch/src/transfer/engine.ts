@@ -16,6 +16,7 @@ import { linearRarestFirst } from './piece-picker.js';
 import { BlockFile, writeBlocksToFile } from './piece-verify.js';
 import { limitRequestPipeline } from './request-pipeline.js';
 import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
+import { readSocketsDirectly } from './socket-input.js';
 import { type SuperSeedOptions, superSeed } from './super-seed.js';
 import { readTorrentInfo, type TorrentInfo } from './torrent-file.js';
 import { deferWebSeeds } from './web-seed.js';
@@ -408,6 +409,7 @@ export class TransferEngine {
       );
     }
     lessCopyingWires(torrent, { reuseBlockBuffer: this.assembled.has(torrent) });
+    readSocketsDirectly(torrent);
     gatherWireWrites(torrent);
     limitRequestPipeline(
       torrent,

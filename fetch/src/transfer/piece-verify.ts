@@ -27,7 +27,10 @@
 //
 // The copy is tied to one webtorrent version: the original method's source is fingerprinted
 // and, if it differs (webtorrent upgraded), nothing is replaced, webtorrent's own path stays
-// in place and the engine logs a warning.
+// in place and the engine logs a warning. In the CLI bundle (node-agent/scripts/bundle.mjs)
+// esbuild has reprinted webtorrent's code, so the bundler fingerprints the file it bundles
+// before bundling it and records the webtorrent version it checked; the bundle then accepts
+// exactly that version.
 
 import { createHash } from 'node:crypto';
 import { closeSync, constants, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
@@ -36,7 +39,30 @@ import type { Torrent, Wire } from 'webtorrent';
 import { FAILED_PIECE_EVENT, type FailedPiece } from './peer-bans.js';
 
 /** sha256 of `Torrent.prototype._request.toString()` in webtorrent 3.0.21 */
-const REQUEST_FINGERPRINT = 'a4e6156ed3a523b220300908bc3566d5364a9c500f7553de1f43b00c599630d3';
+export const REQUEST_FINGERPRINT = 'a4e6156ed3a523b220300908bc3566d5364a9c500f7553de1f43b00c599630d3';
+
+/** What the bundler defines (esbuild `define`): the webtorrent version it fingerprinted. */
+declare const __TSW_BUNDLED_WEBTORRENT__: string | undefined;
+const bundledWebtorrent =
+  typeof __TSW_BUNDLED_WEBTORRENT__ === 'string' ? __TSW_BUNDLED_WEBTORRENT__ : undefined;
+
+export function requestFingerprint(request: (...args: never[]) => unknown): string {
+  return createHash('sha256').update(request.toString()).digest('hex');
+}
+
+/**
+ * Whether `request` is the `_request` this module's copy was made from: its source matches the
+ * fingerprint, or (in a bundle, whose reprinted source cannot match) the running webtorrent is
+ * the version the bundler fingerprinted (`bundled`).
+ */
+export function isKnownRequest(
+  request: (...args: never[]) => unknown,
+  runningVersion: string | undefined,
+  bundled: string | undefined = bundledWebtorrent,
+): boolean {
+  if (requestFingerprint(request) === REQUEST_FINGERPRINT) return true;
+  return bundled !== undefined && runningVersion === bundled;
+}
 
 const BLOCK_LENGTH = 1 << 14;
 const PIPELINE_MAX_DURATION = 1;
@@ -248,8 +274,9 @@ function failedPiece(index: number, data: Uint8Array, senders: Array<WireLike | 
 export function writeBlocksToFile(torrent: Torrent, file: BlockFile, checker: PieceChecker): boolean {
   const self = torrent as unknown as TorrentInternals;
   const original = Object.getPrototypeOf(self)._request as (...args: unknown[]) => boolean;
-  const fingerprint = createHash('sha256').update(original.toString()).digest('hex');
-  if (fingerprint !== REQUEST_FINGERPRINT) return false;
+  const client = (torrent as unknown as { client?: { constructor?: { VERSION?: unknown } } }).client;
+  const version = client?.constructor?.VERSION;
+  if (!isKnownRequest(original, typeof version === 'string' ? version : undefined)) return false;
   let sink: BlockSink | undefined; // the piece length is known once the metadata is
   const blockSink = (): BlockSink => {
     sink ??= new BlockSink(file, self.pieceLength);

@@ -65,19 +65,46 @@ function pieceMessageNext(wire: WireInternals): boolean {
   return wire._parser === wire._onMessage && wire._buffer[0]?.[0] === PIECE_MESSAGE;
 }
 
+/**
+ * The replaced `_write` of a plain wire, for socket-input.ts, which feeds socket reads to
+ * `parse` itself and must see every chunk that still comes the stream way (`onWrite`).
+ */
+export interface WireInput {
+  /** Parses one chunk of a plain wire's input, as `_write` does. */
+  parse(data: Uint8Array): void;
+  /** Whether the wire is still plain (no protocol encryption): only then may `parse` be used. */
+  plain(): boolean;
+  onWrite?: (data: Uint8Array) => void;
+}
+
+const inputs = new WeakMap<object, WireInput>();
+
+/** The parser installed on `wire` by lessCopyingWires, if any. */
+export function wireInput(wire: Wire): WireInput | undefined {
+  return inputs.get(wire);
+}
+
 function install(wire: WireInternals, reuseBlockBuffer: boolean): void {
   const original = wire._write.bind(wire);
   // 16 KiB block + 9 bytes of header; a larger piece message gets a buffer of its own.
   const scratch = reuseBlockBuffer ? new Uint8Array((1 << 14) + 9) : undefined;
+  const input: WireInput = {
+    parse(data) {
+      wire._buffer.push(data);
+      wire._bufferSize += data.length;
+      while (wire._bufferSize >= wire._parserSize && isPlain(wire)) {
+        const size = wire._parserSize;
+        if (size === 0) wire._parser(new Uint8Array());
+        else wire._parser(take(wire, size, scratch && pieceMessageNext(wire) ? scratch : undefined));
+      }
+    },
+    plain: () => isPlain(wire),
+  };
+  inputs.set(wire, input);
   wire._write = (data, cb) => {
+    input.onWrite?.(data);
     if (!isPlain(wire)) return original(data, cb);
-    wire._buffer.push(data);
-    wire._bufferSize += data.length;
-    while (wire._bufferSize >= wire._parserSize && isPlain(wire)) {
-      const size = wire._parserSize;
-      if (size === 0) wire._parser(new Uint8Array());
-      else wire._parser(take(wire, size, scratch && pieceMessageNext(wire) ? scratch : undefined));
-    }
+    input.parse(data);
     cb(null);
   };
 }

@@ -1,5 +1,6 @@
 // Builds node-agent once per test run (several test files spawn dist/cli.js); a lock
-// directory keeps parallel test files from running tsc -b on the same tree at once.
+// directory keeps parallel test files from running tsc -b on the same tree at once. The
+// bundle (the installed tsw-agent) is built only by the test that runs it.
 
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,6 +9,8 @@ import { execa } from 'execa';
 
 export const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cliPath = join(packageDir, 'dist', 'cli.js');
+/** The installed `tsw-agent` (package.json bin): dist/cli.js bundled by scripts/bundle.mjs. */
+export const bundlePath = join(packageDir, 'dist', 'tsw-agent.mjs');
 
 async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
@@ -33,4 +36,11 @@ export async function buildAgent(): Promise<void> {
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/** buildAgent, then the bundle of dist/cli.js (the package's build script does both). */
+export async function buildBundle(): Promise<void> {
+  await buildAgent();
+  await execa('node', [join(packageDir, 'scripts', 'bundle.mjs')], { cwd: packageDir });
+  if (!existsSync(bundlePath)) throw new Error(`bundle did not produce ${bundlePath}`);
 }

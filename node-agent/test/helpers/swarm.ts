@@ -118,6 +118,8 @@ export function spawnFetch(opts: {
   dataDir: string;
   seed?: boolean;
   sets?: string[];
+  /** the CLI file to run (default dist/cli.js) */
+  cli?: string;
 }): FetchProcess {
   const args = ['fetch', '--torrent', opts.artifact.torrentPath, '--sha256', opts.artifact.sha256];
   args.push('--entry', opts.entryId, '--data', opts.dataDir);
@@ -129,7 +131,7 @@ export function spawnFetch(opts: {
     ...(opts.sets ?? []),
   ])
     args.push('--set', s);
-  const proc = execa('node', [cliPath, ...args], { reject: false, stderr: 'pipe' });
+  const proc = execa('node', [opts.cli ?? cliPath, ...args], { reject: false, stderr: 'pipe' });
   const events: AgentEvent[] = [];
   const waiters: { pred: (e: AgentEvent) => boolean; resolve: (e: AgentEvent) => void }[] = [];
   if (!proc.stdout) throw new Error('no stdout');
