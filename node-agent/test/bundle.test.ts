@@ -4,19 +4,17 @@
 // engine would keep webtorrent's own path and warn "unknown webtorrent version". It prints
 // nothing on stderr (webtorrent warns with a stack trace when utp-native is not found).
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256File, type TransferEngine } from '@trustswarm/fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle, bundlePath } from './helpers/build.js';
 import {
+  closeSwarm,
   type FetchProcess,
   makeArtifact,
+  openSwarm,
   spawnFetch,
   startSeedingEngine,
-  startTracker,
-  stopAll,
   type Tracker,
 } from './helpers/swarm.js';
 
@@ -26,17 +24,11 @@ let seeder: TransferEngine | undefined;
 const procs: FetchProcess[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tsw-bundle-'));
-  tracker = await startTracker();
+  ({ dir, tracker } = await openSwarm('tsw-bundle-'));
   await buildBundle();
 }, 180_000);
 
-afterAll(async () => {
-  await stopAll(procs);
-  await seeder?.destroy();
-  await tracker?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeSwarm({ dir, tracker }, { procs, engines: [seeder] }));
 
 describe('the bundled tsw-agent', () => {
   it('fetches, verifies and installs on the block-to-file receive path', async () => {

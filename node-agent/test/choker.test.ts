@@ -4,28 +4,21 @@
 // webtorrent's tit-for-tat rechoke the first two would keep their slots and the others
 // would wait for the 30 s optimistic slot one at a time.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TransferEngine } from '@trustswarm/fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawPeer } from './helpers/raw-peer.js';
-import { makeArtifact, startSeedingEngine, startTracker, type Tracker } from './helpers/swarm.js';
+import { closeSwarm, makeArtifact, openSwarm, startSeedingEngine, type Tracker } from './helpers/swarm.js';
 
 let dir: string;
 let tracker: Tracker;
 let engine: TransferEngine | undefined;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tsw-choker-'));
-  tracker = await startTracker();
+  ({ dir, tracker } = await openSwarm('tsw-choker-'));
 });
 
-afterAll(async () => {
-  await engine?.destroy();
-  await tracker?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeSwarm({ dir, tracker }, { engines: [engine] }));
 
 describe('cooperative choker', () => {
   it('gives 2 upload slots to each of 5 interested peers in turn, never more than 2 at once', async () => {

@@ -1,9 +1,7 @@
 // Interop with an independent BitTorrent implementation (aria2c, Debian package aria2):
 // aria2c downloads from our seeding agent, and our agent downloads from an aria2c seeder.
 
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256File } from '@trustswarm/fetch';
 import { execa, type ResultPromise } from 'execa';
@@ -11,11 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent } from './helpers/build.js';
 import {
   type Artifact,
+  closeSwarm,
   type FetchProcess,
   makeArtifact,
+  openSwarm,
   preinstall,
   spawnFetch,
-  startTracker,
   stopAll,
   type Tracker,
 } from './helpers/swarm.js';
@@ -51,8 +50,7 @@ async function aria2Args(): Promise<string[]> {
 
 beforeAll(async () => {
   await buildAgent();
-  dir = await mkdtemp(join(tmpdir(), 'tsw-interop-'));
-  tracker = await startTracker();
+  ({ dir, tracker } = await openSwarm('tsw-interop-'));
   artifact = await makeArtifact(join(dir, 'origin'), {
     fileName: 'interop.img',
     sizeBytes: 8 * 1024 * 1024,
@@ -60,11 +58,7 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  await stopAll(procs);
-  await tracker?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeSwarm({ dir, tracker }, { procs }));
 
 describe('aria2c interop', () => {
   it('an aria2c leecher downloads the artifact from a seeding agent', async () => {

@@ -3,8 +3,6 @@
 // them; and a swarm of agents fed by a slow super-seeding origin completes with the origin
 // sending each piece about once.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256File, type TransferEngine } from '@trustswarm/fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,11 +10,11 @@ import { buildAgent } from './helpers/build.js';
 import { RawPeer } from './helpers/raw-peer.js';
 import {
   type Artifact,
+  closeSwarm,
   makeArtifact,
+  openSwarm,
   spawnFetch,
   startSeedingEngine,
-  startTracker,
-  stopAll,
   type Tracker,
 } from './helpers/swarm.js';
 
@@ -27,16 +25,10 @@ const engines: TransferEngine[] = [];
 
 beforeAll(async () => {
   await buildAgent();
-  dir = await mkdtemp(join(tmpdir(), 'tsw-superseed-'));
-  tracker = await startTracker();
+  ({ dir, tracker } = await openSwarm('tsw-superseed-'));
 });
 
-afterAll(async () => {
-  await stopAll(procs);
-  for (const e of engines) await e.destroy();
-  await tracker?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeSwarm({ dir, tracker }, { procs, engines }));
 
 async function startOrigin(
   artifact: Artifact,

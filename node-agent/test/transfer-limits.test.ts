@@ -2,8 +2,6 @@
 // than 10 connections, incoming included, never more than 5 unchoked), the upload limit
 // throttles, and the origin web seed is used only when no peer offers a piece.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256File } from '@trustswarm/fetch';
 import { execa } from 'execa';
@@ -11,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent, packageDir } from './helpers/build.js';
 import { type StaticServer, startStaticServer } from './helpers/static-server.js';
 import {
+  closeSwarm,
   type FetchProcess,
   makeArtifact,
+  openSwarm,
   preinstall,
   spawnFetch,
-  startTracker,
-  stopAll,
   type Tracker,
 } from './helpers/swarm.js';
 
@@ -27,16 +25,13 @@ const procs: { proc: FetchProcess['proc'] }[] = [];
 
 beforeAll(async () => {
   await buildAgent();
-  dir = await mkdtemp(join(tmpdir(), 'tsw-limits-'));
-  tracker = await startTracker();
+  ({ dir, tracker } = await openSwarm('tsw-limits-'));
   origin = await startStaticServer(join(dir, 'layout'));
 });
 
 afterAll(async () => {
-  await stopAll(procs);
-  await tracker?.close();
   await origin?.close();
-  await rm(dir, { recursive: true, force: true });
+  await closeSwarm({ dir, tracker }, { procs });
 });
 
 type Stats = {

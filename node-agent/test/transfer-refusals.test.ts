@@ -4,8 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { countSetBits, RESUME_FILE, sha256File } from '@trustswarm/fetch';
 import { execa } from 'execa';
@@ -13,12 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent, packageDir } from './helpers/build.js';
 import {
   type Artifact,
+  closeSwarm,
   type FetchProcess,
   makeArtifact,
+  openSwarm,
   preinstall,
   spawnFetch,
-  startTracker,
-  stopAll,
   type Tracker,
 } from './helpers/swarm.js';
 
@@ -28,15 +27,10 @@ const procs: { proc: FetchProcess['proc'] }[] = [];
 
 beforeAll(async () => {
   await buildAgent();
-  dir = await mkdtemp(join(tmpdir(), 'tsw-refuse-'));
-  tracker = await startTracker();
+  ({ dir, tracker } = await openSwarm('tsw-refuse-'));
 });
 
-afterAll(async () => {
-  await stopAll(procs);
-  await tracker?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeSwarm({ dir, tracker }, { procs }));
 
 async function startSeeder(artifact: Artifact, name: string, sets: string[] = []): Promise<FetchProcess> {
   const data = join(dir, name);

@@ -1,19 +1,17 @@
 // Real swarms on loopback: separate agent processes (`tsw-agent fetch`) exchange pieces
 // through a real tracker; every agent installs the artifact with the right sha256.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256File } from '@trustswarm/fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent } from './helpers/build.js';
 import {
+  closeSwarm,
   type FetchProcess,
   makeArtifact,
+  openSwarm,
   preinstall,
   spawnFetch,
-  startTracker,
-  stopAll,
   type Tracker,
 } from './helpers/swarm.js';
 
@@ -23,15 +21,10 @@ const procs: FetchProcess[] = [];
 
 beforeAll(async () => {
   await buildAgent();
-  dir = await mkdtemp(join(tmpdir(), 'tsw-swarm-'));
-  tracker = await startTracker();
+  ({ dir, tracker } = await openSwarm('tsw-swarm-'));
 });
 
-afterAll(async () => {
-  await stopAll(procs);
-  await tracker?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeSwarm({ dir, tracker }, { procs }));
 
 describe('swarm of agent processes', () => {
   it('five agents install the image from one seeding agent and each other, hashes matching', async () => {

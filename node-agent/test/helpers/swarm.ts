@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -192,6 +193,22 @@ export async function preinstall(dataDir: string, entryId: string, artifact: Art
 export async function stopAll(procs: { proc: ResultPromise }[]): Promise<void> {
   for (const p of procs) p.proc.kill('SIGTERM');
   await Promise.all(procs.map((p) => p.proc));
+}
+
+/** A test file's swarm ground: a temporary directory and a tracker on 127.0.0.1. */
+export async function openSwarm(prefix: string): Promise<{ dir: string; tracker: Tracker }> {
+  return { dir: await mkdtemp(join(tmpdir(), prefix)), tracker: await startTracker() };
+}
+
+/** Stops what a test file started (agents, then engines), then its tracker, and removes its directory. */
+export async function closeSwarm(
+  swarm: { dir?: string; tracker?: Tracker },
+  started: { procs?: { proc: ResultPromise }[]; engines?: ({ destroy(): Promise<void> } | undefined)[] } = {},
+): Promise<void> {
+  await stopAll(started.procs ?? []);
+  for (const engine of started.engines ?? []) await engine?.destroy();
+  await swarm.tracker?.close();
+  if (swarm.dir) await rm(swarm.dir, { recursive: true, force: true });
 }
 
 /**
