@@ -20,6 +20,7 @@ import { convertImage } from '../src/containers/convert.js';
 import { type EventSink, jsonLinesSink, type ProgressEvent } from '../src/containers/events.js';
 import { DEFAULT_REPO_SETTINGS, Repository } from '../src/index.js';
 import { startRegistry } from '../test/containers/registry.js';
+import { freshScratchDir } from './scratch-dir.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -37,7 +38,7 @@ const { values } = parseArgs({
     },
   },
 });
-const work = values.work as string;
+const work = freshScratchDir(values.work as string);
 const layout = join(work, 'oci');
 
 interface Blob {
@@ -118,7 +119,6 @@ const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 async function main() {
-  rmSync(work, { recursive: true, force: true });
   mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
   writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const loadBefore = loadavg();
