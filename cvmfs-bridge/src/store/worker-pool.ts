@@ -55,6 +55,9 @@ export class WorkerPool {
   private readonly running = new Map<number, Worker>();
   private nextId = 1;
   private closed = false;
+  /** A worker died: its tasks failed and the pool must not be reused. */
+  private crashed = false;
+  private drainWaiters: (() => void)[] = [];
 
   constructor(options: WorkerPoolOptions) {
     const require = createRequire(import.meta.url);
@@ -173,9 +176,11 @@ export class WorkerPool {
     }
     this.dispatch();
     this.wakeCapacityWaiters();
+    this.wakeDrainWaiters();
   }
 
   private onCrash(worker: Worker, error: Error): void {
+    this.crashed = true;
     for (const [id, w] of this.running) {
       if (w !== worker) continue;
       this.pending.get(id)?.reject(error);
@@ -183,6 +188,40 @@ export class WorkerPool {
       this.settled(id);
     }
     this.wakeCapacityWaiters();
+    this.wakeDrainWaiters();
+  }
+
+  private wakeDrainWaiters(): void {
+    if (this.running.size > 0) return;
+    for (const resolve of this.drainWaiters.splice(0)) resolve();
+  }
+
+  /** True while no worker died and the pool is open: it can serve another transaction. */
+  get reusable(): boolean {
+    return !this.closed && !this.crashed;
+  }
+
+  /**
+   * Rejects the queued tasks and waits for the running ones: afterwards no worker writes for an
+   * earlier caller (a transaction must not release its lock while its objects are being written).
+   */
+  async drain(): Promise<void> {
+    for (const { id } of this.queue.splice(0)) {
+      this.settled(id);
+      this.pending.get(id)?.reject(new BridgeError('ABORTED', 'worker pool drained'));
+      this.pending.delete(id);
+    }
+    this.wakeCapacityWaiters();
+    if (this.running.size === 0) return;
+    await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Whether the worker threads keep the process alive (on while a transaction uses them). */
+  setRef(ref: boolean): void {
+    for (const w of this.workers) {
+      if (ref) w.ref();
+      else w.unref();
+    }
   }
 
   async close(): Promise<void> {
