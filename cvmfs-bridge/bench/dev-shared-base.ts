@@ -31,7 +31,7 @@ import { convertImage } from '../src/containers/convert.js';
 import type { ProgressEvent } from '../src/containers/events.js';
 import { DEFAULT_REPO_SETTINGS, Repository } from '../src/index.js';
 import { startRegistry } from '../test/containers/registry.js';
-import { freshScratchDir } from './scratch-dir.js';
+import { autogroupPriority, freshScratchDir } from './bench-env.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -289,6 +289,7 @@ async function measured<T>(
 
 async function main() {
   const n = Number(values.variants);
+  process.stdout.write(`autogroup nice ${autogroupPriority() ?? '-'}\n`);
   if (values.inTmp) rmSync(work, { recursive: true, force: true });
   process.stdout.write(`work ${work}\n`);
   mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });

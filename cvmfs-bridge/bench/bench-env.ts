@@ -1,6 +1,8 @@
-// Scratch directories for the container benchmarks.
+// What the container benchmarks need from this machine: a scratch directory in unused block
+// groups and the scheduling priority they were started with.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -22,4 +24,25 @@ export function freshScratchDir(parent: string): string {
     // not ext4, or no chattr: the placement is the filesystem's own
   }
   return mkdtempSync(join(parent, 'run-'));
+}
+
+/**
+ * Gives this process's autogroup the nice value the process was started with (`nice -n -10`).
+ * With autogroup scheduling (kernel.sched_autogroup_enabled = 1, as here) the CPU is shared
+ * between sessions first and nice only orders the threads within one session, so a bench started
+ * with `nice -n -10` got no more CPU than any other job's session. Start it with `setsid` so that
+ * its session (and autogroup) is its own. Returns the autogroup's nice, or undefined without one.
+ */
+export function autogroupPriority(): number | undefined {
+  const file = '/proc/self/autogroup';
+  if (!existsSync(file)) return undefined;
+  const current = Number(/nice (-?\d+)/.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
+  const wanted = getPriority();
+  if (wanted >= current) return current;
+  try {
+    writeFileSync(file, String(wanted));
+    return wanted;
+  } catch {
+    return current; // not permitted (negative nice needs CAP_SYS_NICE)
+  }
 }
