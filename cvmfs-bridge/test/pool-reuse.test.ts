@@ -2,7 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { closeIdlePool, takePool } from '../src/store/pool-reuse.js';
 import { withTransaction } from '../src/writer/publish.js';
 import { createTestRepo, type TestRepo, tempDir } from './helpers.js';
@@ -52,6 +53,7 @@ describe('worker pool reuse', () => {
         (error: Error) => error.message,
       ),
     );
+    await new Promise((resolve) => setImmediate(resolve)); // the first batches are sent
     await release();
     // Every task has an outcome once release resolved: nothing is still being written.
     const settled = await Promise.race([
@@ -90,5 +92,24 @@ describe('worker pool reuse', () => {
     expect(run.stdout.trim()).toBe('published');
     expect(run.status).toBe(0);
     expect(Date.now() - started).toBeLessThan(20_000);
+  });
+});
+
+describe('worker pool batching', () => {
+  it('contents stored in one turn of the event loop reach the workers in a few messages', async () => {
+    t = createTestRepo();
+    const { lease, release } = takePool({ dataDir: t.repo.store.dataDir, workers: 2, compressionLevel: 1 });
+    const posted = vi.spyOn(Worker.prototype, 'postMessage');
+    try {
+      const stored = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => lease.store({ buffer: Buffer.from(`small file ${i}`) })),
+      );
+      expect(new Set(stored.map((s) => s.hash)).size).toBe(100);
+      // Four idle slots share the 100 contents: four messages, not one per content.
+      expect(posted.mock.calls.length).toBeLessThanOrEqual(4);
+    } finally {
+      posted.mockRestore();
+      await release();
+    }
   });
 });
