@@ -9,7 +9,7 @@ import { updateHistory } from '../repo/history.js';
 import { acquireLock } from '../repo/lock.js';
 import type { Repository } from '../repo/repository.js';
 import { ContentCache } from '../store/content-cache.js';
-import { WorkerPool } from '../store/worker-pool.js';
+import { type PoolLease, takePool } from '../store/pool-reuse.js';
 import { commitCatalogs } from './catalog-commit.js';
 import { reconcileMarkers, splitOversized } from './catalog-structure.js';
 import { CatalogTree } from './catalog-tree.js';
@@ -50,7 +50,7 @@ export async function withTransaction(
   const release = acquireLock(repo.layout.lockFile);
   const workDir = join(repo.layout.workDir, `tx-${process.pid}-${Date.now()}`);
   let tree: CatalogTree | undefined;
-  let pool: WorkerPool | undefined;
+  let pool: { lease: PoolLease; release: () => Promise<void> } | undefined;
   let cache: ContentCache | undefined;
   try {
     // Sweep what a crashed transaction left behind: unreferenced temp objects and work files.
@@ -63,13 +63,14 @@ export async function withTransaction(
       sizeBytes: previous.rootCatalogSizeBytes,
     });
     cache = new ContentCache(repo.layout.cacheDbFile);
-    pool = new WorkerPool({
+    // Started threads are kept for the next transaction of this process (store/pool-reuse.ts).
+    pool = takePool({
       dataDir: repo.store.dataDir,
       workers: repo.settings.workers,
       compressionLevel: repo.settings.compressionLevel,
       cacheDbPath: cache.file,
     });
-    const tx = new Transaction(tree, pool, cache, repo.store.txnDir);
+    const tx = new Transaction(tree, pool.lease, cache, repo.store.txnDir);
     await fn(tx);
     await tx.flush();
     cache.flush();
@@ -129,7 +130,7 @@ export async function withTransaction(
     if (error instanceof BridgeError) throw error;
     throw new BridgeError('ABORTED', `transaction aborted: ${(error as Error).message}`, { cause: error });
   } finally {
-    await pool?.close();
+    await pool?.release();
     cache?.close();
     tree?.close();
     rmSync(workDir, { recursive: true, force: true });

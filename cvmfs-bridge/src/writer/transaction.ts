@@ -12,7 +12,8 @@ import { BridgeError } from '../errors.js';
 import { baseName, parentPath } from '../format/hash.js';
 import { normalizeRepoPath } from '../format/repo-path.js';
 import type { ContentCache } from '../store/content-cache.js';
-import type { StoredObject, StoreTask, WorkerPool } from '../store/worker-pool.js';
+import type { PoolLease } from '../store/pool-reuse.js';
+import type { StoredObject, StoreTask } from '../store/worker-pool.js';
 import type { CatalogTree } from './catalog-tree.js';
 
 export interface EntryMeta {
@@ -64,7 +65,7 @@ export interface TxStats {
 export class Transaction {
   readonly tree: CatalogTree;
   readonly stats: TxStats = { filesStored: 0, bytesStored: 0, objectsReused: 0 };
-  private readonly pool: WorkerPool;
+  private readonly pool: PoolLease;
   private readonly cache: ContentCache;
   private readonly stagingDir: string;
   private readonly pending = new Map<string, Promise<void>>();
@@ -75,7 +76,7 @@ export class Transaction {
   /** Bytes of in-memory contents queued or being stored at once (back-pressure for large files). */
   private readonly maxInFlightBytes = 256 * 1024 * 1024;
 
-  constructor(tree: CatalogTree, pool: WorkerPool, cache: ContentCache, stagingDir: string) {
+  constructor(tree: CatalogTree, pool: PoolLease, cache: ContentCache, stagingDir: string) {
     this.tree = tree;
     this.pool = pool;
     this.cache = cache;
