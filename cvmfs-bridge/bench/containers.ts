@@ -7,21 +7,18 @@
 //   flock /tmp/tsw-bench.lock setsid -w nice -n -10 \
 //     pnpm --filter @trustswarm/cvmfs-bridge exec tsx --conditions=@trustswarm/source bench/containers.ts \
 //     [-- --layers usr/lib/x86_64-linux-gnu,usr/include,usr/lib/gcc --top usr/lib/python3.11 --top2 usr/lib/python3]
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { createGzip } from 'node:zlib';
 import { defaultContainerConfig } from '../src/containers/config.js';
 import { convertImage } from '../src/containers/convert.js';
 import { type EventSink, jsonLinesSink, type ProgressEvent } from '../src/containers/events.js';
 import { DEFAULT_REPO_SETTINGS, Repository } from '../src/index.js';
 import { startRegistry } from '../test/containers/registry.js';
 import { autogroupPriority, freshScratchDir } from './bench-env.js';
+import { type LayerBlob, OciLayout, tarOf } from './oci-layout.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -42,104 +39,24 @@ const { values } = parseArgs({
 const work = freshScratchDir(values.work as string);
 const layout = join(work, 'oci');
 
-interface Blob {
-  digest: string;
-  diffId: string;
-  size: number;
-  uncompressed: number;
-}
-
-/** `tar -C / -cf - DIR | gzip -1` into the layout's blob store, hashing both sides. */
-async function makeLayer(dir: string): Promise<Blob> {
-  const tar = spawn('tar', ['-C', '/', '--sort=name', '-cf', '-', dir], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const diff = createHash('sha256');
-  const packed = createHash('sha256');
-  let uncompressed = 0;
-  let size = 0;
-  const tmp = join(layout, 'blobs', 'sha256', `tmp-${process.pid}`);
-  await pipeline(
-    tar.stdout,
-    new Transform({
-      transform(c: Buffer, _e, cb) {
-        diff.update(c);
-        uncompressed += c.length;
-        cb(null, c);
-      },
-    }),
-    createGzip({ level: 1 }),
-    new Transform({
-      transform(c: Buffer, _e, cb) {
-        packed.update(c);
-        size += c.length;
-        cb(null, c);
-      },
-    }),
-    createWriteStream(tmp),
-  );
-  const hex = packed.digest('hex');
-  renameSync(tmp, join(layout, 'blobs', 'sha256', hex));
-  return { digest: `sha256:${hex}`, diffId: `sha256:${diff.digest('hex')}`, size, uncompressed };
-}
-
-function putBlob(bytes: Buffer): { digest: string; size: number } {
-  const hex = createHash('sha256').update(bytes).digest('hex');
-  writeFileSync(join(layout, 'blobs', 'sha256', hex), bytes);
-  return { digest: `sha256:${hex}`, size: bytes.length };
-}
-
-function imageManifest(layers: Blob[]): { digest: string; size: number } {
-  const config = putBlob(
-    Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'], Cmd: ['/bin/sh'] },
-        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-      }),
-    ),
-  );
-  return putBlob(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: layers.map((l) => ({
-          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-          digest: l.digest,
-          size: l.size,
-        })),
-      }),
-    ),
-  );
-}
-
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 async function main() {
-  mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
-  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const oci = new OciLayout(layout);
   const loadBefore = loadavg();
   const autogroupNice = autogroupPriority();
   process.stdout.write('building layers from real files…\n');
-  const base = [];
-  for (const dir of (values.layers as string).split(',')) base.push(await makeLayer(dir));
-  const top1 = await makeLayer(values.top as string);
-  const top2 = await makeLayer(values.top2 as string);
-  const v1 = imageManifest([...base, top1]);
-  const v2 = imageManifest([...base, top2]);
-  const ref = (tag: string, m: { digest: string; size: number }) => ({
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    ...m,
-    annotations: { 'org.opencontainers.image.ref.name': tag },
-  });
-  writeFileSync(
-    join(layout, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, manifests: [ref('v1', v1), ref('v2', v2)] }),
-  );
+  const base: LayerBlob[] = [];
+  for (const dir of (values.layers as string).split(',')) base.push(await oci.layer(tarOf(dir)));
+  const top1 = await oci.layer(tarOf(values.top as string));
+  const top2 = await oci.layer(tarOf(values.top2 as string));
+  const v1 = oci.image([...base, top1]);
+  const v2 = oci.image([...base, top2]);
+  oci.writeIndex([
+    ['v1', v1],
+    ['v2', v2],
+  ]);
   const imageBytes = [...base, top1].reduce((s, l) => s + l.uncompressed, 0);
   const compressedBytes = [...base, top1].reduce((s, l) => s + l.size, 0);
 

@@ -6,25 +6,14 @@
 //
 //   flock /tmp/tsw-bench.lock nice -n -10 pnpm exec tsx --conditions=@trustswarm/source \
 //     bench/dev-shared-base.ts -- --variants 6
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  createWriteStream,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { createGzip } from 'node:zlib';
 import { extract, pack } from 'tar-stream';
 import { defaultContainerConfig } from '../src/containers/config.js';
 import { convertImage } from '../src/containers/convert.js';
@@ -32,6 +21,7 @@ import type { ProgressEvent } from '../src/containers/events.js';
 import { DEFAULT_REPO_SETTINGS, Repository } from '../src/index.js';
 import { startRegistry } from '../test/containers/registry.js';
 import { autogroupPriority, freshScratchDir } from './bench-env.js';
+import { type LayerBlob, OciLayout, tarOf } from './oci-layout.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -55,48 +45,6 @@ const { values } = parseArgs({
 const work = values.inTmp ? (values.work as string) : freshScratchDir(values.work as string);
 const layout = join(work, 'oci');
 
-interface Blob {
-  digest: string;
-  diffId: string;
-  size: number;
-  uncompressed: number;
-}
-
-async function gzipInto(source: Readable): Promise<Blob> {
-  const diff = createHash('sha256');
-  const packed = createHash('sha256');
-  let uncompressed = 0;
-  let size = 0;
-  const tmp = join(layout, 'blobs', 'sha256', `tmp-${process.pid}`);
-  await pipeline(
-    source,
-    new Transform({
-      transform(c: Buffer, _e, cb) {
-        diff.update(c);
-        uncompressed += c.length;
-        cb(null, c);
-      },
-    }),
-    createGzip({ level: 1 }),
-    new Transform({
-      transform(c: Buffer, _e, cb) {
-        packed.update(c);
-        size += c.length;
-        cb(null, c);
-      },
-    }),
-    createWriteStream(tmp),
-  );
-  const hex = packed.digest('hex');
-  renameSync(tmp, join(layout, 'blobs', 'sha256', hex));
-  return { digest: `sha256:${hex}`, diffId: `sha256:${diff.digest('hex')}`, size, uncompressed };
-}
-
-function tarOf(dir: string): Readable {
-  return spawn('tar', ['-C', '/', '--sort=name', '-cf', '-', dir], { stdio: ['ignore', 'pipe', 'ignore'] })
-    .stdout;
-}
-
 /** The tar of `dir` with `salt` appended to every regular file's content. */
 function saltedTarOf(dir: string, salt: string): Readable {
   const ex = extract();
@@ -119,39 +67,6 @@ function saltedTarOf(dir: string, salt: string): Readable {
   const through = new PassThrough();
   out.pipe(through);
   return through;
-}
-
-function putBlob(bytes: Buffer): { digest: string; size: number } {
-  const hex = createHash('sha256').update(bytes).digest('hex');
-  writeFileSync(join(layout, 'blobs', 'sha256', hex), bytes);
-  return { digest: `sha256:${hex}`, size: bytes.length };
-}
-
-function imageManifest(layers: Blob[]): { digest: string; size: number } {
-  const config = putBlob(
-    Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'], Cmd: ['/bin/sh'] },
-        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-      }),
-    ),
-  );
-  return putBlob(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: layers.map((l) => ({
-          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-          digest: l.digest,
-          size: l.size,
-        })),
-      }),
-    ),
-  );
 }
 
 // ---- measurements ----------------------------------------------------------------------------
@@ -292,28 +207,17 @@ async function main() {
   process.stdout.write(`autogroup nice ${autogroupPriority() ?? '-'}\n`);
   if (values.inTmp) rmSync(work, { recursive: true, force: true });
   process.stdout.write(`work ${work}\n`);
-  mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
-  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const oci = new OciLayout(layout);
   process.stdout.write('building layers…\n');
-  const base: Blob[] = [];
-  for (const dir of (values.layers as string).split(',')) base.push(await gzipInto(tarOf(dir)));
-  const top1 = await gzipInto(tarOf(values.top as string));
-  const tags: [string, { digest: string; size: number }][] = [['v1', imageManifest([...base, top1])]];
+  const base: LayerBlob[] = [];
+  for (const dir of (values.layers as string).split(',')) base.push(await oci.layer(tarOf(dir)));
+  const top1 = await oci.layer(tarOf(values.top as string));
+  const tags: [string, { digest: string; size: number }][] = [['v1', oci.image([...base, top1])]];
   for (let i = 0; i < n; i++) {
-    const top = await gzipInto(saltedTarOf(values.top2 as string, `\n# variant ${i} ${process.pid}\n`));
-    tags.push([`s${i}`, imageManifest([...base, top])]);
+    const top = await oci.layer(saltedTarOf(values.top2 as string, `\n# variant ${i} ${process.pid}\n`));
+    tags.push([`s${i}`, oci.image([...base, top])]);
   }
-  writeFileSync(
-    join(layout, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: tags.map(([tag, m]) => ({
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        ...m,
-        annotations: { 'org.opencontainers.image.ref.name': tag },
-      })),
-    }),
-  );
+  oci.writeIndex(tags);
   const registry = await startRegistry({ dir: join(work, 'registry') });
   const registryPid = Number(
     execFileSync('pgrep', ['-n', '-f', `docker-registry serve ${join(work, 'registry')}`])
