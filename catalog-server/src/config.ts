@@ -286,7 +286,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     tree = (parsed as Tree | null) ?? {};
   }
   try {
-    tree = deepMerge(tree, configFromEnv(configSchema, ENV_PREFIX, sources.env ?? {}));
+    configFromEnv(configSchema, ENV_PREFIX, sources.env ?? {}, { into: tree });
   } catch (err) {
     if (err instanceof EnvConfigError) throw new ConfigError(err.message);
     throw err;

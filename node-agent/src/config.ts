@@ -74,14 +74,6 @@ function setPath(tree: Tree, path: string[], value: unknown): void {
 export const ENV_PREFIX = 'TSW_AGENT';
 export const CONFIG_FILE_ENV = 'TSW_AGENT_CONFIG';
 
-function mergeInto(tree: Tree, extra: Tree, path: string[] = []): void {
-  for (const [key, value] of Object.entries(extra)) {
-    if (typeof value === 'object' && value !== null && !Array.isArray(value))
-      mergeInto(tree, value as Tree, [...path, key]);
-    else setPath(tree, [...path, key], value);
-  }
-}
-
 /** Values are read as YAML scalars or flow lists, so numbers, booleans and [a, b] work. */
 function parseValue(text: string): unknown {
   try {
@@ -101,7 +93,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; sets?
     }
   }
   try {
-    mergeInto(tree, configFromEnv(configSchema, ENV_PREFIX, opts.env ?? {}, { reserved: [CONFIG_FILE_ENV] }));
+    configFromEnv(configSchema, ENV_PREFIX, opts.env ?? {}, { reserved: [CONFIG_FILE_ENV], into: tree });
   } catch (err) {
     throw new AgentError('CONFIG_INVALID', errorMessage(err));
   }

@@ -100,27 +100,29 @@ function coerce(raw: string, key: EnvKey): unknown {
 }
 
 /**
- * The overrides `env` holds for a program: a tree of typed values to merge over its config
- * file. `reserved`: names under the prefix that are not config keys but mean something else
- * to the program (its config file's path, a secret it reads by name).
+ * The overrides `env` holds for a program, as a tree of typed values written into `into` (the
+ * program's config file as parsed, so the environment wins over it) or a new tree. `reserved`:
+ * names under the prefix that are not config keys but mean something else to the program (its
+ * config file's path, a secret it reads by name).
  */
 export function configFromEnv(
   schema: z.ZodType,
   prefix: string,
   env: Readonly<Record<string, string | undefined>>,
-  options: { reserved?: readonly string[] } = {},
+  options: { reserved?: readonly string[]; into?: Tree } = {},
 ): Tree {
   const keys = envKeys(schema, prefix);
   const byName = new Map(keys.map((k) => [k.name, k]));
   const reserved = new Set(options.reserved ?? []);
-  const tree: Tree = {};
+  const tree: Tree = options.into ?? {};
   for (const [name, raw] of Object.entries(env)) {
     if (!raw || !name.startsWith(`${prefix}_`) || reserved.has(name)) continue;
     const key = byName.get(name);
     if (!key) throw new EnvConfigError(`${name}: no such setting (names are ${prefix}_<KEY PATH>)`);
     let node = tree;
     for (const part of key.path.slice(0, -1)) {
-      node[part] ??= {};
+      const next = node[part];
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) node[part] = {};
       node = node[part] as Tree;
     }
     node[key.path[key.path.length - 1] as string] = coerce(raw, key);

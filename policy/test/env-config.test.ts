@@ -51,6 +51,13 @@ describe('env-config', () => {
     expect(schema.parse(tree).transfer.uploadSlots).toBe(3);
   });
 
+  it('writes into the config file as parsed: the environment wins, the rest stays', () => {
+    const file = { site: 'FILE', transfer: { uploadSlots: 2, pex: true } };
+    const tree = configFromEnv(schema, 'TSW_X', { TSW_X_TRANSFER_UPLOAD_SLOTS: '3' }, { into: file });
+    expect(tree).toBe(file);
+    expect(file).toEqual({ site: 'FILE', transfer: { uploadSlots: 3, pex: true } });
+  });
+
   it('refuses a misspelt name and a value of the wrong type, naming the variable', () => {
     expect(() => configFromEnv(schema, 'TSW_X', { TSW_X_TRANSFER_UPLOAD_SLOTZ: '3' })).toThrow(
       /^TSW_X_TRANSFER_UPLOAD_SLOTZ: no such setting/,

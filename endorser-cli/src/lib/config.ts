@@ -142,13 +142,11 @@ export function loadConfig(options: {
     const schemaDefault = (defaults[section as keyof Config] as Record<string, unknown>)[key as string];
     return String(fromFile ?? schemaDefault);
   });
-  let fromEnv: Record<string, unknown>;
   try {
-    fromEnv = configFromEnv(configSchema, ENV_PREFIX, env, { reserved: [CONFIG_FILE_ENV, ...secretNames] });
+    configFromEnv(configSchema, ENV_PREFIX, env, { reserved: [CONFIG_FILE_ENV, ...secretNames], into: raw });
   } catch (err) {
     throw new CliError('CONFIG_INVALID', messageOf(err));
   }
-  mergeInto(raw, fromEnv);
   for (const [path, value] of Object.entries(options.overrides ?? {}))
     if (value !== undefined) setPath(raw, path, value);
   const result = configSchema.safeParse(raw);
@@ -158,15 +156,6 @@ export function loadConfig(options: {
     throw new CliError('CONFIG_INVALID', `config: ${where}: ${issue?.message ?? 'invalid'}`);
   }
   return Object.freeze(result.data);
-}
-
-function mergeInto(target: Record<string, unknown>, extra: Record<string, unknown>, path = ''): void {
-  for (const [key, value] of Object.entries(extra)) {
-    const at = path ? `${path}.${key}` : key;
-    if (typeof value === 'object' && value !== null && !Array.isArray(value))
-      mergeInto(target, value as Record<string, unknown>, at);
-    else setPath(target, at, value);
-  }
 }
 
 /** Expands a leading ~ and makes the path absolute. */
