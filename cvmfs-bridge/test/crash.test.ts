@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isBridgeError } from '../src/errors.js';
 import { verifyRevision } from '../src/reader/verify-all.js';
@@ -89,5 +91,30 @@ describe('crash safety of publish', () => {
       }),
     ).rejects.toThrow(/caller failed/);
     expect(await snapshot(t)).toMatchObject({ revision: 2, a: 'one' });
+  });
+
+  it('publishes nothing when the flush to disk fails', async () => {
+    t = createTestRepo();
+    await withTransaction(t.repo, async (tx) => {
+      await tx.addFile('/a', Buffer.from('one'));
+    });
+    const before = await snapshot(t);
+    // A `sync` that fails as a disk error would: the manifest must not be renamed after it.
+    const bin = mkdtempSync(join(tmpdir(), 'tsw-failing-sync-'));
+    writeFileSync(join(bin, 'sync'), '#!/bin/sh\necho "sync: error syncing $2: Input/output error" >&2\nexit 1\n');
+    chmodSync(join(bin, 'sync'), 0o755);
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      await expect(
+        withTransaction(t.repo, async (tx) => {
+          await tx.addFile('/a', Buffer.from('two'));
+        }),
+      ).rejects.toThrow(/could not flush .*Input\/output error/);
+    } finally {
+      process.env.PATH = path;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(await snapshot(t)).toEqual(before);
   });
 });

@@ -9,6 +9,7 @@ import { BridgeError } from '../errors.js';
 import { type Manifest, parseManifest, signManifest } from '../format/manifest.js';
 import { signWhitelist } from '../format/whitelist.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
+import { flushFileSystem } from '../store/flush.js';
 import { ObjectStore } from '../store/object-store.js';
 import { updateHistory } from './history.js';
 import { certificateFingerprint, generateRepositoryKeys, type RepositoryKeys } from './keys.js';
@@ -125,9 +126,14 @@ export class Repository {
     return parseManifest(readFileSync(this.layout.manifestFile)).manifest;
   }
 
-  /** Signs and atomically replaces .cvmfspublished; `beforeRename` lets tests crash in between. */
+  /**
+   * Signs and atomically replaces .cvmfspublished, after flushing the objects and catalogs it
+   * names to disk (a crash or a power cut leaves the old revision or the new one, whole);
+   * `beforeRename` lets tests crash in between.
+   */
   writeManifest(m: Manifest, beforeRename?: () => void): void {
     const bytes = signManifest(m, this.repoPrivateKey());
+    flushFileSystem(this.store.dataDir);
     if (!beforeRename) {
       writeFileAtomic(this.layout.manifestFile, bytes);
       return;
