@@ -101,7 +101,10 @@ describe('crash safety of publish', () => {
     const before = await snapshot(t);
     // A `sync` that fails as a disk error would: the manifest must not be renamed after it.
     const bin = mkdtempSync(join(tmpdir(), 'tsw-failing-sync-'));
-    writeFileSync(join(bin, 'sync'), '#!/bin/sh\necho "sync: error syncing $2: Input/output error" >&2\nexit 1\n');
+    writeFileSync(
+      join(bin, 'sync'),
+      '#!/bin/sh\necho "sync: error syncing $2: Input/output error" >&2\nexit 1\n',
+    );
     chmodSync(join(bin, 'sync'), 0o755);
     const path = process.env.PATH;
     process.env.PATH = `${bin}:${path}`;

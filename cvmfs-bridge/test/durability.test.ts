@@ -15,7 +15,11 @@ let env: NodeJS.ProcessEnv;
 beforeAll(() => {
   execFileSync(join(PKG, '..', 'node_modules', '.bin', 'tsc'), ['-b', PKG]);
   base = tempDir('tsw-durable-');
-  env = { ...process.env, TSW_BRIDGE_STORAGE_DIR: join(base, 'srv'), TSW_BRIDGE_STATE_DIR: join(base, 'state') };
+  env = {
+    ...process.env,
+    TSW_BRIDGE_STORAGE_DIR: join(base, 'srv'),
+    TSW_BRIDGE_STATE_DIR: join(base, 'state'),
+  };
   mkdirSync(join(base, 'src', 'sub'), { recursive: true });
   for (let i = 0; i < 20; i++) writeFileSync(join(base, 'src', 'sub', `f${i}`), `file ${i}\n`.repeat(i + 1));
 });
@@ -38,7 +42,9 @@ function traced(args: string[]): string[] {
 
 describe('publish durability', () => {
   it('flushes the filesystem after the last object and catalog and before the manifest rename', () => {
-    expect(spawnSync(process.execPath, [CLI, 'repo', 'create', 'durable.example.org'], { env }).status).toBe(0);
+    expect(spawnSync(process.execPath, [CLI, 'repo', 'create', 'durable.example.org'], { env }).status).toBe(
+      0,
+    );
     const calls = traced(['repo', 'publish', 'durable.example.org', join(base, 'src'), '--path', '/apps']);
     const manifestRename = calls.findIndex((c) => /rename.*\.cvmfspublished"/.test(c));
     const lastDataRename = calls.findLastIndex((c) => /rename.*\/data\/[0-9a-f]{2}\//.test(c));

@@ -10,6 +10,8 @@ export function flushFileSystem(dir: string): void {
     execFileSync('sync', ['--file-system', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`could not flush ${dir} to disk: ${stderr || (error as Error).message}`, { cause: error });
+    throw new Error(`could not flush ${dir} to disk: ${stderr || (error as Error).message}`, {
+      cause: error,
+    });
   }
 }
