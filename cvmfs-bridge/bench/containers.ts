@@ -109,14 +109,14 @@ async function main() {
     start = process.hrtime.bigint();
     const first = await convertImage(
       { reference: `${registry.host}/bench/usr:v1`, digest: v1.digest },
-      { repo, config, ...(onEvent ? { onEvent } : {}) },
+      { repo, config, onEvent },
     );
     const firstSeconds = seconds(start);
     execFileSync('sync');
     start = process.hrtime.bigint();
     const second = await convertImage(
       { reference: `${registry.host}/bench/usr:v2`, digest: v2.digest },
-      { repo, config, ...(onEvent ? { onEvent } : {}) },
+      { repo, config, onEvent },
     );
     const secondSeconds = seconds(start);
     const secondStart = events.findIndex((e, i) => i > 0 && e.event === 'image.start');

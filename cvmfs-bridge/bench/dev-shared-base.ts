@@ -56,7 +56,7 @@ function saltedTarOf(dir: string, salt: string): Readable {
       return;
     }
     const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('data', (c: unknown) => chunks.push(c as Buffer));
     stream.on('end', () => {
       const body = Buffer.concat([...chunks, extra]);
       out.entry({ ...header, size: body.length }, body, next);

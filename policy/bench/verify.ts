@@ -77,7 +77,7 @@ const result = {
   medianMs: median(timings),
   // CPU time of the process during the call: less sensitive to other load on the machine.
   medianCpuMs: median(cpuTimings),
-  loadAverage1m: (await import('node:os')).loadavg()[0],
+  loadAverage1m: (await import('node:os')).loadavg()[0] ?? 0,
   minMs: sorted[0],
   maxMs: sorted[sorted.length - 1],
   reference: { name: 'sha256 of the same bytes (4 documents)', medianMs: median(hashTimings) },
