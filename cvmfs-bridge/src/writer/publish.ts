@@ -9,6 +9,7 @@ import { updateHistory } from '../repo/history.js';
 import { acquireLock } from '../repo/lock.js';
 import type { Repository } from '../repo/repository.js';
 import { ContentCache } from '../store/content-cache.js';
+import { startFlush } from '../store/flush.js';
 import { type PoolLease, takePool } from '../store/pool-reuse.js';
 import { commitCatalogs } from './catalog-commit.js';
 import { reconcileMarkers, splitOversized } from './catalog-structure.js';
@@ -74,6 +75,8 @@ export async function withTransaction(
     await fn(tx);
     await tx.flush();
     cache.flush();
+    // The objects' write-back runs while the catalogs are built; the manifest waits for it.
+    const objectsOnDisk = startFlush(repo.store.dataDir);
     options.onStep?.('objects-stored');
 
     reconcileMarkers(tree);
@@ -107,6 +110,10 @@ export async function withTransaction(
       : previous.historyHash;
     options.onStep?.('history-written');
 
+    // Catalogs and history too, off the event loop; writeManifest's own flush then finds
+    // (almost) nothing left to write.
+    await objectsOnDisk;
+    await startFlush(repo.store.dataDir);
     repo.writeManifest(
       {
         ...previous,
