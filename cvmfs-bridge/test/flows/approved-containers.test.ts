@@ -164,6 +164,10 @@ describe('approved container-image entries → CVMFS', () => {
     expect(repo.manifest().revision).toBe(1);
     const status = (await bridge.status()) as { approved: { entries: unknown[] } };
     expect(status.approved.entries).toEqual([]);
+    // A refused conversion gives its claim on the public path back: any source may take it.
+    const state = openState(join(base, 'state'), FQRN);
+    expect(state.owners(FQRN)).toEqual(new Map());
+    state.close();
   });
 
   it('converts an approved image: its flat tree equals umoci unpack of the same image', async () => {
