@@ -1,10 +1,11 @@
 // One owner per public image path, with a real registry: two wishlists naming one tag (the
 // second is refused with TAG_CONFLICT, the rest of it converts, an image.error event names the
-// refusal, and the tag passes to it once the first drops it), and the upgrade from state that
+// refusal, and the tag passes to it once the first drops it; a webhook for it is not retried),
+// and the upgrade from state that
 // recorded wishlist images but no owners (each wishlist's first apply takes its recorded paths;
 // before that nobody else may take them; a tag two wishlists had recorded goes to the first
 // applied, and the other's removal never touches it).
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { type ContainerConfig, defaultContainerConfig } from '../../src/containe
 import { convertImage } from '../../src/containers/convert.js';
 import type { ProgressEvent } from '../../src/containers/events.js';
 import { approvedOwner, openState } from '../../src/containers/state.js';
+import { serveWebhooks } from '../../src/containers/webhook-service.js';
 import { applyWishlist, parseWishlist } from '../../src/containers/wishlist.js';
 import { createTestRepo, type TestRepo, tempDir } from '../helpers.js';
 import { gzipLayer, pushRaw } from './images.js';
@@ -101,6 +103,60 @@ describe('one owner per public image path', () => {
     expect(taken).toMatchObject({ converted: [shared], unchanged: [ref('two/own', 'v1')], failed: [] });
     expect(owner(shared)).toBe('wishlist:second');
     expect(await who(shared)).toBe('shared\n');
+  });
+
+  it('a webhook for a tag another wishlist owns is refused once, not retried', async () => {
+    const shared = ref('two/shared', 'v1'); // wishlist:second owns it (the test above)
+    const file = join(work, 'hooked.yaml');
+    writeFileSync(
+      file,
+      `version: 1\nuser: hooked\ncvmfs_repo: ${FQRN}\ninput: ['http://${shared}']\n`,
+    );
+    const token = 'owners-webhook-secret-0123456789';
+    const service = await serveWebhooks({
+      config: defaultContainerConfig({
+        webhookToken: token,
+        webhookPort: 0,
+        wishlists: [file],
+        reconcileIntervalSeconds: 0,
+      }),
+      stateDir: t.settings.stateDir,
+      openRepo: () => t.repo,
+      pollMilliseconds: 100,
+      settleMilliseconds: 0,
+    });
+    try {
+      const res = await fetch(`${service.url}/webhooks/registry`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          events: [
+            {
+              action: 'push',
+              target: {
+                repository: 'two/shared',
+                tag: 'v1',
+                mediaType: 'application/vnd.oci.image.manifest.v1+json',
+                url: `http://${registry.host}/v2/two/shared/manifests/v1`,
+              },
+            },
+          ],
+        }),
+      });
+      expect(res.status).toBe(202);
+      await service.drain();
+      // Done, with no error recorded and nothing scheduled again: the conflict is permanent
+      // until the owner lets go, and reconciliation picks the tag up then.
+      const health = (await (await fetch(`${service.url}/healthz`)).json()) as Record<string, unknown>;
+      expect(health).toMatchObject({ pending: 0 });
+      expect(health.lastError).toBeUndefined();
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      expect(metrics).toMatch(/tsw_bridge_container_rejections_total\{code="TAG_CONFLICT"\} [1-9]/);
+      expect(owner(shared)).toBe('wishlist:second');
+      expect(await who(shared)).toBe('shared\n');
+    } finally {
+      await service.close();
+    }
   });
 
   it('a conversion that fails gives its fresh claim back', async () => {
