@@ -108,10 +108,7 @@ describe('one owner per public image path', () => {
   it('a webhook for a tag another wishlist owns is refused once, not retried', async () => {
     const shared = ref('two/shared', 'v1'); // wishlist:second owns it (the test above)
     const file = join(work, 'hooked.yaml');
-    writeFileSync(
-      file,
-      `version: 1\nuser: hooked\ncvmfs_repo: ${FQRN}\ninput: ['http://${shared}']\n`,
-    );
+    writeFileSync(file, `version: 1\nuser: hooked\ncvmfs_repo: ${FQRN}\ninput: ['http://${shared}']\n`);
     const token = 'owners-webhook-secret-0123456789';
     const service = await serveWebhooks({
       config: defaultContainerConfig({
