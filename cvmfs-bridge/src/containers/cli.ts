@@ -16,7 +16,7 @@ import { ContainerLayout } from './layout.js';
 import { listPublishedImages } from './list.js';
 import { formatReference, parseReference } from './reference.js';
 import { removeImage } from './remove.js';
-import { openState } from './state.js';
+import { openState, operatorOwner } from './state.js';
 import { applyWishlistFile, reconcileAll } from './wishlist.js';
 
 interface Globals {
@@ -48,7 +48,8 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
 /**
  * `ingest` and `remove` by hand act on paths no wishlist or approved entry owns: the public
  * path is held for this process while it works (refused with TAG_CONFLICT naming the owner
- * otherwise) and left unowned afterwards. A reference without a tag is left to the converter.
+ * otherwise) and left unowned afterwards; a hold left by a command that died is taken over by
+ * the next claim. A reference without a tag is left to the converter.
  */
 async function asOperator<T>(
   stateDir: string,
@@ -60,7 +61,7 @@ async function asOperator<T>(
   const ref = parseReference(reference);
   if (!ref.tag) return fn();
   const path = new ContainerLayout(config.basePath).publicLink(ref);
-  const owner = `operator:${process.pid}`;
+  const owner = operatorOwner();
   const state = openState(stateDir, fqrn);
   try {
     state.claim(fqrn, path, owner, formatReference(ref));

@@ -126,7 +126,9 @@ export class ContainerState {
   claim(fqrn: string, path: string, owner: string, reference: string, now = Date.now()): { fresh: boolean } {
     const tx = this.db.transaction(() => {
       const current = this.ownerOf(fqrn, path);
-      if (current) {
+      if (current && current.owner !== owner && heldByDeadOperator(current.owner))
+        this.release(fqrn, path, current.owner); // an operator command that crashed mid-way
+      else if (current) {
         if (current.owner === owner) return { fresh: false };
         throw conflict(fqrn, path, current.owner);
       }
@@ -258,6 +260,21 @@ export class ContainerState {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** The owner name of a hand-run `container ingest`/`remove`, held while it works. */
+export const operatorOwner = (pid = process.pid): string => `operator:${pid}`;
+
+/** An operator hold whose process is gone (the state directory is local to this host). */
+function heldByDeadOperator(owner: string): boolean {
+  const m = /^operator:(\d+)$/.exec(owner);
+  if (!m) return false;
+  try {
+    process.kill(Number(m[1]), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

@@ -5,6 +5,7 @@
 // recorded wishlist images but no owners (each wishlist's first apply takes its recorded paths;
 // before that nobody else may take them; a tag two wishlists had recorded goes to the first
 // applied, and the other's removal never touches it).
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import Database from 'better-sqlite3';
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ContainerConfig, defaultContainerConfig } from '../../src/containers/config.js';
 import { convertImage } from '../../src/containers/convert.js';
 import type { ProgressEvent } from '../../src/containers/events.js';
-import { approvedOwner, openState } from '../../src/containers/state.js';
+import { approvedOwner, openState, operatorOwner } from '../../src/containers/state.js';
 import { serveWebhooks } from '../../src/containers/webhook-service.js';
 import { applyWishlist, parseWishlist } from '../../src/containers/wishlist.js';
 import { createTestRepo, type TestRepo, tempDir } from '../helpers.js';
@@ -154,6 +155,27 @@ describe('one owner per public image path', () => {
     } finally {
       await service.close();
     }
+  });
+
+  it("an operator command's hold refuses others while it runs; one whose process died is taken over", async () => {
+    await push('two/held', 'v1', 'held\n');
+    const held = ref('two/held', 'v1');
+    const state = openState(t.settings.stateDir, FQRN);
+    state.claim(FQRN, `/${held}`, operatorOwner(), held); // this process: alive
+    const refused = await apply('fourth', [held]);
+    expect(refused.failed).toEqual([
+      {
+        reference: held,
+        code: 'TAG_CONFLICT',
+        message: `${FQRN}:/${held} is owned by operator:${process.pid}`,
+      },
+    ]);
+    state.release(FQRN, `/${held}`, operatorOwner());
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid; // exited: its pid is free
+    state.claim(FQRN, `/${held}`, operatorOwner(dead), held);
+    state.close();
+    expect(await apply('fourth', [held])).toMatchObject({ converted: [held], failed: [] });
+    expect(owner(held)).toBe('wishlist:fourth');
   });
 
   it('a conversion that fails gives its fresh claim back', async () => {
