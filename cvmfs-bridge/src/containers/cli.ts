@@ -12,8 +12,11 @@ import { convertImage } from './convert.js';
 import { isContainerError } from './errors.js';
 import { type EventSink, jsonLinesSink } from './events.js';
 import { collectContainerGarbage } from './gc.js';
+import { ContainerLayout } from './layout.js';
 import { listPublishedImages } from './list.js';
+import { formatReference, parseReference } from './reference.js';
 import { removeImage } from './remove.js';
+import { openState, operatorOwner } from './state.js';
 import { applyWishlistFile, reconcileAll } from './wishlist.js';
 
 interface Globals {
@@ -40,6 +43,36 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
       process.exitCode = 1;
     }
   };
+}
+
+/**
+ * `ingest` and `remove` by hand act on paths no wishlist or approved entry owns: the public
+ * path is held for this process while it works (refused with TAG_CONFLICT naming the owner
+ * otherwise) and left unowned afterwards; a hold left by a command that died is taken over by
+ * the next claim. A reference without a tag is left to the converter.
+ */
+async function asOperator<T>(
+  stateDir: string,
+  fqrn: string,
+  config: ContainerConfig,
+  reference: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const ref = parseReference(reference);
+  if (!ref.tag) return fn();
+  const path = new ContainerLayout(config.basePath).publicLink(ref);
+  const owner = operatorOwner();
+  const state = openState(stateDir, fqrn);
+  try {
+    state.claim(fqrn, path, owner, formatReference(ref));
+    try {
+      return await fn();
+    } finally {
+      state.release(fqrn, path, owner);
+    }
+  } finally {
+    state.close();
+  }
 }
 
 export function registerContainerCommands(program: Command): void {
@@ -81,9 +114,12 @@ export function registerContainerCommands(program: Command): void {
     .action(
       action(async (fqrn: string, reference: string, o: { digest?: string }) => {
         const c = context();
-        const result = await convertImage(
-          { reference, ...(o.digest ? { digest: o.digest } : {}) },
-          { repo: c.repo(fqrn), config: c.config, ...(c.sink ? { onEvent: c.sink } : {}) },
+        const repo = c.repo(fqrn);
+        const result = await asOperator(c.bridge.stateDir, fqrn, c.config, reference, () =>
+          convertImage(
+            { reference, ...(o.digest ? { digest: o.digest } : {}) },
+            { repo, config: c.config, ...(c.sink ? { onEvent: c.sink } : {}) },
+          ),
         );
         emit(c.json, result, () =>
           result.changed
@@ -99,11 +135,14 @@ export function registerContainerCommands(program: Command): void {
     .action(
       action(async (fqrn: string, reference: string) => {
         const c = context();
-        const r = await removeImage(reference, {
-          repo: c.repo(fqrn),
-          config: c.config,
-          ...(c.sink ? { onEvent: c.sink } : {}),
-        });
+        const repo = c.repo(fqrn);
+        const r = await asOperator(c.bridge.stateDir, fqrn, c.config, reference, () =>
+          removeImage(reference, {
+            repo,
+            config: c.config,
+            ...(c.sink ? { onEvent: c.sink } : {}),
+          }),
+        );
         emit(c.json, r, () =>
           r.removed ? `removed ${reference} (revision ${r.revision})` : `${reference} was not published`,
         );

@@ -15,7 +15,9 @@ export type ContainerErrorCode =
   | 'WISHLIST_INVALID'
   | 'WEBHOOK_UNAUTHORIZED'
   | 'WEBHOOK_INVALID'
-  | 'CONFIG_INVALID';
+  | 'CONFIG_INVALID'
+  /** A public image path another source (wishlist or approved entry) owns. */
+  | 'TAG_CONFLICT';
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode;

@@ -27,6 +27,13 @@ export { chainIds } from './manifest.js';
 export { formatReference, type ImageReference, parseReference } from './reference.js';
 export { RegistryClient } from './registry-client.js';
 export { removeImage } from './remove.js';
+export {
+  approvedOwner,
+  ContainerState,
+  type ImageOwner,
+  openState,
+  wishlistOwner,
+} from './state.js';
 export { serveWebhooks, type WebhookService } from './webhook-service.js';
 export {
   type ApplyReport,

@@ -1,10 +1,12 @@
 // The converter's private state (SQLite in the repository's state directory): when each tree
-// was first seen unreferenced (GC grace), which images a wishlist put in the repository, and
-// the durable outbox of webhook events. The repository itself stays the source of truth for
-// what is published; this only remembers what the repository cannot say.
+// was first seen unreferenced (GC grace), which images a wishlist put in the repository, who
+// owns each public image path (one owner per path: a wishlist or an approved entry), and the
+// durable outbox of webhook events. The repository itself stays the source of truth for what
+// is published; this only remembers what the repository cannot say.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { ContainerError } from './errors.js';
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS gc_unreferenced (path TEXT PRIMARY KEY, since INTEGER NOT NULL);
@@ -14,7 +16,22 @@ CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, receive
   source TEXT NOT NULL, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
   next_attempt_at INTEGER NOT NULL DEFAULT 0, last_error TEXT, done_at INTEGER);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (done_at, next_attempt_at);
+CREATE TABLE IF NOT EXISTS image_owners (fqrn TEXT NOT NULL, path TEXT NOT NULL, owner TEXT NOT NULL,
+  reference TEXT NOT NULL, since INTEGER NOT NULL, PRIMARY KEY (fqrn, path));
+CREATE TABLE IF NOT EXISTS wishlist_owners_seeded (wishlist TEXT NOT NULL, fqrn TEXT NOT NULL,
+  PRIMARY KEY (wishlist, fqrn));
 `;
+
+/** The owner name of a wishlist's images (its `user`). */
+export const wishlistOwner = (name: string): string => `wishlist:${name}`;
+/** The owner name of an approved catalog entry's image. */
+export const approvedOwner = (entryId: string): string => `approved:${entryId}`;
+
+export interface ImageOwner {
+  readonly owner: string;
+  readonly reference: string;
+  readonly since: number;
+}
 
 export interface OutboxRow {
   readonly id: number;
@@ -84,6 +101,114 @@ export class ContainerState {
       .run(wishlist, fqrn, image);
   }
 
+  /** Who owns a public image path of the repository, if anyone. */
+  ownerOf(fqrn: string, path: string): ImageOwner | undefined {
+    return this.db
+      .prepare('SELECT owner, reference, since FROM image_owners WHERE fqrn = ? AND path = ?')
+      .get(fqrn, path) as ImageOwner | undefined;
+  }
+
+  /** Every owned public path of the repository (path → owner). */
+  owners(fqrn: string): Map<string, string> {
+    const rows = this.db
+      .prepare('SELECT path, owner FROM image_owners WHERE fqrn = ? ORDER BY path')
+      .all(fqrn) as { path: string; owner: string }[];
+    return new Map(rows.map((r) => [r.path, r.owner]));
+  }
+
+  /**
+   * Takes (or confirms) ownership of a public image path before converting into it, atomically
+   * across processes (an IMMEDIATE transaction). Refused with TAG_CONFLICT when another owner
+   * holds the path, or when a wishlist recorded the image before owners were recorded and has
+   * not been applied since (its ownership is not known yet). `fresh` says whether the claim is
+   * new (the caller gives it back with `release` when the conversion fails).
+   */
+  claim(fqrn: string, path: string, owner: string, reference: string, now = Date.now()): { fresh: boolean } {
+    const tx = this.db.transaction(() => {
+      const current = this.ownerOf(fqrn, path);
+      if (current && current.owner !== owner && heldByDeadOperator(current.owner))
+        this.release(fqrn, path, current.owner); // an operator command that crashed mid-way
+      else if (current) {
+        if (current.owner === owner) return { fresh: false };
+        throw conflict(fqrn, path, current.owner);
+      }
+      const legacy = this.db
+        .prepare(
+          `SELECT wishlist FROM wishlist_images w WHERE fqrn = ? AND image = ? AND NOT EXISTS
+             (SELECT 1 FROM wishlist_owners_seeded s WHERE s.wishlist = w.wishlist AND s.fqrn = w.fqrn)
+           ORDER BY rowid LIMIT 1`,
+        )
+        .get(fqrn, reference) as { wishlist: string } | undefined;
+      if (legacy && wishlistOwner(legacy.wishlist) !== owner)
+        throw conflict(
+          fqrn,
+          path,
+          wishlistOwner(legacy.wishlist),
+          ' (recorded before owners were; applying that wishlist settles it)',
+        );
+      this.db
+        .prepare('INSERT INTO image_owners (fqrn, path, owner, reference, since) VALUES (?, ?, ?, ?, ?)')
+        .run(fqrn, path, owner, reference, Math.floor(now / 1000));
+      return { fresh: true };
+    });
+    return tx.immediate();
+  }
+
+  /** Gives a path up (only if `owner` holds it); another source may then take it. */
+  release(fqrn: string, path: string, owner: string): void {
+    this.db
+      .prepare('DELETE FROM image_owners WHERE fqrn = ? AND path = ? AND owner = ?')
+      .run(fqrn, path, owner);
+  }
+
+  /** A wishlist's image is gone: its record and its ownership go together. */
+  releaseWishlistImage(wishlist: string, fqrn: string, image: string, path: string): void {
+    this.db.transaction(() => {
+      this.removeWishlistImage(wishlist, fqrn, image);
+      this.release(fqrn, path, wishlistOwner(wishlist));
+    })();
+  }
+
+  /**
+   * Upgrade: state written before owners were recorded knows a wishlist's images only by
+   * reference. The first apply of each wishlist afterwards makes it the owner of the public
+   * paths (under its own basePath, which only it knows) of the images it recorded, unless
+   * someone owns them already (another wishlist that recorded the same image and was applied
+   * first). Runs once per wishlist and repository.
+   */
+  seedWishlistOwners(
+    wishlist: string,
+    fqrn: string,
+    pathOf: (image: string) => string,
+    now = Date.now(),
+  ): string[] {
+    const tx = this.db.transaction(() => {
+      const done = this.db
+        .prepare('SELECT 1 FROM wishlist_owners_seeded WHERE wishlist = ? AND fqrn = ?')
+        .get(wishlist, fqrn);
+      if (done) return [];
+      const insert = this.db.prepare(
+        'INSERT OR IGNORE INTO image_owners (fqrn, path, owner, reference, since) VALUES (?, ?, ?, ?, ?)',
+      );
+      const seeded: string[] = [];
+      for (const image of this.wishlistImages(wishlist, fqrn)) {
+        let path: string;
+        try {
+          path = pathOf(image);
+        } catch {
+          continue; // a record no reference parser accepts any more owns nothing
+        }
+        if (insert.run(fqrn, path, wishlistOwner(wishlist), image, Math.floor(now / 1000)).changes > 0)
+          seeded.push(path);
+      }
+      this.db
+        .prepare('INSERT INTO wishlist_owners_seeded (wishlist, fqrn) VALUES (?, ?)')
+        .run(wishlist, fqrn);
+      return seeded;
+    });
+    return tx.immediate();
+  }
+
   /** Durably stores one received event before the HTTP answer; returns its id. */
   enqueue(source: string, payload: string, now = Date.now()): number {
     return Number(
@@ -136,6 +261,25 @@ export class ContainerState {
   close(): void {
     this.db.close();
   }
+}
+
+/** The owner name of a hand-run `container ingest`/`remove`, held while it works. */
+export const operatorOwner = (pid = process.pid): string => `operator:${pid}`;
+
+/** An operator hold whose process is gone (the state directory is local to this host). */
+function heldByDeadOperator(owner: string): boolean {
+  const m = /^operator:(\d+)$/.exec(owner);
+  if (!m) return false;
+  try {
+    process.kill(Number(m[1]), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+function conflict(fqrn: string, path: string, owner: string, note = ''): ContainerError {
+  return new ContainerError('TAG_CONFLICT', `${fqrn}:${path} is owned by ${owner}${note}`);
 }
 
 /** The state lives next to the repository's own private state. */

@@ -139,8 +139,12 @@ export async function serveWebhooks(options: WebhookServiceOptions): Promise<Web
         registry: change.registry,
         repository: change.repository,
       });
-      if (report.failed.length > 0) {
-        const f = report.failed[0];
+      // A path another source owns (TAG_CONFLICT) is refused for good until that source lets
+      // go: retrying the event would not help (reconciliation picks it up later); it shows in
+      // the rejections metric and the image.error event.
+      const failed = report.failed.filter((f) => f.code !== 'TAG_CONFLICT');
+      if (failed.length > 0) {
+        const f = failed[0];
         throw new ContainerError('REGISTRY_FAILED', `${f?.reference}: ${f?.code}: ${f?.message}`);
       }
     }

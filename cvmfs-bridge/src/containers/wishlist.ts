@@ -1,7 +1,10 @@
 // DUCC wishlists: `version`, `user`, `cvmfs_repo`, `input` (images, tag globs expanded through
 // the registry's tags/list). Applying one converges the repository on it: new and moved tags
 // converted, tags that left the list (or the registry) removed. Reconciliation is the same
-// apply run on a schedule, which repairs whatever a lost webhook missed.
+// apply run on a schedule, which repairs whatever a lost webhook missed. A wishlist converts
+// and removes only public paths it owns (state.ts: one owner per path); a path an approved
+// entry or another wishlist owns is refused with TAG_CONFLICT in the report, and the rest of
+// the wishlist carries on.
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -9,11 +12,12 @@ import type { Repository } from '../repo/repository.js';
 import type { ContainerConfig } from './config.js';
 import { convertImage } from './convert.js';
 import { ContainerError, containerCause } from './errors.js';
-import type { EventSink } from './events.js';
+import { containerMetrics, type EventSink, emitter } from './events.js';
+import { ContainerLayout } from './layout.js';
 import { formatReference, type ImageReference, isGlob, parseReference, tagGlob } from './reference.js';
 import { RegistryClient } from './registry-client.js';
 import { removeImage } from './remove.js';
-import { openState } from './state.js';
+import { openState, wishlistOwner } from './state.js';
 
 const MAX_WISHLIST_BYTES = 1024 * 1024;
 
@@ -132,7 +136,10 @@ export async function applyWishlist(
     const e = containerCause(error) ?? (error as Error & { code?: string });
     report.failed.push({ reference, code: e.code ?? 'ERROR', message: e.message });
   };
+  const layout = new ContainerLayout(ctx.config.basePath);
+  const owner = wishlistOwner(wishlist.name);
   try {
+    state.seedWishlistOwners(wishlist.name, fqrn, (image) => layout.publicLink(parseReference(image)));
     const inputs = wishlist.inputs.filter((i) => !only || sameRepository(i, only));
     const desired = new Map<string, ImageReference>();
     const unresolvable = new Set<string>();
@@ -148,6 +155,26 @@ export async function applyWishlist(
       }
     }
     for (const [name, ref] of desired) {
+      const path = layout.publicLink(ref);
+      let claim: { fresh: boolean };
+      try {
+        // Someone else's path: refused, nothing converted; not a registry error, so the
+        // repository's other tags may still be removed below.
+        claim = state.claim(fqrn, path, owner, name);
+      } catch (error) {
+        const code = containerCause(error)?.code ?? 'ERROR';
+        containerMetrics.rejected.inc({ code });
+        emitter(ctx.onEvent)({
+          event: 'image.error',
+          reference: name,
+          code,
+          message: (error as Error).message,
+          seconds: 0,
+        });
+        fail(name, error);
+        report.desired.push(name);
+        continue;
+      }
       try {
         const result = await convertImage(
           { reference: name },
@@ -157,6 +184,8 @@ export async function applyWishlist(
         report.desired.push(name);
         state.addWishlistImage(wishlist.name, fqrn, name);
       } catch (error) {
+        // Nothing of ours is there: a claim made for this attempt is given back.
+        if (claim.fresh) state.release(fqrn, path, owner);
         if (containerCause(error)?.code === 'NOT_FOUND') {
           desired.delete(name); // the tag vanished between listing and fetching
           continue;
@@ -172,13 +201,23 @@ export async function applyWishlist(
       if (only && !sameRepository(ref, only)) continue;
       // Never remove on a registry error: only what the registry says is gone leaves.
       if (unresolvable.has(`${ref.registry}/${ref.repository}`)) continue;
+      const path = layout.publicLink(ref);
+      try {
+        // Held while removing, so no other source converts into the path meanwhile.
+        state.claim(fqrn, path, owner, name);
+      } catch (error) {
+        if (containerCause(error)?.code !== 'TAG_CONFLICT') throw error;
+        // Recorded before owners were, but another source owns the path: never ours to remove.
+        state.removeWishlistImage(wishlist.name, fqrn, name);
+        continue;
+      }
       try {
         await removeImage(name, {
           repo,
           config: ctx.config,
           ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}),
         });
-        state.removeWishlistImage(wishlist.name, fqrn, name);
+        state.releaseWishlistImage(wishlist.name, fqrn, name, path);
         report.removed.push(name);
       } catch (error) {
         fail(name, error);

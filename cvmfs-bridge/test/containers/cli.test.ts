@@ -1,5 +1,6 @@
 // `tsw-bridge container …` as an operator runs it (built binary): ingest with JSON output and
-// JSON-lines events, one-line errors with stable codes and a non-zero exit, remove and gc.
+// JSON-lines events, one-line errors with stable codes and a non-zero exit, remove and gc;
+// a tag a wishlist owns is refused to ingest and remove by hand.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -118,5 +119,44 @@ describe('tsw-bridge container CLI', () => {
     expect(collected.objects.objectsDeleted).toBeGreaterThan(0);
     expect(JSON.parse(cli(['--json', 'container', 'list', 'cli.containers.org']).stdout)).toEqual([]);
     expect(cli(['repo', 'verify', 'cli.containers.org']).code).toBe(0);
+  });
+
+  it('refuses ingest and remove by hand of a tag a wishlist owns (TAG_CONFLICT) until the wishlist lets go', async () => {
+    const layer = await gzipLayer([{ name: 'hello', content: 'owned\n' }]);
+    await pushRaw(registry.url, 'cli/img', 'v2', [layer]);
+    const reference = `${registry.host}/cli/img:v2`;
+    const list = join(base, 'owned.yaml');
+    const wishlist = (inputs: string[]) =>
+      writeFileSync(
+        list,
+        `version: 1\nuser: cli-wl\ncvmfs_repo: cli.containers.org\ninput: ${JSON.stringify(inputs)}\n`,
+      );
+    wishlist([`http://${reference}`]);
+    const applied = cli(['--json', 'container', 'wishlist', 'apply', list]);
+    expect(applied.code).toBe(0);
+    expect(JSON.parse(applied.stdout)).toMatchObject({ converted: [reference], failed: [] });
+    const revision = () => readFileSync(join(base, 'srv', 'cli.containers.org', '.cvmfspublished'));
+    const before = revision();
+    for (const args of [
+      ['container', 'remove', 'cli.containers.org', reference],
+      ['container', 'ingest', 'cli.containers.org', reference],
+    ]) {
+      const r = cli(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toBe(
+        `tsw-bridge: TAG_CONFLICT: cli.containers.org:/${reference} is owned by wishlist:cli-wl\n`,
+      );
+    }
+    expect(revision().equals(before)).toBe(true); // nothing published
+    expect(JSON.parse(cli(['--json', 'container', 'list', 'cli.containers.org']).stdout)).toEqual([
+      expect.objectContaining({ reference }),
+    ]);
+    wishlist([]);
+    expect(JSON.parse(cli(['--json', 'container', 'wishlist', 'apply', list]).stdout)).toMatchObject({
+      removed: [reference],
+    });
+    // Unowned again: an operator may ingest and remove it by hand (it stays unowned).
+    expect(cli(['container', 'ingest', 'cli.containers.org', reference]).code).toBe(0);
+    expect(cli(['container', 'remove', 'cli.containers.org', reference]).code).toBe(0);
   });
 });

@@ -5,6 +5,10 @@
 // registry's tag names is refused and nothing is published; a restart converts nothing again;
 // a revoked entry's tag disappears, and its trees are collected (grace 0 here) while nothing
 // referenced is (a GC runs every second: the restart test's revision would move).
+// One owner per public image path: an approved entry's tag refuses a wishlist naming it
+// (TAG_CONFLICT, the signed image unchanged), a wishlist's tag refuses an approved entry until
+// the wishlist drops it (then the next poll publishes it), a wishlist's removal never takes an
+// approved image, and a revoked entry never takes a path a wishlist owns.
 import { createHash, randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -12,15 +16,26 @@ import type { CatalogEntry } from '@trustswarm/policy';
 import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadContainerConfig } from '../../src/containers/config.js';
+import { openState } from '../../src/containers/state.js';
+import { applyWishlist, parseWishlist } from '../../src/containers/wishlist.js';
 import { FlowState } from '../../src/flows/state.js';
 import type { RepositoryReader } from '../../src/reader/reader.js';
 import { generateRepositoryKeys } from '../../src/repo/keys.js';
 import { DEFAULT_REPO_SETTINGS, Repository } from '../../src/repo/repository.js';
 import { type BuiltImages, buildTestImages, unpackReference } from '../containers/fixture.js';
-import { diffSnapshots, run, skopeoPush, snapshotCvmfs, snapshotDir } from '../containers/images.js';
+import {
+  diffSnapshots,
+  gzipLayer,
+  pushRaw,
+  run,
+  skopeoPush,
+  snapshotCvmfs,
+  snapshotDir,
+} from '../containers/images.js';
 import { type RunningRegistry, startRegistry } from '../containers/registry.js';
 import { tempDir } from '../helpers.js';
-import { type BridgeProcess, startBridge, waitForRepo } from './support/bridge.js';
+import { type BridgeProcess, fileAt, startBridge, waitForRepo } from './support/bridge.js';
 import { type Site, startSite } from './support/site.js';
 
 const SITE = 'BRIDGE-CONTAINER-SITE';
@@ -149,6 +164,10 @@ describe('approved container-image entries → CVMFS', () => {
     expect(repo.manifest().revision).toBe(1);
     const status = (await bridge.status()) as { approved: { entries: unknown[] } };
     expect(status.approved.entries).toEqual([]);
+    // A refused conversion gives its claim on the public path back: any source may take it.
+    const state = openState(join(base, 'state'), FQRN);
+    expect(state.owners(FQRN)).toEqual(new Map());
+    state.close();
   });
 
   it('converts an approved image: its flat tree equals umoci unpack of the same image', async () => {
@@ -229,6 +248,214 @@ describe('approved container-image entries → CVMFS', () => {
       30_000,
     );
     after.close();
+  });
+});
+
+describe('one owner per public image path: approved entries and wishlists', () => {
+  const ID_OWNED = randomUUID();
+  const ID_LATE = randomUUID();
+  /** the digest ID_OWNED signed for test/owned:a, and ID_LATE for test/wish:b */
+  let signed: string;
+  let approvedLater: string;
+  const owned = () => `${registry.host}/test/owned:a`;
+  const wish = () => `${registry.host}/test/wish:b`;
+  const all = () => [
+    ...entries(),
+    imageEntry(ID_OWNED, owned(), signed),
+    imageEntry(ID_LATE, wish(), approvedLater),
+  ];
+  // Wishlists applied here, by another process than the bridge, on the same state directory.
+  const ctx = () => ({
+    config: loadContainerConfig({ file: join(base, 'containers.yaml') }),
+    stateDir: join(base, 'state'),
+    openRepo: () => repo,
+  });
+  const wishlist = (user: string, references: string[]) =>
+    parseWishlist(
+      `version: 1\nuser: ${user}\ncvmfs_repo: ${FQRN}\ninput: ${JSON.stringify(references.map((r) => `http://${r}`))}\n`,
+    );
+  const push = async (repository: string, tag: string, content: string) =>
+    (await pushRaw(registry.url, repository, tag, [await gzipLayer([{ name: 'who', content }])])).digest;
+  const read = () => waitForRepo(repo.layout.publicDir, FQRN, pub, async () => true);
+  /** The digest .metadata records for a tag, and the `who` file its flat tree holds. */
+  async function imageAt(reader: RepositoryReader, reference: string) {
+    const flat = await flatOf(reader, `/${reference}`);
+    if (!flat) return undefined;
+    const record = JSON.parse((await reader.readFile(`/.metadata/${reference}/image.json`)).toString()) as {
+      digest: string;
+    };
+    return { flat, digest: record.digest, who: await fileAt(reader, `${flat}/who`) };
+  }
+  const ownerOf = (reference: string) => {
+    const state = openState(join(base, 'state'), FQRN);
+    try {
+      return state.ownerOf(FQRN, `/${reference}`)?.owner;
+    } finally {
+      state.close();
+    }
+  };
+  const refusedLog = (id: string, after: number) =>
+    (bridge as BridgeProcess).waitForLog(
+      (l) =>
+        l.entryId === id &&
+        typeof l.msg === 'string' &&
+        l.msg.startsWith('approved entry not published') &&
+        (bridge as BridgeProcess).logs.indexOf(l) >= after,
+      60_000,
+    );
+
+  beforeAll(async () => {
+    // No container GC here: the repository lock fails fast, and the wishlists below publish
+    // from this process while the bridge runs.
+    await bridge?.stop();
+    const cfg = config();
+    bridge = await startBridge(base, {
+      ...cfg,
+      approved: { ...cfg.approved, containerGcIntervalSeconds: 0 },
+    });
+    signed = await push('test/owned', 'a', 'signed\n');
+    approvedLater = await push('test/wish', 'b', 'approved later\n');
+  }, 60_000);
+
+  it('an approved entry owns its tag: a wishlist naming it is refused, the signed image unchanged', async () => {
+    await site.publish({ version: 4, entries: all(), approve: [ID_OWNED] });
+    const published = await waitForRepo(
+      repo.layout.publicDir,
+      FQRN,
+      pub,
+      async (r) => (await imageAt(r, owned())) !== undefined,
+      60_000,
+    );
+    const before = await imageAt(published, owned());
+    published.close();
+    expect(before).toMatchObject({ digest: signed, who: 'signed\n' });
+    await (bridge as BridgeProcess).waitForLog(
+      (l) => l.entryId === ID_OWNED && l.msg === 'approved entry published',
+    );
+    expect(ownerOf(owned())).toBe(`approved:${ID_OWNED}`);
+    // Someone pushes over the signed tag; a wishlist names it and another image.
+    await push('test/owned', 'a', 'unsigned push\n');
+    await push('test/free', 'c', 'free\n');
+    const report = await applyWishlist(
+      wishlist('intruder', [owned(), `${registry.host}/test/free:c`]),
+      ctx(),
+    );
+    expect(report.failed).toEqual([
+      {
+        reference: owned(),
+        code: 'TAG_CONFLICT',
+        message: `${FQRN}:/${owned()} is owned by approved:${ID_OWNED}`,
+      },
+    ]);
+    expect(report.converted).toEqual([`${registry.host}/test/free:c`]);
+    const reader = await read();
+    try {
+      expect(await imageAt(reader, owned())).toEqual(before);
+      expect(await imageAt(reader, `${registry.host}/test/free:c`)).toMatchObject({ who: 'free\n' });
+    } finally {
+      reader.close();
+    }
+    expect(ownerOf(owned())).toBe(`approved:${ID_OWNED}`);
+    expect(ownerOf(`${registry.host}/test/free:c`)).toBe('wishlist:intruder');
+  });
+
+  it("a wishlist's removal pass never removes an image an approved entry owns", async () => {
+    // A record the wishlist kept from before owners were recorded, for the approved tag.
+    const state = openState(join(base, 'state'), FQRN);
+    state.addWishlistImage('intruder', FQRN, owned());
+    state.close();
+    const report = await applyWishlist(wishlist('intruder', []), ctx());
+    expect(report.failed).toEqual([]);
+    expect(report.removed).toEqual([`${registry.host}/test/free:c`]);
+    const reader = await read();
+    try {
+      expect(await imageAt(reader, owned())).toMatchObject({ digest: signed, who: 'signed\n' });
+      expect(await imageAt(reader, `${registry.host}/test/free:c`)).toBeUndefined();
+    } finally {
+      reader.close();
+    }
+    const after = openState(join(base, 'state'), FQRN);
+    expect(after.wishlistImages('intruder', FQRN)).toEqual([]);
+    after.close();
+    expect(ownerOf(owned())).toBe(`approved:${ID_OWNED}`);
+    expect(ownerOf(`${registry.host}/test/free:c`)).toBeUndefined();
+  });
+
+  it('a wishlist owns its tag: the approved entry is refused until the wishlist drops it, then published', async () => {
+    // The wishlist converts the tag as it is now; the endorser then signs a later push.
+    const first = await push('test/wish', 'b', 'wishlist first\n');
+    const report = await applyWishlist(wishlist('early', [wish()]), ctx());
+    expect(report).toMatchObject({ converted: [wish()], failed: [] });
+    expect(await push('test/wish', 'b', 'approved later\n')).toBe(approvedLater); // signed again
+    const mark = (bridge as BridgeProcess).logs.length;
+    await site.publish({ version: 5, entries: all(), approve: [ID_OWNED, ID_LATE] });
+    const refused = await refusedLog(ID_LATE, mark);
+    expect(refused.code).toBe('TAG_CONFLICT');
+    expect(refused.msg).toBe(`approved entry not published: ${FQRN}:/${wish()} is owned by wishlist:early`);
+    // Nothing published for it, over a few more polls: the wishlist's image stays, no row.
+    await new Promise((r) => setTimeout(r, 2500));
+    const reader = await read();
+    try {
+      expect(await imageAt(reader, wish())).toMatchObject({ digest: first, who: 'wishlist first\n' });
+    } finally {
+      reader.close();
+    }
+    expect(
+      (bridge as BridgeProcess).logs.some(
+        (l) => l.entryId === ID_LATE && l.msg === 'approved entry published',
+      ),
+    ).toBe(false);
+    const status = (await (bridge as BridgeProcess).status()) as {
+      approved: { entries: { entryId: string }[] };
+    };
+    expect(status.approved.entries.map((e) => e.entryId)).toEqual([ID_OWNED]);
+    expect(ownerOf(wish())).toBe('wishlist:early');
+    // The wishlist lets go: its removal releases the path; the next poll publishes the entry.
+    const dropped = await applyWishlist(wishlist('early', []), ctx());
+    expect(dropped).toMatchObject({ removed: [wish()], failed: [] });
+    await (bridge as BridgeProcess).waitForLog(
+      (l) => l.entryId === ID_LATE && l.msg === 'approved entry published',
+      60_000,
+    );
+    const later = await read();
+    try {
+      expect(await imageAt(later, wish())).toMatchObject({ digest: approvedLater, who: 'approved later\n' });
+    } finally {
+      later.close();
+    }
+    expect(ownerOf(wish())).toBe(`approved:${ID_LATE}`);
+  });
+
+  it('a revoked entry leaves a path a wishlist owns in place (both converted it before owners were recorded)', async () => {
+    // As after an upgrade whose seeding gave the tag to the wishlist that had recorded it.
+    const db = new Database(join(base, 'state', FQRN, 'containers.db'));
+    db.prepare("UPDATE image_owners SET owner = 'wishlist:early' WHERE fqrn = ? AND path = ?").run(
+      FQRN,
+      `/${owned()}`,
+    );
+    db.close();
+    const mark = (bridge as BridgeProcess).logs.length;
+    const refused = await refusedLog(ID_OWNED, mark);
+    expect(refused.code).toBe('TAG_CONFLICT');
+    expect(String(refused.msg)).toContain(`${FQRN}:/${owned()} is owned by wishlist:early`);
+    await site.publish({ version: 6, entries: all(), approve: [ID_LATE] });
+    await (bridge as BridgeProcess).waitForLog(
+      (l) =>
+        l.entryId === ID_OWNED &&
+        l.msg === 'entry no longer approved; its path belongs to another source and was left in place',
+      60_000,
+    );
+    const reader = await read();
+    try {
+      expect(await imageAt(reader, owned())).toMatchObject({ digest: signed, who: 'signed\n' });
+    } finally {
+      reader.close();
+    }
+    expect(ownerOf(owned())).toBe('wishlist:early');
+    const status = (await (bridge as BridgeProcess).status()) as {
+      approved: { entries: { entryId: string }[] };
+    };
+    expect(status.approved.entries.map((e) => e.entryId)).toEqual([ID_LATE]);
   });
 });
 

@@ -2,12 +2,18 @@
 // `cvmfs.repository` where it goes. The image is converted into the repository's DUCC layout
 // (src/containers) only if the registry's tag still names the signed manifest digest; its
 // public path is `basePath/REGISTRY/REPO:TAG`, and `cvmfs.path`, when given, must be exactly that.
+// One owner per public path (src/containers/state.ts): an entry converts into and removes only
+// a path it owns as `approved:ENTRY-ID`; a path a wishlist owns is refused with TAG_CONFLICT.
 import type { ApprovedEntry } from '@trustswarm/fetch';
 import {
+  approvedOwner,
   type ContainerConfig,
+  type ContainerError,
   ContainerLayout,
   convertImage,
   formatReference,
+  isContainerError,
+  openState,
   parseReference,
   removeImage,
 } from '../../containers/index.js';
@@ -51,32 +57,76 @@ function basePathOf(publicPath: string, reference: string): string {
 }
 
 /**
- * Converts the image; publishes nothing when the tag already points at it. Refused
- * (ContainerError, nothing published): a registry tag at another digest, bytes that do not
- * hash to the digest, and everything the converter's layer policy refuses.
+ * Takes (or confirms) the entry's ownership of the image's public path; TAG_CONFLICT when a
+ * wishlist owns it. `fresh`: the claim is new (given back if the conversion then fails).
+ */
+export function claimImagePath(
+  repo: Repository,
+  entryId: string,
+  target: { reference: string; path: string },
+): { fresh: boolean } {
+  const state = openState(repo.settings.stateDir, repo.fqrn);
+  try {
+    return state.claim(repo.fqrn, target.path, approvedOwner(entryId), target.reference);
+  } finally {
+    state.close();
+  }
+}
+
+export function releaseImagePath(repo: Repository, entryId: string, path: string): void {
+  const state = openState(repo.settings.stateDir, repo.fqrn);
+  try {
+    state.release(repo.fqrn, path, approvedOwner(entryId));
+  } finally {
+    state.close();
+  }
+}
+
+/**
+ * Converts the image into a path the entry owns; publishes nothing when the tag already points
+ * at it. Refused (ContainerError, nothing published): a path a wishlist owns (TAG_CONFLICT), a
+ * registry tag at another digest, bytes that do not hash to the digest, and everything the
+ * converter's layer policy refuses.
  */
 export async function publishImage(
   repo: Repository,
+  entryId: string,
   target: ImageTarget,
   config: ContainerConfig,
   onEvent: (event: Record<string, unknown>) => void,
 ): Promise<{ revision: number; changed: boolean }> {
-  const result = await convertImage(
-    { reference: target.reference, digest: target.digest, requireTagAtDigest: true },
-    { repo, config, onEvent },
-  );
-  return { revision: result.revision ?? repo.manifest().revision, changed: result.changed };
+  const claim = claimImagePath(repo, entryId, target);
+  try {
+    const result = await convertImage(
+      { reference: target.reference, digest: target.digest, requireTagAtDigest: true },
+      { repo, config, onEvent },
+    );
+    return { revision: result.revision ?? repo.manifest().revision, changed: result.changed };
+  } catch (error) {
+    if (claim.fresh) releaseImagePath(repo, entryId, target.path);
+    throw error;
+  }
 }
 
-/** Removes the image's public path and metadata; its trees stay for `container gc`. */
+/**
+ * Removes the image's public path and metadata (its trees stay for `container gc`) and gives
+ * the path up. A path another source owns is left alone: `{ conflict }` (TAG_CONFLICT) names it.
+ */
 export async function unpublishImage(
   repo: Repository,
-  row: { reference: string; path: string },
+  row: { entryId: string; reference: string; path: string },
   config: ContainerConfig,
-): Promise<number> {
+): Promise<{ revision: number } | { conflict: ContainerError }> {
+  try {
+    claimImagePath(repo, row.entryId, row); // held while removing (an unowned path too)
+  } catch (error) {
+    if (isContainerError(error, 'TAG_CONFLICT')) return { conflict: error };
+    throw error;
+  }
   const result = await removeImage(row.reference, {
     repo,
     config: { ...config, basePath: basePathOf(row.path, row.reference) },
   });
-  return result.revision ?? repo.manifest().revision;
+  releaseImagePath(repo, row.entryId, row.path);
+  return { revision: result.revision ?? repo.manifest().revision };
 }

@@ -36,7 +36,13 @@ import { withTransaction } from '../../writer/publish.js';
 import { errorCode, errorMessage, FlowError } from '../errors.js';
 import type { FlowMetrics } from '../metrics.js';
 import type { ApprovedRow, FlowState } from '../state.js';
-import { type ImageTarget, imageTargetOf, publishImage, unpublishImage } from './container-entry.js';
+import {
+  claimImagePath,
+  type ImageTarget,
+  imageTargetOf,
+  publishImage,
+  unpublishImage,
+} from './container-entry.js';
 
 export interface ApprovedFlowDeps {
   readonly config: BridgeConfig;
@@ -317,16 +323,21 @@ export class ApprovedFlow {
       row.reference === image.reference &&
       row.repository === repository &&
       row.path === image.path;
+    const repo = Repository.open(repository, settingsOf(this.deps.config));
     if (same && (row.status === 'published' || row.status === 'flagged')) {
+      // Confirms the entry owns its path (an entry published before owners were recorded takes
+      // it now); a wishlist that owns it is reported (TAG_CONFLICT) on every poll.
+      claimImagePath(repo, entry.id, image);
       if (row.unapprovedSince || row.status === 'flagged')
         state.putApproved({ ...row, status: 'published', unapprovedSince: '' });
       return;
     }
     this.requireFree(entry.id, target);
-    const repo = Repository.open(repository, settingsOf(this.deps.config));
     const log = this.deps.logger.child({ entryId: entry.id, reference: image.reference });
     const timer = this.deps.metrics.publishSeconds.startTimer({ flow: 'approved' });
-    const { revision, changed } = await publishImage(repo, image, this.containers, (e) =>
+    // A path a wishlist owns is refused (TAG_CONFLICT) before anything is fetched: no row is
+    // written, so the entry is tried again on every poll and converts once the wishlist lets go.
+    const { revision, changed } = await publishImage(repo, entry.id, image, this.containers, (e) =>
       log.debug(e, 'container progress'),
     );
     timer();
@@ -386,19 +397,27 @@ export class ApprovedFlow {
     return path;
   }
 
-  /** Takes an entry's content out of its repository: the snapshot's path, or the image's tag. */
-  private async unpublish(row: ApprovedRow): Promise<number> {
+  /**
+   * Takes an entry's content out of its repository: the snapshot's path, or the image's tag.
+   * An image path another source owns is left in place: the TAG_CONFLICT is returned instead.
+   */
+  private async unpublish(row: ApprovedRow): Promise<{ revision: number } | { conflict: Error }> {
     const repo = Repository.open(row.repository, settingsOf(this.deps.config));
-    const revision =
+    const result =
       row.kind === 'container-image'
         ? await unpublishImage(repo, row, this.containers)
-        : (
-            await withTransaction(repo, async (tx) => {
-              await tx.remove(row.path);
-            })
-          ).revision;
+        : await withTransaction(repo, async (tx) => {
+            await tx.remove(row.path);
+          });
+    if ('conflict' in result) {
+      this.deps.logger.warn(
+        { entryId: row.entryId, code: result.conflict.code },
+        `published path left in place: ${result.conflict.message}`,
+      );
+      return result;
+    }
     this.deps.metrics.publishes.inc({ flow: 'approved' });
-    return revision;
+    return { revision: result.revision };
   }
 
   private async retire(row: ApprovedRow, now: Date): Promise<void> {
@@ -417,13 +436,15 @@ export class ApprovedFlow {
       log.warn('entry no longer approved; its published path is kept and flagged');
       return;
     }
-    const revision = await this.unpublish(row);
+    const result = await this.unpublish(row);
     if (row.kind === 'repo-snapshot') {
       await this.engine?.close(row.infoHash);
       await this.store.remove(row.entryId);
     }
     this.deps.state.deleteApproved(row.entryId);
     this.deps.metrics.approved.inc({ action: 'removed' });
-    log.info({ revision }, 'entry no longer approved; its path was removed');
+    if ('conflict' in result)
+      log.warn('entry no longer approved; its path belongs to another source and was left in place');
+    else log.info({ revision: result.revision }, 'entry no longer approved; its path was removed');
   }
 }
