@@ -1,8 +1,7 @@
 // Typed API errors: a stable code, an HTTP status and, for verification failures, every reason.
-export interface Reason {
-  code: string;
-  message: string;
-}
+import type { Reason } from '../ui/src/shapes.js';
+
+export type { Reason };
 
 export class ApiError extends Error {
   constructor(

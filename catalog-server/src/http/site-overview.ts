@@ -1,7 +1,13 @@
 // What a site admin needs to decide: every entry of the newest version of every catalog with its
 // state for the site (approved, revoked, pending), and what the next approval changes.
 import { entryDigest, parseApproval, parseCatalog } from '@trustswarm/policy';
-import type { Reason } from '../errors.js';
+import type {
+  ChangedEntry,
+  EntryState,
+  SiteCatalogView,
+  SiteEntryView,
+  SiteOverview,
+} from '../../ui/src/shapes.js';
 import type { Services } from '../services.js';
 import { buildApprovalContent } from '../sites/approval-builder.js';
 import { catalogById, latestVersions } from '../storage/catalog-repo.js';
@@ -12,51 +18,7 @@ import {
   type SiteRecord,
 } from '../storage/site-repo.js';
 
-export type EntryState = 'approved' | 'revoked' | 'pending';
-
-export interface SiteEntryView {
-  id: string;
-  name: string;
-  version: string;
-  kind: string;
-  sha256: string;
-  voTags: string[];
-  state: EntryState;
-  /** The explicit decision on this exact digest, when there is one. */
-  decision: { state: 'approved' | 'revoked'; byUser: string; at: string } | null;
-}
-
-export interface SiteCatalogView {
-  id: string;
-  name: string;
-  version: number;
-  endorser: string;
-  /** False when the catalog does not verify under the site's trust list (then nothing is listed). */
-  verified: boolean;
-  reasons: Reason[];
-  entries: SiteEntryView[];
-}
-
-export interface ChangedEntry {
-  catalogId: string;
-  entryId: string;
-  name: string;
-}
-
-export interface SiteOverview {
-  catalogs: SiteCatalogView[];
-  published: { version: number; issued: string; expires: string } | null;
-  /** Between the published approval and what the site's decisions say now. */
-  changes: { added: ChangedEntry[]; removed: ChangedEntry[] };
-  /** The newest published change of the entry list (re-signings that changed nothing are skipped). */
-  lastChange: {
-    fromVersion: number;
-    toVersion: number;
-    at: string;
-    added: ChangedEntry[];
-    removed: ChangedEntry[];
-  } | null;
-}
+export type { ChangedEntry, EntryState, SiteCatalogView, SiteEntryView, SiteOverview };
 
 /** How far back the last change is looked for (the signer keeps 50 documents per site). */
 const changeLookback = 50;

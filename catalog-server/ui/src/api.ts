@@ -1,11 +1,9 @@
 // The only door to the server: JSON over /api/v1 with the session's Bearer token, errors as
 // ApiError with the server's stable code and every reason.
 import { clearSession, token } from './session.js';
+import type { Reason } from './shapes.js';
 
-export interface Reason {
-  code: string;
-  message: string;
-}
+export type { Reason };
 
 export class ApiError extends Error {
   constructor(

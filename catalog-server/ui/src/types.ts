@@ -75,43 +75,7 @@ export interface SiteSummary {
   hasSigner: boolean;
 }
 
-export interface SiteEntryView {
-  id: string;
-  name: string;
-  version: string;
-  kind: string;
-  sha256: string;
-  voTags: string[];
-  state: 'approved' | 'revoked' | 'pending';
-  decision: { state: string; byUser: string; at: string } | null;
-}
-
-export interface SiteOverview {
-  catalogs: {
-    id: string;
-    name: string;
-    version: number;
-    endorser: string;
-    verified: boolean;
-    reasons: Reason[];
-    entries: SiteEntryView[];
-  }[];
-  published: { version: number; issued: string; expires: string } | null;
-  changes: { added: ChangedEntry[]; removed: ChangedEntry[] };
-  lastChange: {
-    fromVersion: number;
-    toVersion: number;
-    at: string;
-    added: ChangedEntry[];
-    removed: ChangedEntry[];
-  } | null;
-}
-
-export interface ChangedEntry {
-  catalogId: string;
-  entryId: string;
-  name: string;
-}
+export type { ChangedEntry, SiteEntryView, SiteOverview } from './shapes.js';
 
 export interface Dashboard {
   now: string;
