@@ -119,7 +119,7 @@ export class ObjectGetter {
       } catch (error) {
         const status = error instanceof HttpStatusError ? error.status : 0;
         // A refused certificate is refused again: no retry, and a message that says so.
-        const problem = certificateProblem(error, this.endpoint.origin, this.tls);
+        const problem = certificateProblem(error, this.tls);
         if (problem) throw new Error(problem, { cause: error });
         const transient = status === 0 || status === 429 || status >= 500;
         if (!transient || attempt >= GET_ATTEMPTS) throw error;
@@ -251,7 +251,13 @@ export interface ListedObject {
   readonly sizeBytes: number;
 }
 
-export async function listAll(client: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
+/** Every object under `prefix`; `tls` (the client's settings) explains a refused certificate. */
+export async function listAll(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  tls?: S3Tls,
+): Promise<ListedObject[]> {
   const out: ListedObject[] = [];
   let token: string | undefined;
   do {
@@ -261,7 +267,10 @@ export async function listAll(client: S3Client, bucket: string, prefix: string):
         new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }),
       );
     } catch (error) {
-      throw new FlowError('S3_FAILED', `list ${bucket}/${prefix}: ${errorMessage(error)}`, { cause: error });
+      const problem = tls && certificateProblem(error, tls);
+      throw new FlowError('S3_FAILED', `list ${bucket}/${prefix}: ${problem ?? errorMessage(error)}`, {
+        cause: error,
+      });
     }
     for (const o of page.Contents ?? []) {
       if (o.Key !== undefined)

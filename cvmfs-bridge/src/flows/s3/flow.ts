@@ -24,7 +24,7 @@ import { type ObjectChange, parseEventMessage } from './events.js';
 import { mapLimit } from './map-limit.js';
 import { bucketDrift } from './reconcile.js';
 import { Sequencer } from './sequencer.js';
-import { certificateProblem, loadS3Tls, type S3Tls } from './tls.js';
+import { loadS3Tls, type S3Tls } from './tls.js';
 
 const CONSUMER = 's3';
 /** Objects up to this size are kept in memory between download and publish (no staging file)… */
@@ -413,11 +413,7 @@ export class S3Flow {
     try {
       await this.reconcile();
     } catch (error) {
-      const problem = certificateProblem(error, this.cfg.endpoint, this.tls);
-      this.deps.logger.warn(
-        { code: errorCode(error) },
-        `S3 reconciliation failed: ${problem ?? errorMessage(error)}`,
-      );
+      this.deps.logger.warn({ code: errorCode(error) }, `S3 reconciliation failed: ${errorMessage(error)}`);
     }
     if (this.stopped) return;
     this.reconcileTimer = setTimeout(
@@ -432,7 +428,14 @@ export class S3Flow {
     const started = Date.now();
     for (const mapping of this.cfg.buckets) {
       const warn = (message: string) => this.deps.logger.warn(message);
-      const changes = await bucketDrift(this.s3, mapping, this.deps.state, this.cfg.maxKeyBytes, warn);
+      const changes = await bucketDrift(
+        this.s3,
+        mapping,
+        this.deps.state,
+        this.cfg.maxKeyBytes,
+        warn,
+        this.tls,
+      );
       // A version already queued (typically a backlog of events still draining at start) will
       // be published by that change: queuing it again would only make batches with nothing to do.
       const missed = changes.filter((c) => !this.queuedVersions.has(versionId(c)));

@@ -9,6 +9,8 @@ import type { S3FlowConfig } from '../config.js';
 import { errorMessage, FlowError } from '../errors.js';
 
 export interface S3Tls {
+  /** The endpoint these settings are for. */
+  readonly endpoint: string;
   /** The CA file as configured, '' when unset. */
   readonly caFile: string;
   /** PEM certificates to trust instead of the default store; undefined: the default store. */
@@ -20,7 +22,7 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE---
 /** Reads and checks `s3.caFile` (at start-up); every problem is one CONFIG_INVALID line naming the file. */
 export function loadS3Tls(config: Pick<S3FlowConfig, 'endpoint' | 'caFile'>): S3Tls {
   const file = config.caFile;
-  if (!file) return { caFile: '' };
+  if (!file) return { endpoint: config.endpoint, caFile: '' };
   const invalid = (problem: string) => new FlowError('CONFIG_INVALID', `s3.caFile ${file}: ${problem}`);
   if (!/^https:/i.test(config.endpoint))
     throw invalid(`set, but s3.endpoint ${config.endpoint} is not https:// (nothing would use it)`);
@@ -41,7 +43,7 @@ export function loadS3Tls(config: Pick<S3FlowConfig, 'endpoint' | 'caFile'>): S3
       );
     }
   });
-  return { caFile: file, ca: blocks };
+  return { endpoint: config.endpoint, caFile: file, ca: blocks };
 }
 
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
@@ -71,21 +73,22 @@ const CERTIFICATE_CODES = new Set([
   'HOSTNAME_MISMATCH',
 ]);
 
-/** The TLS code when `error` (or its cause) is a refused server certificate. */
-export function certificateCode(error: unknown): string | undefined {
+/** The error (itself or a cause) that is a refused server certificate. */
+function certificateError(error: unknown): { code: string; message: string } | undefined {
   for (let e = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && CERTIFICATE_CODES.has(code)) return code;
+    if (typeof code === 'string' && CERTIFICATE_CODES.has(code)) return { code, message: errorMessage(e) };
   }
   return undefined;
 }
 
 /** A refused certificate as one line an operator can act on; undefined for other errors. */
-export function certificateProblem(error: unknown, endpoint: string, tls: S3Tls): string | undefined {
-  const code = certificateCode(error);
-  if (!code) return undefined;
+export function certificateProblem(error: unknown, tls: S3Tls): string | undefined {
+  const refused = certificateError(error);
+  if (!refused) return undefined;
+  const origin = URL.canParse(tls.endpoint) ? new URL(tls.endpoint).origin : tls.endpoint;
   const trusted = tls.caFile
     ? `trusting only the CAs of s3.caFile ${tls.caFile}`
     : 'trusting the default CAs (s3.caFile not set)';
-  return `TLS certificate of ${endpoint} refused, ${trusted}: ${code}: ${errorMessage(error)}`;
+  return `TLS certificate of ${origin} refused, ${trusted}: ${refused.code}: ${refused.message}`;
 }
