@@ -1,5 +1,6 @@
 // The bridge's configuration: one schema with a default for every key, filled from a YAML
 // file, then TSW_BRIDGE_* environment variables, then command-line flags (later wins).
+// A scalar key of a section has its own variable too: s3.caFile is TSW_BRIDGE_S3_CA_FILE.
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
@@ -39,6 +40,46 @@ function envKey(key: string): string {
   return ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 }
 
+/** The schema under its default/prefault/optional wrappers. */
+function bare(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  while (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional)
+    s = s.unwrap() as z.ZodType;
+  return s;
+}
+
+/** An environment value as the key's type: numbers and booleans parsed, strings as they are. */
+function fromEnvValue(schema: z.ZodType, value: string): unknown {
+  if (schema instanceof z.ZodNumber) return value.trim() === '' ? value : Number(value);
+  if (schema instanceof z.ZodBoolean) return value === 'true' ? true : value === 'false' ? false : value;
+  return value;
+}
+
+/** TSW_BRIDGE_<SECTION>_<KEY> values of the sections' scalar keys (lists and sub-sections: file only). */
+function sectionsFromEnv(env: NodeJS.ProcessEnv): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [section, schema] of Object.entries(ConfigSchema.shape)) {
+    const object = bare(schema);
+    if (!(object instanceof z.ZodObject)) continue;
+    for (const [key, keySchema] of Object.entries(object.shape as Record<string, z.ZodType>)) {
+      const leaf = bare(keySchema);
+      const scalar =
+        leaf instanceof z.ZodString ||
+        leaf instanceof z.ZodEnum ||
+        leaf instanceof z.ZodNumber ||
+        leaf instanceof z.ZodBoolean;
+      const value = env[`${envKey(section)}_${envKey(key).slice(ENV_PREFIX.length)}`];
+      if (!scalar || value === undefined) continue;
+      out[section] ??= {};
+      out[section][key] = fromEnvValue(leaf, value);
+    }
+  }
+  return out;
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
 export function loadConfig(
   options: { file?: string; env?: NodeJS.ProcessEnv; flags?: Record<string, unknown> } = {},
 ): BridgeConfig {
@@ -56,6 +97,11 @@ export function loadConfig(
   for (const key of Object.keys(ConfigSchema.shape)) {
     const value = env[envKey(key)];
     if (value !== undefined) fromEnv[key] = value;
+  }
+  // A section's variables override single keys of the file's section, not the whole section.
+  for (const [section, values] of Object.entries(sectionsFromEnv(env))) {
+    const base = fromEnv[section] ?? fromFile[section] ?? {};
+    fromEnv[section] = isMapping(base) ? { ...base, ...values } : base;
   }
   const fromFlags = Object.fromEntries(
     Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined),

@@ -1,18 +1,22 @@
 // A private single-node Ceph cluster (one mon, one memstore OSD, RADOS Gateway with civetweb) for
 // S3 tests, started from an empty directory in ~15 s. Needs the Debian packages ceph-mon,
-// ceph-osd and radosgw; fails loudly when they are missing.
+// ceph-osd and radosgw; fails loudly when they are missing. With `tls`, the same gateway also
+// serves HTTPS on a second port, through a beast frontend (`httpsEndpoint`).
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
 export interface RgwInstance {
   endpoint: string;
+  /** https://127.0.0.1:PORT when started with `tls`. */
+  httpsEndpoint?: string;
   accessKeyId: string;
   secretAccessKey: string;
   stop(): Promise<void>;
@@ -29,6 +33,19 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A TLS handshake completes on the port (readiness only: the certificate is the tests' business). */
+function tlsHandshakes(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.setTimeout(5000, () => socket.destroy());
+    socket.once('error', () => resolve(false));
+    socket.once('close', () => resolve(false));
+  });
+}
+
 async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -38,9 +55,22 @@ async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boo
   throw new Error(`${what} not ready after ${timeoutMs} ms`);
 }
 
-export async function startRgw(): Promise<RgwInstance> {
+export interface RgwTls {
+  /** PEM file holding the server certificate (chain) followed by its private key. */
+  readonly certificateAndKeyFile: string;
+}
+
+export async function startRgw(opts: { tls?: RgwTls } = {}): Promise<RgwInstance> {
   const dir = await mkdtemp(join(tmpdir(), 'tsw-ceph-'));
   const [monV2, monV1, http] = [await freePort(), await freePort(), await freePort()];
+  const https = opts.tls ? await freePort() : undefined;
+  // A second frontend, beast, for TLS: civetweb's TLS cannot work with OpenSSL 3 (radosgw
+  // 16.2.15 logs "load_dll: libssl.so.3: cannot find SSL_get_peer_certificate", a macro since
+  // OpenSSL 3.0, and does not start). Plain HTTP stays on civetweb (see services.md: beast aborts
+  // on a multi-object delete with notifications).
+  const tlsFrontend = opts.tls
+    ? `, beast ssl_endpoint=127.0.0.1:${https} ssl_certificate=${opts.tls.certificateAndKeyFile} tcp_nodelay=1`
+    : '';
   const fsid = randomUUID();
   for (const sub of ['mon', 'osd/0', 'run', 'log', 'rgw']) await mkdir(join(dir, sub), { recursive: true });
   const conf = join(dir, 'ceph.conf');
@@ -72,7 +102,7 @@ osd objectstore = memstore
 memstore device bytes = 536870912
 [client.rgw.a]
 # tcp_nodelay: without it civetweb's small responses wait on Nagle + delayed ACK (~40 ms each).
-rgw frontends = civetweb port=127.0.0.1:${http} tcp_nodelay=1
+rgw frontends = civetweb port=127.0.0.1:${http} tcp_nodelay=1${tlsFrontend}
 rgw data = ${dir}/rgw
 `,
   );
@@ -171,6 +201,7 @@ rgw data = ${dir}/rgw
     await sh('radosgw', ['-c', conf, '-n', 'client.rgw.a']);
     const endpoint = `http://127.0.0.1:${http}`;
     await waitFor('radosgw', 60_000, async () => (await fetch(endpoint)).ok);
+    if (https !== undefined) await waitFor('radosgw TLS frontend', 30_000, () => tlsHandshakes(https));
     const accessKeyId = 'TSWTESTKEY';
     const secretAccessKey = randomUUID();
     await sh('radosgw-admin', [
@@ -187,9 +218,19 @@ rgw data = ${dir}/rgw
       '--secret',
       secretAccessKey,
     ]);
-    return { endpoint, accessKeyId, secretAccessKey, stop };
+    const httpsEndpoint = https === undefined ? undefined : `https://127.0.0.1:${https}`;
+    return { endpoint, ...(httpsEndpoint ? { httpsEndpoint } : {}), accessKeyId, secretAccessKey, stop };
   } catch (err) {
+    // The gateway's own complaint (a frontend that cannot start, say) is in its log, gone after stop().
+    const log = await readFile(join(dir, 'log', 'client.rgw.a.log'), 'utf8').catch(() => '');
+    const complaints = log
+      .split('\n')
+      .filter((l) => /error|fail|unable|cannot|ssl/i.test(l))
+      .slice(-5)
+      .join(' | ');
     await stop();
-    throw new Error(`could not start a Ceph RGW for the S3 tests: ${(err as Error).message}`);
+    throw new Error(
+      `could not start a Ceph RGW for the S3 tests: ${(err as Error).message}${complaints ? `; radosgw log: ${complaints}` : ''}`,
+    );
   }
 }

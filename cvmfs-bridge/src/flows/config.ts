@@ -35,6 +35,11 @@ export const S3FlowSchema = z
     accessKeyId: z.string().default(''),
     secretAccessKey: z.string().default(''),
     forcePathStyle: z.boolean().default(true),
+    /**
+     * PEM bundle of the CAs that may vouch for an https:// endpoint, instead of the default
+     * store (read at start-up); empty: Node's default CAs.
+     */
+    caFile: z.string().default(''),
     /** Durable topic exchange RGW publishes to, and the queue the bridge consumes. */
     exchange: z.string().min(1).default('tsw.s3-events'),
     routingKey: z.string().min(1).default('#'),

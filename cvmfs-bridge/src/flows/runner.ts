@@ -12,6 +12,7 @@ import { openKeyStore } from './keystore/index.js';
 import { FlowMetrics } from './metrics.js';
 import { RequestsFlow } from './requests/flow.js';
 import { S3Flow } from './s3/flow.js';
+import { loadS3Tls } from './s3/tls.js';
 import { FlowState } from './state.js';
 
 export interface Runner {
@@ -39,13 +40,15 @@ export async function startRunner(config: BridgeConfig, logger: Logger = pino())
       'no flow enabled: set s3.enabled, requests.enabled or approved.enabled',
     );
   const listen = config.http.listen ? splitHostPort(config.http.listen) : undefined;
+  // A bad s3.caFile refuses the start before anything is opened.
+  const s3Tls = config.s3.enabled ? loadS3Tls(config.s3) : undefined;
   const state = new FlowState(join(config.stateDir, 'flows', 'state.db'));
   const metrics = new FlowMetrics();
   const needsAmqp = config.s3.enabled || config.requests.enabled;
   const session = needsAmqp ? new AmqpSession(config.amqp, logger.child({ part: 'amqp' })) : undefined;
   const s3 =
     config.s3.enabled && session
-      ? new S3Flow({ config, session, state, metrics, logger: logger.child({ flow: 's3' }) })
+      ? new S3Flow({ config, session, state, metrics, logger: logger.child({ flow: 's3' }), tls: s3Tls })
       : undefined;
   const requests =
     config.requests.enabled && session

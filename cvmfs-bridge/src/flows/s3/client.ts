@@ -1,6 +1,6 @@
 // The bridge's S3 door: signed GETs streamed into memory or a staging file with a size limit,
 // and (through the SDK client, configured for RGW/MinIO/AWS) a full ListObjectsV2 walk for
-// reconciliation.
+// reconciliation. Both trust what `s3.caFile` says (see tls.ts).
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -12,9 +12,10 @@ import { ListObjectsV2Command, type ListObjectsV2CommandOutput, S3Client } from 
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { S3FlowConfig } from '../config.js';
 import { errorMessage, FlowError } from '../errors.js';
+import { certificateProblem, loadS3Tls, type S3Tls } from './tls.js';
 
 /** The SDK client, for the few ListObjectsV2 calls of reconciliation. */
-export function makeS3Client(config: S3FlowConfig): S3Client {
+export function makeS3Client(config: S3FlowConfig, tls: S3Tls = loadS3Tls(config)): S3Client {
   return new S3Client({
     endpoint: config.endpoint,
     region: config.region,
@@ -23,6 +24,10 @@ export function makeS3Client(config: S3FlowConfig): S3Client {
     // RGW (and MinIO) need these, or a streamed PutObject fails with 411 MissingContentLength.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // The SDK builds its NodeHttpHandler from these options (no handler package of our own).
+    ...(tls.ca
+      ? { requestHandler: { httpsAgent: new HttpsAgent({ keepAlive: true, ca: [...tls.ca] }) } }
+      : {}),
   });
 }
 
@@ -79,15 +84,19 @@ export class ObjectGetter {
   private readonly endpoint: URL;
   private readonly agent: HttpAgent;
   private readonly request: typeof httpRequest;
+  private readonly tls: S3Tls;
 
-  constructor(config: S3FlowConfig) {
+  constructor(config: S3FlowConfig, tls: S3Tls = loadS3Tls(config)) {
+    this.tls = tls;
     this.endpoint = new URL(config.endpoint);
     const https = this.endpoint.protocol === 'https:';
     if (!https && this.endpoint.protocol !== 'http:')
       throw new FlowError('CONFIG_INVALID', `s3.endpoint must be http(s)://, got ${config.endpoint}`);
     // One connection per parallel GET; the pool never queues a download behind another.
     const agentOptions = { keepAlive: true, maxSockets: config.downloadConcurrency };
-    this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    this.agent = https
+      ? new HttpsAgent({ ...agentOptions, ...(tls.ca ? { ca: [...tls.ca] } : {}) })
+      : new HttpAgent(agentOptions);
     this.request = https ? httpsRequest : httpRequest;
     this.signer = new SignatureV4({
       service: 's3',
@@ -109,6 +118,9 @@ export class ObjectGetter {
         return await this.once(bucket, key);
       } catch (error) {
         const status = error instanceof HttpStatusError ? error.status : 0;
+        // A refused certificate is refused again: no retry, and a message that says so.
+        const problem = certificateProblem(error, this.tls);
+        if (problem) throw new Error(problem, { cause: error });
         const transient = status === 0 || status === 429 || status >= 500;
         if (!transient || attempt >= GET_ATTEMPTS) throw error;
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
@@ -239,7 +251,13 @@ export interface ListedObject {
   readonly sizeBytes: number;
 }
 
-export async function listAll(client: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
+/** Every object under `prefix`; `tls` (the client's settings) explains a refused certificate. */
+export async function listAll(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  tls?: S3Tls,
+): Promise<ListedObject[]> {
   const out: ListedObject[] = [];
   let token: string | undefined;
   do {
@@ -249,7 +267,10 @@ export async function listAll(client: S3Client, bucket: string, prefix: string):
         new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }),
       );
     } catch (error) {
-      throw new FlowError('S3_FAILED', `list ${bucket}/${prefix}: ${errorMessage(error)}`, { cause: error });
+      const problem = tls && certificateProblem(error, tls);
+      throw new FlowError('S3_FAILED', `list ${bucket}/${prefix}: ${problem ?? errorMessage(error)}`, {
+        cause: error,
+      });
     }
     for (const o of page.Contents ?? []) {
       if (o.Key !== undefined)

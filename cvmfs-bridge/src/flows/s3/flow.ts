@@ -24,6 +24,7 @@ import { type ObjectChange, parseEventMessage } from './events.js';
 import { mapLimit } from './map-limit.js';
 import { bucketDrift } from './reconcile.js';
 import { Sequencer } from './sequencer.js';
+import { loadS3Tls, type S3Tls } from './tls.js';
 
 const CONSUMER = 's3';
 /** Objects up to this size are kept in memory between download and publish (no staging file)… */
@@ -71,11 +72,14 @@ export interface S3FlowDeps {
   readonly state: FlowState;
   readonly logger: Logger;
   readonly metrics: FlowMetrics;
+  /** `s3.caFile` read and checked; read here when not given. */
+  readonly tls?: S3Tls;
 }
 
 export class S3Flow {
   private readonly s3: S3Client;
   private readonly getter: ObjectGetter;
+  private readonly tls: S3Tls;
   private readonly sequencers = new Map<string, Sequencer<Item, Prepared>>();
   /** Per repository: ETags the batch now publishing brings in, so the next need not fetch them. */
   private readonly ahead = new Map<string, Map<string, string>>();
@@ -89,8 +93,9 @@ export class S3Flow {
   lastReconcile: { at: string; queued: number } | undefined;
 
   constructor(private readonly deps: S3FlowDeps) {
-    this.s3 = makeS3Client(deps.config.s3);
-    this.getter = new ObjectGetter(deps.config.s3);
+    this.tls = deps.tls ?? loadS3Tls(deps.config.s3);
+    this.getter = new ObjectGetter(deps.config.s3, this.tls);
+    this.s3 = makeS3Client(deps.config.s3, this.tls);
     this.stagingDir = join(deps.config.stateDir, 'flows', 's3-staging');
   }
 
@@ -408,7 +413,7 @@ export class S3Flow {
     try {
       await this.reconcile();
     } catch (error) {
-      this.deps.logger.warn(`S3 reconciliation failed: ${errorMessage(error)}`);
+      this.deps.logger.warn({ code: errorCode(error) }, `S3 reconciliation failed: ${errorMessage(error)}`);
     }
     if (this.stopped) return;
     this.reconcileTimer = setTimeout(
@@ -423,7 +428,14 @@ export class S3Flow {
     const started = Date.now();
     for (const mapping of this.cfg.buckets) {
       const warn = (message: string) => this.deps.logger.warn(message);
-      const changes = await bucketDrift(this.s3, mapping, this.deps.state, this.cfg.maxKeyBytes, warn);
+      const changes = await bucketDrift(
+        this.s3,
+        mapping,
+        this.deps.state,
+        this.cfg.maxKeyBytes,
+        warn,
+        this.tls,
+      );
       // A version already queued (typically a backlog of events still draining at start) will
       // be published by that change: queuing it again would only make batches with nothing to do.
       const missed = changes.filter((c) => !this.queuedVersions.has(versionId(c)));

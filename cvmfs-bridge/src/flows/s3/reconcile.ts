@@ -7,6 +7,7 @@ import { errorMessage } from '../errors.js';
 import type { FlowState } from '../state.js';
 import { listAll } from './client.js';
 import { type ObjectChange, targetOf } from './events.js';
+import type { S3Tls } from './tls.js';
 
 export async function bucketDrift(
   s3: S3Client,
@@ -14,8 +15,9 @@ export async function bucketDrift(
   state: FlowState,
   maxKeyBytes: number,
   warn: (message: string) => void,
+  tls?: S3Tls,
 ): Promise<ObjectChange[]> {
-  const listed = await listAll(s3, mapping.bucket, mapping.prefix);
+  const listed = await listAll(s3, mapping.bucket, mapping.prefix, tls);
   const known = new Map(state.s3Objects(mapping.bucket).map((r) => [r.key, r]));
   const seen = new Set<string>();
   const changes: ObjectChange[] = [];
