@@ -7,8 +7,8 @@
 //   aria2c      N aria2c clients of the same .torrent, tracker and web seed
 // and compares each with the bound S/B. Writes swarm.json, swarm.md and swarm.svg.
 //
-// Usage (root): pnpm exec tsx test/bench/swarm/run.ts [--size-mib 128] [--rate-mbit 50]
-//   [--n 4,8,16,32] [--methods trustswarm,http,aria2c] [--http-max-n 8] [--out DIR]
+// Usage (root): pnpm exec tsx test/bench/swarm/run.ts [--size-mib 512] [--rate-mbit 50]
+//   [--n 4,8,16,32] [--methods trustswarm,http,aria2c] [--http-max-n 4] [--out DIR]
 // The outer process builds the namespaces and always removes them; the measuring process
 // runs inside the origin's namespace, so no benchmark traffic touches the host's network.
 
@@ -35,9 +35,10 @@ import {
 const HERE = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
-    'size-mib': { type: 'string', default: '128' },
+    /** 128 pieces of 4 MiB; 128 MiB (32 pieces) is below any VM image's count (test/README) */
+    'size-mib': { type: 'string', default: '512' },
     'rate-mbit': { type: 'string', default: '50' },
-    'http-max-n': { type: 'string', default: '8' },
+    'http-max-n': { type: 'string', default: '4' },
     n: { type: 'string', default: '4,8,16,32' },
     methods: { type: 'string', default: 'trustswarm,http,aria2c' },
     out: { type: 'string', default: join(HERE, 'results') },
