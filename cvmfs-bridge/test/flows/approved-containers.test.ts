@@ -21,8 +21,7 @@ import { openState } from '../../src/containers/state.js';
 import { applyWishlist, parseWishlist } from '../../src/containers/wishlist.js';
 import { FlowState } from '../../src/flows/state.js';
 import type { RepositoryReader } from '../../src/reader/reader.js';
-import { generateRepositoryKeys } from '../../src/repo/keys.js';
-import { DEFAULT_REPO_SETTINGS, Repository } from '../../src/repo/repository.js';
+import type { Repository } from '../../src/repo/repository.js';
 import { type BuiltImages, buildTestImages, unpackReference } from '../containers/fixture.js';
 import {
   diffSnapshots,
@@ -35,7 +34,7 @@ import {
 } from '../containers/images.js';
 import { type RunningRegistry, startRegistry } from '../containers/registry.js';
 import { tempDir } from '../helpers.js';
-import { type BridgeProcess, fileAt, startBridge, waitForRepo } from './support/bridge.js';
+import { type BridgeProcess, createRepoIn, fileAt, startBridge, waitForRepo } from './support/bridge.js';
 import { type Site, startSite } from './support/site.js';
 
 const SITE = 'BRIDGE-CONTAINER-SITE';
@@ -129,12 +128,7 @@ beforeAll(async () => {
     digests[tag] = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
   }
   expect(digests.one).not.toBe(digests.two);
-  repo = Repository.create(
-    FQRN,
-    { ...DEFAULT_REPO_SETTINGS, storageDir: join(base, 'srv'), stateDir: join(base, 'state') },
-    new Date(),
-    generateRepositoryKeys(FQRN),
-  );
+  repo = createRepoIn(base, FQRN);
   pub = repo.masterPublicKey();
 }, 180_000);
 

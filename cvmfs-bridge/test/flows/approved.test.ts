@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateRepositoryKeys } from '../../src/repo/keys.js';
-import { DEFAULT_REPO_SETTINGS, Repository } from '../../src/repo/repository.js';
+import type { Repository } from '../../src/repo/repository.js';
 import { tempDir } from '../helpers.js';
-import { type BridgeProcess, fileAt, startBridge, waitForRepo } from './support/bridge.js';
+import { type BridgeProcess, createRepoIn, fileAt, startBridge, waitForRepo } from './support/bridge.js';
 import { type Site, type SnapshotArtifact, snapshotEntry, startSite } from './support/site.js';
 
 const SITE = 'BRIDGE-SITE';
@@ -81,12 +80,7 @@ beforeAll(async () => {
     'lib.tar',
     await tarOf({ 'lib/libx.so': 'libx\n' }),
   );
-  repo = Repository.create(
-    FQRN,
-    { ...DEFAULT_REPO_SETTINGS, storageDir: join(base, 'srv'), stateDir: join(base, 'state') },
-    new Date(),
-    generateRepositoryKeys(FQRN),
-  );
+  repo = createRepoIn(base, FQRN);
   pub = repo.masterPublicKey();
 }, 120_000);
 

@@ -20,9 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RgwInstance, startRgw } from '../../../catalog-server/test/support/ceph-rgw.js';
 import { S3FlowSchema } from '../../src/flows/config.js';
 import { downloadObject, ObjectGetter } from '../../src/flows/s3/client.js';
-import { generateRepositoryKeys } from '../../src/repo/keys.js';
-import { DEFAULT_REPO_SETTINGS, Repository } from '../../src/repo/repository.js';
-import { type BridgeProcess, fileAt, startBridge, waitForRepo } from './support/bridge.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { type BridgeProcess, createRepoIn, fileAt, startBridge, waitForRepo } from './support/bridge.js';
 import { ensureSharedRabbit, type PrivateRabbit, startPrivateRabbit } from './support/rabbit.js';
 import { notifyingBucket, s3Client } from './support/rgw-notify.js';
 
@@ -111,12 +110,7 @@ beforeAll(async () => {
     amqpUrl,
   });
   await s3.send(new CreateBucketCommand({ Bucket: QUIET }));
-  repo = Repository.create(
-    FQRN,
-    { ...DEFAULT_REPO_SETTINGS, storageDir: join(base, 'srv'), stateDir: join(base, 'state') },
-    new Date(),
-    generateRepositoryKeys(FQRN),
-  );
+  repo = createRepoIn(base, FQRN);
   pub = repo.masterPublicKey();
   bridge = await startBridge(base, bridgeConfig());
 }, 180_000);

@@ -18,9 +18,8 @@ import { type RgwInstance, startRgw } from '../../../catalog-server/test/support
 import { S3FlowSchema } from '../../src/flows/config.js';
 import { downloadObject, listAll, makeS3Client, ObjectGetter } from '../../src/flows/s3/client.js';
 import { loadS3Tls } from '../../src/flows/s3/tls.js';
-import { generateRepositoryKeys } from '../../src/repo/keys.js';
-import { DEFAULT_REPO_SETTINGS, Repository } from '../../src/repo/repository.js';
-import { type BridgeProcess, fileAt, startBridge, waitForRepo } from './support/bridge.js';
+import type { Repository } from '../../src/repo/repository.js';
+import { type BridgeProcess, createRepoIn, fileAt, startBridge, waitForRepo } from './support/bridge.js';
 import { ensureSharedRabbit } from './support/rabbit.js';
 import { notifyingBucket, s3Client } from './support/rgw-notify.js';
 import { makeTestCa, type TestCa } from './support/test-ca.js';
@@ -134,12 +133,7 @@ beforeAll(async () => {
     amqpUrl,
   });
   await s3.send(new CreateBucketCommand({ Bucket: QUIET }));
-  repo = Repository.create(
-    FQRN,
-    { ...DEFAULT_REPO_SETTINGS, storageDir: join(base, 'srv'), stateDir: join(base, 'state') },
-    new Date(),
-    generateRepositoryKeys(FQRN),
-  );
+  repo = createRepoIn(base, FQRN);
   pub = repo.masterPublicKey();
 }, 180_000);
 

@@ -7,6 +7,8 @@ import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
 import { LocalFetcher } from '../../../src/reader/fetcher.js';
 import { RepositoryReader } from '../../../src/reader/reader.js';
+import { generateRepositoryKeys } from '../../../src/repo/keys.js';
+import { DEFAULT_REPO_SETTINGS, Repository } from '../../../src/repo/repository.js';
 
 export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist', 'cli.js');
 
@@ -20,6 +22,16 @@ export interface BridgeProcess {
   status(): Promise<Record<string, unknown>>;
   metrics(): Promise<string>;
   stop(): Promise<void>;
+}
+
+/** A new repository under `base/srv` with its keys under `base/state`, where the flows' config points. */
+export function createRepoIn(base: string, fqrn: string): Repository {
+  return Repository.create(
+    fqrn,
+    { ...DEFAULT_REPO_SETTINGS, storageDir: join(base, 'srv'), stateDir: join(base, 'state') },
+    new Date(),
+    generateRepositoryKeys(fqrn),
+  );
 }
 
 export async function startBridge(
