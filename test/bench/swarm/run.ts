@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execa, type ResultPromise } from 'execa';
-import { BIN, ROOT, stopAll } from '../../demo/lib/processes.js';
+import { BIN, installedAgentArgs, ROOT, stopAll } from '../../demo/lib/processes.js';
 import { addImage, agentConfig, type Site, signAndPublish, startSite } from '../../demo/lib/site.js';
 import { createTopology, ipOf, type LinkCounters, linkCounters, nsOf, removeStale } from './netns.js';
 import {
@@ -337,7 +337,9 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
     const configPath = join(dataDir, 'agent.yaml');
     await writeFile(configPath, JSON.stringify(config));
     agents.push(
-      inHost(i, 'node', [BIN.agent, 'run', '--config', configPath], { log: join(dataDir, 'agent.log') }),
+      inHost(i, 'node', [...installedAgentArgs(), 'run', '--config', configPath], {
+        log: join(dataDir, 'agent.log'),
+      }),
     );
     doneFiles.push(done);
     sockets.push(socket);

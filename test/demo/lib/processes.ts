@@ -1,7 +1,7 @@
 // The demo's processes: every TrustSwarm binary runs as its own process from the built
 // packages, exactly as an operator would start it. Failures become one clear line.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,18 @@ export const BIN = {
   agent: join(ROOT, 'node-agent', 'dist', 'cli.js'),
   bridge: join(ROOT, 'cvmfs-bridge', 'dist', 'cli.js'),
 };
+
+/**
+ * `node` arguments that run tsw-agent as installed: the bundle (node-agent/scripts/bundle.mjs)
+ * with the node flags of its `#!` line (its young-generation size), not dist/cli.js.
+ */
+export function installedAgentArgs(): string[] {
+  const bundle = join(ROOT, 'node-agent', 'dist', 'tsw-agent.mjs');
+  const shebang = readFileSync(bundle, 'utf8').split('\n', 1)[0] ?? '';
+  const flags = /^#!\S*env -S node(?<flags>( --\S+)*)$/.exec(shebang)?.groups?.flags;
+  if (flags === undefined) throw new Error(`${bundle}: unexpected first line ${shebang}`);
+  return [...flags.split(' ').filter(Boolean), bundle];
+}
 
 const running = new Set<ResultPromise>();
 
