@@ -128,19 +128,20 @@ export class Repository {
 
   /**
    * Signs and atomically replaces .cvmfspublished, after flushing the objects and catalogs it
-   * names to disk (a crash or a power cut leaves the old revision or the new one, whole);
-   * `beforeRename` lets tests crash in between.
+   * names to disk (a crash or a power cut leaves the old revision or the new one, whole).
+   * `dataFlushed`: the caller has just flushed them and written nothing since (publish flushes
+   * off the event loop). `beforeRename` lets tests crash in between.
    */
-  writeManifest(m: Manifest, beforeRename?: () => void): void {
+  writeManifest(m: Manifest, options: { dataFlushed?: boolean; beforeRename?: () => void } = {}): void {
     const bytes = signManifest(m, this.repoPrivateKey());
-    flushFileSystem(this.store.dataDir);
-    if (!beforeRename) {
+    if (!options.dataFlushed) flushFileSystem(this.store.dataDir);
+    if (!options.beforeRename) {
       writeFileAtomic(this.layout.manifestFile, bytes);
       return;
     }
     const staged = join(this.store.txnDir, 'manifest.staged');
     writeFileSync(staged, bytes);
-    beforeRename();
+    options.beforeRename();
     writeFileAtomic(this.layout.manifestFile, bytes);
     rmSync(staged, { force: true });
   }
