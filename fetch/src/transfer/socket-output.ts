@@ -217,9 +217,9 @@ function install(
 
   return {
     read(index, offset, length, start, cb) {
-      const go = (): void => {
-        // cancelled or choked meanwhile: bittorrent-protocol would drop the block unsent
-        if (closed() || !stillRequested(index, offset, length)) return;
+      const go = (wasHeld: boolean): void => {
+        // cancelled or choked while held: bittorrent-protocol would drop the block unsent
+        if (wasHeld && (closed() || !stillRequested(index, offset, length))) return;
         reading += length;
         start((err, buffer) => {
           reading -= length;
@@ -228,8 +228,8 @@ function install(
           queueMicrotask(release);
         });
       };
-      if (held.length === 0 && buffered() < limit) go();
-      else held.push(go);
+      if (held.length === 0 && buffered() < limit) go(false);
+      else held.push(() => go(true));
     },
   };
 }
