@@ -231,10 +231,11 @@ describe('the engine seeding through socket-output.ts', () => {
       expect(s?.uploadedBytes).toBeGreaterThanOrEqual(SIZE);
       // block data plus message headers (13 bytes per 16 KiB block) and the bitfield
       expect(s?.uploadedBytes).toBeLessThan(SIZE * 1.01 + 4096);
-      // while limited, rates were seen, near the limit (throughput's averaging allowed for)
+      // while limited, rates were seen, near the limit (allowing for a full token bucket and
+      // throughput's first-second figures)
       const seen = limitedRates.filter((r) => r.torrent > 0);
       expect(seen.length).toBeGreaterThan(2);
-      for (const r of seen) expect(r.torrent).toBeLessThan(2 * 256 * 1024);
+      for (const r of seen) expect(r.torrent).toBeLessThan(3 * 256 * 1024);
       expect(Math.max(...seen.map((r) => r.peer))).toBeGreaterThan(64 * 1024);
       // after the switch, the direct way: still counted (the torrent's rate moved on)
       const last = rates.at(-1);
