@@ -4,7 +4,7 @@
 // side is judged only against its own upload path. Prints throughputs, the ratio
 // (goal ≥ 2× aria2c) and the agent's peak RSS (goal ≤ 150 MB); writes JSON.
 //
-//   pnpm --filter @trustswarm/node-agent run build && pnpm exec tsx node-agent/bench/download.ts [--size-mib 1024] [--out FILE]
+//   pnpm --filter @trustswarm/node-agent run build && pnpm exec tsx node-agent/bench/download.ts [--size-mib 1024] [--out FILE] [--cli PATH]
 
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -25,14 +25,10 @@ const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const packageJson = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as {
   bin: Record<string, string>;
 };
-const cli = join(packageDir, packageJson.bin['tsw-agent'] ?? 'dist/cli.js');
-/** The node flags of the CLI's `#!/usr/bin/env -S node ...` line: the agent runs as installed. */
-const cliNodeFlags = ((await readFile(cli, 'utf8')).split('\n', 1)[0] ?? '')
-  .replace(/^#!\S*env -S node/, '')
-  .split(' ')
-  .filter((flag) => flag.startsWith('--'));
 const { values } = parseArgs({
   options: {
+    /** the tsw-agent build to run (seeder and leecher), e.g. a copy of main's for a before/after */
+    cli: { type: 'string' },
     'size-mib': { type: 'string', default: '1024' },
     out: { type: 'string' },
     /** comma list of seeders to measure against: agent, aria2c */
@@ -45,6 +41,12 @@ const { values } = parseArgs({
     'agent-set': { type: 'string', multiple: true, default: [] },
   },
 });
+const cli = values.cli ?? join(packageDir, packageJson.bin['tsw-agent'] ?? 'dist/cli.js');
+/** The node flags of the CLI's `#!/usr/bin/env -S node ...` line: the agent runs as installed. */
+const cliNodeFlags = ((await readFile(cli, 'utf8')).split('\n', 1)[0] ?? '')
+  .replace(/^#!\S*env -S node/, '')
+  .split(' ')
+  .filter((flag) => flag.startsWith('--'));
 const seederNames = values.seeders.split(',').filter(Boolean);
 const repeat = Math.max(1, Number(values.repeat));
 const agentNodeArgs = values['agent-node-arg'];

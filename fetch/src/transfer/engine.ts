@@ -17,6 +17,7 @@ import { BlockFile, writeBlocksToFile } from './piece-verify.js';
 import { limitRequestPipeline } from './request-pipeline.js';
 import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
 import { readSocketsDirectly } from './socket-input.js';
+import { writeSocketsDirectly } from './socket-output.js';
 import { type SuperSeedOptions, superSeed } from './super-seed.js';
 import { readTorrentInfo, type TorrentInfo } from './torrent-file.js';
 import { deferWebSeeds } from './web-seed.js';
@@ -411,6 +412,7 @@ export class TransferEngine {
     lessCopyingWires(torrent, { reuseBlockBuffer: this.assembled.has(torrent) });
     readSocketsDirectly(torrent);
     gatherWireWrites(torrent);
+    writeSocketsDirectly(torrent);
     limitRequestPipeline(
       torrent,
       this.config.maxRequestsPerPeer ?? defaultTransferConfig.maxRequestsPerPeer ?? 256,

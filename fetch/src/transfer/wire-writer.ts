@@ -5,8 +5,11 @@
 // of the event loop are gathered and pushed as one buffer after the current microtasks
 // (small ones are copied together; a large one goes out as it is, after what came before).
 // Order is kept. With protocol encryption the original method runs (ciphertext is a stream).
+// When socket-output.ts may write to the socket directly, the gathered messages go there as
+// they are (one `writev`) instead of being copied into one buffer.
 
 import type { Torrent, Wire } from 'webtorrent';
+import { wireOutput } from './socket-output.js';
 
 const GATHER_LIMIT = 64 * 1024;
 
@@ -31,6 +34,7 @@ function install(wire: WireInternals): void {
     pending = [];
     pendingBytes = 0;
     if (wire._finished) return;
+    if (wireOutput(wire)?.writeParts(parts, size)) return;
     if (parts.length === 1) {
       wire.push(parts[0] as Uint8Array);
       return;
