@@ -8,9 +8,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebTorrent, { type Torrent } from 'webtorrent';
-import { constructListeningOn } from '../src/transfer/listen-address.js';
+import type WebTorrent from 'webtorrent';
+import type { Torrent } from 'webtorrent';
 import { BlockFile, isKnownRequest, writeBlocksToFile } from '../src/transfer/piece-verify.js';
+import { bareClient } from './helpers/bare-client.js';
 
 let dir: string;
 let client: WebTorrent;
@@ -18,19 +19,7 @@ const checker = { sha1Piece: async () => '' };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tsw-pv-'));
-  client = constructListeningOn(
-    '127.0.0.1',
-    () =>
-      new WebTorrent({
-        torrentPort: 0,
-        dht: false,
-        tracker: false,
-        lsd: false,
-        utPex: false,
-        natUpnp: false,
-        natPmp: false,
-      }),
-  );
+  client = bareClient();
 });
 
 afterAll(async () => {

@@ -5,49 +5,30 @@
 // keep going the stream way. And, with the pipes held by hand, a read never overtakes chunks
 // still in them.
 
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebTorrent, { type Torrent, type Wire } from 'webtorrent';
+import type WebTorrent from 'webtorrent';
+import type { Torrent, Wire } from 'webtorrent';
 import { readSocketsDirectly } from '../src/transfer/socket-input.js';
 import { lessCopyingWires } from '../src/transfer/wire-parser.js';
+import { bareClient, listeningPort, seedFile } from './helpers/bare-client.js';
 
 const SIZE = 1 << 20;
 let dir: string;
 let data: Buffer;
 const clients: WebTorrent[] = [];
 
-/** `secure`: webtorrent's protocol encryption (0 off, as the engine runs it; 1 prefer) */
 function client(secure = 0): WebTorrent {
-  const c = new WebTorrent({
-    secure,
-    torrentPort: 0,
-    dht: false,
-    tracker: false,
-    lsd: false,
-    utPex: false,
-    natUpnp: false,
-    natPmp: false,
-    utp: false,
-  });
+  const c = bareClient(secure);
   clients.push(c);
   return c;
 }
 
-async function listening(c: WebTorrent): Promise<number> {
-  if (!c.address()) await new Promise((resolve) => c.once('listening', resolve));
-  return c.address()?.port ?? 0;
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tsw-socket-input-'));
-  await mkdir(join(dir, 'seed'));
-  data = randomBytes(SIZE);
-  await writeFile(join(dir, 'seed', 'image.img'), data);
+  ({ dir, data } = await seedFile('tsw-socket-input-', SIZE));
 });
 
 afterAll(async () => {
@@ -63,7 +44,7 @@ async function download(
   secure = 0,
 ) {
   const seeder = client(secure);
-  const port = await listening(seeder);
+  const port = await listeningPort(seeder);
   // pieceLength: not in the project's webtorrent types, passed on to create-torrent
   const seedOpts = { announce: [], pieceLength: 32 * 1024 } as { announce: string[] };
   const seeded = await new Promise<Torrent>((resolve) =>

@@ -8,13 +8,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebTorrent, { type Torrent, type Wire } from 'webtorrent';
+import type WebTorrent from 'webtorrent';
+import type { Torrent, Wire } from 'webtorrent';
 import { defaultTransferConfig, TransferEngine } from '../src/transfer/engine.js';
 import {
   DEFAULT_MAX_BUFFERED_BYTES,
@@ -22,39 +22,21 @@ import {
   writeSocketsDirectly,
 } from '../src/transfer/socket-output.js';
 import { gatherWireWrites } from '../src/transfer/wire-writer.js';
+import { bareClient, listeningPort, seedFile } from './helpers/bare-client.js';
 
 const SIZE = 1 << 20;
 let dir: string;
 let data: Buffer;
 const clients: WebTorrent[] = [];
 
-/** `secure`: webtorrent's protocol encryption (0 off, as the engine runs it; 1 prefer) */
 function client(secure = 0): WebTorrent {
-  const c = new WebTorrent({
-    secure,
-    torrentPort: 0,
-    dht: false,
-    tracker: false,
-    lsd: false,
-    utPex: false,
-    natUpnp: false,
-    natPmp: false,
-    utp: false,
-  });
+  const c = bareClient(secure);
   clients.push(c);
   return c;
 }
 
-async function listening(c: WebTorrent): Promise<number> {
-  if (!c.address()) await new Promise((resolve) => c.once('listening', resolve));
-  return c.address()?.port ?? 0;
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tsw-socket-output-'));
-  await mkdir(join(dir, 'seed'));
-  data = randomBytes(SIZE);
-  await writeFile(join(dir, 'seed', 'image.img'), data);
+  ({ dir, data } = await seedFile('tsw-socket-output-', SIZE));
 });
 
 afterAll(async () => {
@@ -66,7 +48,7 @@ afterAll(async () => {
 async function seeder(setup: (c: WebTorrent) => void, secure = 0, file = join(dir, 'seed', 'image.img')) {
   const c = client(secure);
   setup(c);
-  const port = await listening(c);
+  const port = await listeningPort(c);
   const ways = { direct: 0, streams: 0 };
   const observe: WriteObserver = (way, bytes) => {
     ways[way] += bytes;
