@@ -6,8 +6,6 @@ import { z } from 'zod';
 
 const MiB = 1024 * 1024;
 
-const identityRule = z.strictObject({ issuer: z.string().min(1), subject: z.string().min(1) });
-
 export const AmqpSchema = z
   .strictObject({
     /** amqp://user:pass@host:port/vhost */

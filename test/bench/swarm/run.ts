@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execa, type ResultPromise } from 'execa';
-import { BIN, installedAgentArgs, ROOT, stopAll } from '../../demo/lib/processes.js';
+import { installedAgentArgs, ROOT, stopAll } from '../../demo/lib/processes.js';
 import { addImage, agentConfig, type Site, signAndPublish, startSite } from '../../demo/lib/site.js';
 import { createTopology, ipOf, type LinkCounters, linkCounters, nsOf, removeStale } from './netns.js';
 import {
