@@ -3,6 +3,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CpuAccount } from './cpu-account.js';
 
 export interface RoundResult {
   method: string;
@@ -18,6 +19,8 @@ export interface RoundResult {
   originCopies?: number;
   /** what the links carried during the round (netns.ts linkCounters) */
   network?: NetworkUse;
+  /** where the machine's CPU went from the start signal to the last completion */
+  cpu?: CpuAccount;
 }
 
 export interface NetworkUse {

@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { execa, type ResultPromise } from 'execa';
 import { installedAgentArgs, ROOT, stopAll } from '../../demo/lib/processes.js';
 import { addImage, agentConfig, type Site, signAndPublish, startSite } from '../../demo/lib/site.js';
+import { type CpuAccount, startCpuAccount } from './cpu-account.js';
 import { createTopology, ipOf, type LinkCounters, linkCounters, nsOf, removeStale } from './netns.js';
 import {
   type NetworkUse,
@@ -53,6 +54,8 @@ const { values } = parseArgs({
     choker: { type: 'string', default: 'cooperative' },
     /** every host's TCP congestion control (the hosts' distributions default to cubic) */
     'tcp-cc': { type: 'string', default: 'cubic' },
+    /** profiling: the first two agents of each round write V8 CPU profiles into DIR/hvK */
+    'profile-dir': { type: 'string' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -166,6 +169,7 @@ async function inner(): Promise<void> {
         log(
           `  origin sent ${result.originCopies.toFixed(2)} × S;  p50 ${s.p50.toFixed(2)} s  p99 ${s.p99.toFixed(2)} s  max ${s.max.toFixed(2)} s  p99/(S/B) ${s.p99OverBound.toFixed(2)}${result.failed ? `  FAILED ${result.failed}` : ''}`,
         );
+        if (result.cpu) log(`  ${describeCpu(result.cpu, n * SIZE_MIB * 1024 * 1024)}`);
         rounds.push(result);
         await rm(roundDir, { recursive: true, force: true });
       }
@@ -336,8 +340,10 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
     });
     const configPath = join(dataDir, 'agent.yaml');
     await writeFile(configPath, JSON.stringify(config));
+    const profile = values['profile-dir'] && i <= 2 ? join(values['profile-dir'], `n${n}-hv${i}`) : undefined;
+    const profiling = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
     agents.push(
-      inHost(i, 'node', [...installedAgentArgs(), 'run', '--config', configPath], {
+      inHost(i, 'node', [...profiling, ...installedAgentArgs(), 'run', '--config', configPath], {
         log: join(dataDir, 'agent.log'),
       }),
     );
@@ -362,7 +368,9 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
       `  approved after ${(approved - start).toFixed(2)} s, approval signed after ${(nowSeconds() - start).toFixed(2)} s`,
     );
     const sampling = sampleTimeline(site, sockets, start);
+    const account = await startCpuAccount({ agents: agents.map((a) => a.pid), origin: [site.server.pid] });
     const times = await waitDone(doneFiles, roundTimeout(n));
+    const cpu = await account.stop();
     const timeline = await sampling.stop();
     await writeFile(join(values.out as string, `timeline-trustswarm-${n}.json`), JSON.stringify(timeline));
     logTimeline(timeline);
@@ -372,7 +380,7 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
         .map(([k, v]) => `${k} ${v.toFixed(2)}`)
         .join(', ')}`,
     );
-    return { ...toResult('trustswarm', n, start, times), phases };
+    return { ...toResult('trustswarm', n, start, times), phases, cpu };
   } finally {
     for (const a of agents) a.kill('SIGTERM');
     await Promise.all(agents);
@@ -475,6 +483,16 @@ async function cpuTimes(): Promise<{ busy: number; total: number }> {
   const total = ticks.reduce((a, b) => a + b, 0);
   const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0); // idle + iowait
   return { busy: (total - idle) / 100, total: total / 100 };
+}
+
+/** "CPU over the round: …": where the two cores went, and the clients' cost per GiB received. */
+function describeCpu(cpu: CpuAccount, bytesReceived: number): string {
+  const gib = bytesReceived / 2 ** 30;
+  const m = cpu.machine;
+  const named = Object.values(cpu.processes).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(cpu.processes).map(([k, v]) => `${k} ${v.toFixed(1)} s`);
+  const clients = cpu.processes.agents ?? cpu.processes.clients ?? 0;
+  return `CPU over ${cpu.seconds.toFixed(0)} s: machine busy ${m.busy.toFixed(1)} s (${((100 * m.busy) / (cpu.seconds * cpus().length)).toFixed(0)} %; user ${m.user.toFixed(1)}, system ${m.system.toFixed(1)}, softirq ${m.softirq.toFixed(1)}); ${parts.join(', ')}, rest ${(m.busy - named).toFixed(1)} s; clients ${(clients / gib).toFixed(2)} s per GiB received`;
 }
 
 /** One line per ~5 s: origin rate and the agents' mean download and upload rates (Mbit/s). */
@@ -581,11 +599,13 @@ async function aria2Round(site: Site, n: number, roundDir: string): Promise<Roun
       { log: join(roundDir, `a${k + 1}.log`) },
     );
   });
+  const account = await startCpuAccount({ clients: clients.map((c) => c.pid), origin: [site.server.pid] });
   const files = await waitForFileNames(roundDir, n);
   const times = await waitDone(files, roundTimeout(n));
+  const cpu = await account.stop();
   for (const c of clients) c.kill('SIGKILL');
   await Promise.all(clients);
-  return toResult('aria2c', n, start, times);
+  return { ...toResult('aria2c', n, start, times), cpu };
 }
 
 /** aria2c names the file after the torrent; the hook writes "<file>.done" beside it. */

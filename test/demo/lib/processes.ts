@@ -78,6 +78,8 @@ export async function writeCatalogServerConfig(
 
 export interface CatalogServer {
   url: string;
+  /** the server's process id (its CPU time is read from /proc by the swarm benchmark) */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -100,7 +102,7 @@ export async function startCatalogServer(configPath: string): Promise<CatalogSer
       throw new Error(`catalog server exited: ${log.trim().split('\n').slice(-1)[0]}`);
     return /Server listening at (http:\/\/\d+\.\d+\.\d+\.\d+:\d+)/.exec(log)?.[1];
   });
-  return { url, stop: () => stop(proc) };
+  return { url, pid: proc.pid, stop: () => stop(proc) };
 }
 
 export interface AgentStatusView {
