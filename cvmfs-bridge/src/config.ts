@@ -23,6 +23,8 @@ export const ConfigSchema = z
     whitelistDays: z.coerce.number().int().min(1).max(365).default(30),
     resignWithinDays: z.coerce.number().int().min(0).default(7),
     gcGraceSeconds: z.coerce.number().int().min(0).default(86_400),
+    /** How long a writer waits for another one on the same repository; 0 refuses at once. */
+    lockWaitSeconds: z.coerce.number().min(0).default(60),
     serveHost: z.string().default('127.0.0.1'),
     servePort: z.coerce.number().int().min(0).max(65_535).default(8000),
     /** Hours between whitelist checks while serving; 0 disables the schedule. */
