@@ -12,6 +12,7 @@ interface GlobalOptions {
   storageDir?: string;
   stateDir?: string;
   backend?: string;
+  lockWaitSeconds?: number;
   json?: boolean;
   printConfig?: boolean;
 }
@@ -28,6 +29,11 @@ const program = new Command('tsw-bridge')
   .option('--storage-dir <dir>', 'where public repository trees live (served over HTTP)')
   .option('--state-dir <dir>', 'where keys, caches and locks live (keep private)')
   .option('--backend <name>', 'native | cvmfs_server')
+  .option(
+    '--lock-wait-seconds <n>',
+    'how long to wait for another writer of the repository (default: lockWaitSeconds, 60; 0 fails at once)',
+    intArg,
+  )
   .option('--json', 'machine-readable output')
   .option('--print-config', 'print the effective configuration and exit')
   .showHelpAfterError()
@@ -37,7 +43,12 @@ function configOf(): { config: BridgeConfig; json: boolean } {
   const o = program.opts<GlobalOptions>();
   const config = loadConfig({
     ...(o.config ? { file: o.config } : {}),
-    flags: { storageDir: o.storageDir, stateDir: o.stateDir, backend: o.backend },
+    flags: {
+      storageDir: o.storageDir,
+      stateDir: o.stateDir,
+      backend: o.backend,
+      lockWaitSeconds: o.lockWaitSeconds,
+    },
   });
   return { config, json: o.json === true };
 }

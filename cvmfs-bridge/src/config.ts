@@ -1,10 +1,12 @@
 // The bridge's configuration: one schema with a default for every key, filled from a YAML
-// file, then TSW_BRIDGE_* environment variables, then command-line flags (later wins).
-// A scalar key of a section has its own variable too: s3.caFile is TSW_BRIDGE_S3_CA_FILE.
+// file, then TSW_BRIDGE_<KEY PATH> environment variables (the rule every TrustSwarm program
+// follows: s3.caFile is TSW_BRIDGE_S3_CA_FILE), then command-line flags (later wins).
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { configFromEnv, EnvConfigError, envKeys, envName } from '@trustswarm/policy';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ContainerConfigSchema } from './containers/config.js';
 import { BridgeError } from './errors.js';
 import { flowConfigShape } from './flows/config.js';
 
@@ -21,6 +23,8 @@ export const ConfigSchema = z
     whitelistDays: z.coerce.number().int().min(1).max(365).default(30),
     resignWithinDays: z.coerce.number().int().min(0).default(7),
     gcGraceSeconds: z.coerce.number().int().min(0).default(86_400),
+    /** How long a writer waits for another one on the same repository; 0 refuses at once. */
+    lockWaitSeconds: z.coerce.number().min(0).default(60),
     serveHost: z.string().default('127.0.0.1'),
     servePort: z.coerce.number().int().min(0).max(65_535).default(8000),
     /** Hours between whitelist checks while serving; 0 disables the schedule. */
@@ -34,89 +38,96 @@ export const ConfigSchema = z
 
 export type BridgeConfig = Readonly<z.infer<typeof ConfigSchema>>;
 
-const ENV_PREFIX = 'TSW_BRIDGE_';
+const ENV_PREFIX = 'TSW_BRIDGE';
+const CONFIG_FILE_ENV = 'TSW_BRIDGE_CONFIG';
+const CONTAINERS_PREFIX = `${ENV_PREFIX}_CONTAINERS`;
+/** Keys whose value names the variable a secret is read from (that variable is no setting). */
+const SECRET_NAME_KEYS = [
+  ['keyStore', 'passphraseEnv'],
+  ['keyStore', 'vault', 'tokenEnv'],
+] as const;
 
-function envKey(key: string): string {
-  return ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+type Tree = Record<string, unknown>;
+
+const isMapping = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function valueAt(tree: unknown, path: readonly string[]): unknown {
+  let node = tree;
+  for (const part of path) node = isMapping(node) ? node[part] : undefined;
+  return node;
 }
 
-/** The schema under its default/prefault/optional wrappers. */
-function bare(schema: z.ZodType): z.ZodType {
-  let s = schema;
-  while (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional)
-    s = s.unwrap() as z.ZodType;
-  return s;
+function readConfigFile(file: string | undefined): Tree {
+  if (!file) return {};
+  if (!existsSync(file)) throw new BridgeError('CONFIG_INVALID', `config file ${file} does not exist`);
+  const parsed: unknown = parseYaml(readFileSync(file, 'utf8'));
+  if (parsed === null || parsed === undefined) return {};
+  if (!isMapping(parsed))
+    throw new BridgeError('CONFIG_INVALID', `config file ${file} is not a YAML mapping`);
+  return parsed;
 }
 
-/** An environment value as the key's type: numbers and booleans parsed, strings as they are. */
-function fromEnvValue(schema: z.ZodType, value: string): unknown {
-  if (schema instanceof z.ZodNumber) return value.trim() === '' ? value : Number(value);
-  if (schema instanceof z.ZodBoolean) return value === 'true' ? true : value === 'false' ? false : value;
-  return value;
+/**
+ * Names under TSW_BRIDGE_ that are no key of this schema but are read all the same: the config
+ * file's path, the container converter's own TSW_BRIDGE_CONTAINERS_<KEY> (src/containers/config.ts,
+ * values JSON for lists and maps) and the variables secrets are read from, whose names the
+ * config chooses (environment over file over default).
+ */
+function reservedNames(fromFile: Tree, env: NodeJS.ProcessEnv): string[] {
+  const containers = ['config', ...Object.keys(ContainerConfigSchema.shape)].map((key) =>
+    envName(CONTAINERS_PREFIX, [key]),
+  );
+  const defaults = ConfigSchema.parse({});
+  const secrets = SECRET_NAME_KEYS.flatMap((path) => {
+    const configured = env[envName(ENV_PREFIX, path)] || valueAt(fromFile, path);
+    return [String(valueAt(defaults, path)), ...(typeof configured === 'string' ? [configured] : [])];
+  });
+  return [CONFIG_FILE_ENV, ...containers, ...secrets];
 }
 
-/** TSW_BRIDGE_<SECTION>_<KEY> values of the sections' scalar keys (lists and sub-sections: file only). */
-function sectionsFromEnv(env: NodeJS.ProcessEnv): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [section, schema] of Object.entries(ConfigSchema.shape)) {
-    const object = bare(schema);
-    if (!(object instanceof z.ZodObject)) continue;
-    for (const [key, keySchema] of Object.entries(object.shape as Record<string, z.ZodType>)) {
-      const leaf = bare(keySchema);
-      const scalar =
-        leaf instanceof z.ZodString ||
-        leaf instanceof z.ZodEnum ||
-        leaf instanceof z.ZodNumber ||
-        leaf instanceof z.ZodBoolean;
-      const value = env[`${envKey(section)}_${envKey(key).slice(ENV_PREFIX.length)}`];
-      if (!scalar || value === undefined) continue;
-      out[section] ??= {};
-      out[section][key] = fromEnvValue(leaf, value);
-    }
-  }
-  return out;
+/** Where a schema issue lies, naming the variable that set the value when one did. */
+function issueLine(path: readonly PropertyKey[], env: NodeJS.ProcessEnv, fromFlags: Tree): string {
+  const dotted = path.map(String);
+  const key = envKeys(ConfigSchema, ENV_PREFIX).find(
+    (k) =>
+      k.path.every((part, i) => dotted[i] === part) &&
+      env[k.name] &&
+      !Object.hasOwn(fromFlags, k.path[0] ?? ''),
+  );
+  return `config ${dotted.join('.')}${key ? ` (${key.name})` : ''}`;
 }
 
-const isMapping = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
+/**
+ * The effective configuration: the YAML file (`file`, else $TSW_BRIDGE_CONFIG), then
+ * TSW_BRIDGE_<KEY PATH> variables (policy's configFromEnv: a name under TSW_BRIDGE_ that is
+ * neither a key nor reserved is refused), then `flags` (top-level keys; undefined = not given).
+ */
 export function loadConfig(
   options: { file?: string; env?: NodeJS.ProcessEnv; flags?: Record<string, unknown> } = {},
 ): BridgeConfig {
   const env = options.env ?? process.env;
-  const file = options.file ?? env.TSW_BRIDGE_CONFIG;
-  let fromFile: Record<string, unknown> = {};
-  if (file) {
-    if (!existsSync(file)) throw new BridgeError('CONFIG_INVALID', `config file ${file} does not exist`);
-    const parsed: unknown = parseYaml(readFileSync(file, 'utf8'));
-    if (parsed !== null && typeof parsed !== 'object')
-      throw new BridgeError('CONFIG_INVALID', `config file ${file} is not a YAML mapping`);
-    fromFile = (parsed ?? {}) as Record<string, unknown>;
-  }
-  const fromEnv: Record<string, unknown> = {};
-  for (const key of Object.keys(ConfigSchema.shape)) {
-    const value = env[envKey(key)];
-    if (value !== undefined) fromEnv[key] = value;
-  }
-  // A section's variables override single keys of the file's section, not the whole section.
-  for (const [section, values] of Object.entries(sectionsFromEnv(env))) {
-    const base = fromEnv[section] ?? fromFile[section] ?? {};
-    fromEnv[section] = isMapping(base) ? { ...base, ...values } : base;
+  const tree = readConfigFile(options.file ?? env[CONFIG_FILE_ENV]);
+  try {
+    configFromEnv(ConfigSchema, ENV_PREFIX, env, { reserved: reservedNames(tree, env), into: tree });
+  } catch (error) {
+    if (!(error instanceof EnvConfigError)) throw error;
+    throw new BridgeError('CONFIG_INVALID', error.message);
   }
   const fromFlags = Object.fromEntries(
     Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined),
   );
-  const result = ConfigSchema.safeParse({ ...fromFile, ...fromEnv, ...fromFlags });
+  const result = ConfigSchema.safeParse({ ...tree, ...fromFlags });
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new BridgeError(
       'CONFIG_INVALID',
-      `config ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+      `${issueLine(issue?.path ?? [], env, fromFlags)}: ${issue?.message ?? 'invalid'}`,
     );
   }
   return Object.freeze(result.data);
 }
 
+/** Every key an environment variable can set, by its dotted path (for --print-config). */
 export function configEnvNames(): Record<string, string> {
-  return Object.fromEntries(Object.keys(ConfigSchema.shape).map((k) => [k, envKey(k)]));
+  return Object.fromEntries(envKeys(ConfigSchema, ENV_PREFIX).map((k) => [k.path.join('.'), k.name]));
 }

@@ -94,6 +94,23 @@ describe('tsw-bridge CLI', () => {
     }
     const badEnv = cli(['repo', 'ls', 'cli.example.org'], { TSW_BRIDGE_COMPRESSION_LEVEL: '42' });
     expect(badEnv.stderr).toMatch(/^tsw-bridge: CONFIG_INVALID: config compressionLevel/);
+    // a misspelt variable is refused before anything runs, not ignored
+    const misspelt = cli(['repo', 'ls', 'cli.example.org'], { TSW_BRIDGE_S3_CA_FLIE: '/etc/ca.pem' });
+    expect(misspelt.code).toBe(1);
+    expect(misspelt.stderr).toBe(
+      'tsw-bridge: CONFIG_INVALID: TSW_BRIDGE_S3_CA_FLIE: no such setting (names are TSW_BRIDGE_<KEY PATH>)\n',
+    );
+    expect(misspelt.stdout).toBe('');
+    const printed = cli(['--json', '--print-config', 'repo', 'ls', 'x.example.org'], {
+      TSW_BRIDGE_S3_CA_FILE: '/etc/ca.pem',
+      TSW_BRIDGE_CONTAINERS_PLATFORMS: '["linux/arm64"]',
+      TSW_BRIDGE_KEYSTORE_PASSPHRASE: 'secret',
+    });
+    expect(printed.stderr).toBe('');
+    expect(JSON.parse(printed.stdout)).toMatchObject({
+      config: { s3: { caFile: '/etc/ca.pem' } },
+      env: { 's3.caFile': 'TSW_BRIDGE_S3_CA_FILE', storageDir: 'TSW_BRIDGE_STORAGE_DIR' },
+    });
     expect(cli(['--help']).stdout).toContain('repo');
     expect(cli(['repo', 'publish', '--help']).stdout).toContain('--path');
   });

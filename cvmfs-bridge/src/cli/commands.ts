@@ -25,6 +25,7 @@ export function settingsOf(config: BridgeConfig): RepoSettings {
     maxCatalogEntries: config.maxCatalogEntries,
     ttlSeconds: config.ttlSeconds,
     whitelistDays: config.whitelistDays,
+    lockWaitSeconds: config.lockWaitSeconds,
   };
 }
 
@@ -276,7 +277,9 @@ export async function serve(config: BridgeConfig, json: boolean): Promise<void> 
 function resignAll(config: BridgeConfig): void {
   for (const fqrn of readdirSync(config.storageDir)) {
     try {
-      resignWhitelist(Repository.open(fqrn, settingsOf(config)), { onlyWithinDays: config.resignWithinDays });
+      // no wait: a busy repository is checked again next time, the server does not stall
+      const settings = { ...settingsOf(config), lockWaitSeconds: 0 };
+      resignWhitelist(Repository.open(fqrn, settings), { onlyWithinDays: config.resignWithinDays });
     } catch (error) {
       process.stderr.write(`tsw-bridge: whitelist check of ${fqrn} failed: ${(error as Error).message}\n`);
     }

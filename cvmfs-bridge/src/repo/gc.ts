@@ -8,7 +8,7 @@ import { CatalogDb } from '../catalog/catalog-db.js';
 import { BridgeError } from '../errors.js';
 import { ContentCache } from '../store/content-cache.js';
 import { readTags } from './history.js';
-import { acquireLock } from './lock.js';
+import { acquireLockSync } from './lock.js';
 import type { Repository } from './repository.js';
 
 export interface GcOptions {
@@ -66,7 +66,7 @@ function rootTimestamp(repo: Repository, hash: string, workDir: string): number 
 }
 
 export function collectGarbage(repo: Repository, options: GcOptions): GcReport {
-  const release = acquireLock(repo.layout.lockFile);
+  const release = acquireLockSync(repo.layout.lockFile, { waitSeconds: repo.settings.lockWaitSeconds });
   const workDir = join(repo.layout.workDir, `gc-${process.pid}`);
   mkdirSync(workDir, { recursive: true });
   try {

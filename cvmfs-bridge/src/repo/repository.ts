@@ -23,6 +23,8 @@ export interface RepoSettings {
   readonly maxCatalogEntries: number;
   readonly ttlSeconds: number;
   readonly whitelistDays: number;
+  /** How long a writer waits for another one's lock (repo/lock.ts); 0 refuses at once. */
+  readonly lockWaitSeconds: number;
 }
 
 export const DEFAULT_REPO_SETTINGS: Omit<RepoSettings, 'storageDir' | 'stateDir'> = {
@@ -31,6 +33,7 @@ export const DEFAULT_REPO_SETTINGS: Omit<RepoSettings, 'storageDir' | 'stateDir'
   maxCatalogEntries: 200_000,
   ttlSeconds: 240,
   whitelistDays: 30,
+  lockWaitSeconds: 60,
 };
 
 export class Repository {

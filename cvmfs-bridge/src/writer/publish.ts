@@ -51,7 +51,7 @@ export async function withTransaction(
   fn: (tx: Transaction) => Promise<void>,
   options: PublishOptions = {},
 ): Promise<PublishResult> {
-  const release = acquireLock(repo.layout.lockFile);
+  const release = await acquireLock(repo.layout.lockFile, { waitSeconds: repo.settings.lockWaitSeconds });
   const workDir = join(repo.layout.workDir, `tx-${process.pid}-${Date.now()}`);
   let tree: CatalogTree | undefined;
   let pool: { lease: PoolLease; release: () => Promise<void> } | undefined;

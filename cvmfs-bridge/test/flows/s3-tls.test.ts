@@ -1,17 +1,18 @@
 // S3 over HTTPS with a site's own CA, end to end with the real services: a private Ceph RGW
-// serving TLS (beast frontend, a server certificate for IP:127.0.0.1 that openssl issued from a
-// test CA made here), bucket notifications through RabbitMQ, `tsw-bridge run` as its own
+// serving TLS (beast frontend, a server certificate for IP:127.0.0.1 that the test PKI's root,
+// standing for the site CA, issued), bucket notifications through RabbitMQ, `tsw-bridge run` as its own
 // process, and every result read back through the verifying CVMFS reader. The bridge is given
 // only the https:// endpoint, so every GET and ListObjectsV2 goes over TLS. Refusals: no
 // s3.caFile (the default CAs do not know the site CA) and a caFile of another CA both fail
 // closed: nothing is published, the event stays queued (unacked, not dead-lettered), and it
 // is published once the bridge is restarted with the right CA.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createTestPki } from '@trustswarm/policy/testing';
 import amqp from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RgwInstance, startRgw } from '../../../catalog-server/test/support/ceph-rgw.js';
@@ -22,7 +23,6 @@ import type { Repository } from '../../src/repo/repository.js';
 import { type BridgeProcess, createRepoIn, fileAt, startBridge, waitForRepo } from './support/bridge.js';
 import { ensureSharedRabbit } from './support/rabbit.js';
 import { notifyingBucket, s3Client } from './support/rgw-notify.js';
-import { makeTestCa, type TestCa } from './support/test-ca.js';
 
 const FQRN = 'tls.flows.example.org';
 const run = randomBytes(4).toString('hex');
@@ -33,7 +33,7 @@ const QUEUE = `tsw.test.bridge.tls.${run}`;
 const DLQ = `${QUEUE}.dead`;
 
 let base: string;
-let ca: TestCa;
+let ca: SiteCa;
 let rgw: RgwInstance;
 let httpsEndpoint: string;
 let s3: S3Client;
@@ -41,6 +41,35 @@ let repo: Repository;
 let pub: string;
 let amqpUrl: string;
 let bridge: BridgeProcess | undefined;
+
+interface SiteCa {
+  /** PEM of the CA that issued the server certificate. */
+  readonly caFile: string;
+  /** PEM of a CA that issued nothing the server presents. */
+  readonly otherCaFile: string;
+  /** Server certificate followed by its private key (radosgw's ssl_certificate). */
+  readonly serverCertAndKeyFile: string;
+}
+
+/** The test PKI's root as the site CA, the server certificate it issued for IP:127.0.0.1. */
+async function makeSiteCa(dir: string): Promise<SiteCa> {
+  const pki = await createTestPki(dir);
+  const server = pki.issue('127.0.0.1', {
+    issuer: pki.root,
+    ou: 'hosts',
+    subjectAltName: { ip: ['127.0.0.1'] },
+    extendedKeyUsage: ['serverAuth'],
+  });
+  const file = (name: string, pem: string) => {
+    writeFileSync(join(dir, name), pem, { mode: 0o600 });
+    return join(dir, name);
+  };
+  return {
+    caFile: file('ca.pem', pki.root.certificatePem),
+    otherCaFile: file('other-ca.pem', pki.rogue.certificatePem),
+    serverCertAndKeyFile: file('server-cert-and-key.pem', server.certificatePem + server.privateKeyPem),
+  };
+}
 
 function bridgeConfig(s3Extra: Record<string, unknown> = {}) {
   return {
@@ -119,7 +148,7 @@ async function queueDepths(): Promise<{ queued: number; dead: number }> {
 beforeAll(async () => {
   base = mkdtempSync(join(tmpdir(), 'tsw-s3tls-'));
   mkdirSync(join(base, 'pki'));
-  ca = await makeTestCa(join(base, 'pki'));
+  ca = await makeSiteCa(join(base, 'pki'));
   amqpUrl = await ensureSharedRabbit();
   rgw = await startRgw({ tls: { certificateAndKeyFile: ca.serverCertAndKeyFile } });
   if (!rgw.httpsEndpoint) throw new Error('the test RGW came up without its TLS frontend');

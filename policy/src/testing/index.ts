@@ -4,7 +4,9 @@ export { makeApproval, makeCatalog, makeEntry } from './documents.js';
 export { type OpensslVerdict, opensslCmsVerify, opensslCmsVerifyFiles } from './openssl.js';
 export {
   createTestPki,
+  type ExtendedKeyUsage,
   type IssueOptions,
+  type KeyUsage,
   type TestCa,
   type TestIdentity,
   type TestPki,

@@ -1,6 +1,7 @@
 // A throw-away PKI for tests and the demo: root CA → issuing CA → endorsers and a site
 // certificate, a revoked endorser, an expired one, an endorser from a CA nobody trusts,
-// CRLs, and a CApath directory laid out as /etc/grid-security/certificates.
+// CRLs, and a CApath directory laid out as /etc/grid-security/certificates. issue() also
+// makes TLS server and client certificates (subjectAltName, extendedKeyUsage).
 
 import {
   createPrivateKey,
@@ -60,6 +61,8 @@ export interface TestPki {
   expired: TestIdentity;
   /** Issued by a CA that is not in the CApath. */
   untrusted: TestIdentity;
+  /** The CA nobody trusts (the issuer of `untrusted`). */
+  rogue: TestCa;
   caPathDir: string;
   bundlePem: string;
   anchors: TrustAnchors;
@@ -70,11 +73,52 @@ export interface TestPki {
   revoke(identity: TestIdentity): void;
 }
 
+export type ExtendedKeyUsage = 'serverAuth' | 'clientAuth';
+export type KeyUsage = 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'keyAgreement';
+
 export interface IssueOptions {
   notBefore?: Date;
   notAfter?: Date;
   ou?: string;
   issuer?: TestCa;
+  /** The DNS names and IP addresses (v4 or v6) a TLS peer checks the host it reached against. */
+  subjectAltName?: { dns?: readonly string[]; ip?: readonly string[] };
+  /** None by default (a grid identity: any purpose); serverAuth / clientAuth for TLS. */
+  extendedKeyUsage?: readonly ExtendedKeyUsage[];
+  /**
+   * Default: digitalSignature + nonRepudiation (a signing identity), or digitalSignature +
+   * keyEncipherment when extendedKeyUsage is given (an RSA TLS certificate: TLS 1.3 signs,
+   * TLS 1.2's RSA key exchange encrypts).
+   */
+  keyUsage?: readonly KeyUsage[];
+}
+
+type Extension = Record<string, unknown> & { name: string };
+
+/** The extensions of an end-entity certificate as `options` ask. */
+function leafExtensions(options: IssueOptions): Extension[] {
+  const tls = options.extendedKeyUsage !== undefined && options.extendedKeyUsage.length > 0;
+  const usage =
+    options.keyUsage ??
+    (tls ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature', 'nonRepudiation']);
+  const extensions: Extension[] = [
+    { name: 'keyUsage', critical: true, ...Object.fromEntries(usage.map((bit) => [bit, true])) },
+  ];
+  if (tls)
+    extensions.push({
+      name: 'extKeyUsage',
+      ...Object.fromEntries((options.extendedKeyUsage ?? []).map((eku) => [eku, true])),
+    });
+  const { dns = [], ip = [] } = options.subjectAltName ?? {};
+  if (dns.length + ip.length > 0)
+    extensions.push({
+      name: 'subjectAltName',
+      altNames: [
+        ...dns.map((value) => ({ type: 2, value })),
+        ...ip.map((address) => ({ type: 7, ip: address })),
+      ],
+    });
+  return extensions;
 }
 
 function newKey(): { key: KeyObject; pem: string } {
@@ -101,7 +145,9 @@ function makeCert(opts: {
   serial: number;
   notBefore: Date;
   notAfter: Date;
+  /** Set for a CA; an end-entity certificate's own extensions otherwise. */
   ca: boolean;
+  leaf?: Extension[];
 }): string {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(opts.publicKeyPem);
@@ -115,9 +161,9 @@ function makeCert(opts: {
   cert.setIssuer(opts.issuer === 'self' ? opts.subject : opts.issuer.attrs);
   cert.setExtensions([
     { name: 'basicConstraints', cA: opts.ca, critical: true },
-    opts.ca
-      ? { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }
-      : { name: 'keyUsage', digitalSignature: true, nonRepudiation: true, critical: true },
+    ...(opts.ca
+      ? [{ name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }]
+      : (opts.leaf ?? [])),
     { name: 'subjectKeyIdentifier' },
   ]);
   const signingKeyPem = opts.issuer === 'self' ? opts.selfKeyPem : opts.issuer.keyPem;
@@ -182,6 +228,7 @@ export async function createTestPki(dir: string, options: { now?: Date } = {}): 
       notBefore: opts.notBefore ?? new Date(now.getTime() - DAY_MS),
       notAfter: opts.notAfter ?? new Date(now.getTime() + 365 * DAY_MS),
       ca: false,
+      leaf: leafExtensions(opts),
     });
     const certificate = loadCertificate(certificatePem);
     const idDir = join(dir, 'identities', name.replace(/[^A-Za-z0-9._-]/g, '_'));
@@ -257,6 +304,7 @@ export async function createTestPki(dir: string, options: { now?: Date } = {}): 
     revoked,
     expired,
     untrusted,
+    rogue: rogueCa,
     caPathDir,
     bundlePem: [root.certificatePem, intermediate.certificatePem].join(''),
     anchors,
