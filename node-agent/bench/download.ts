@@ -9,7 +9,7 @@
 //
 //   pnpm --filter @trustswarm/node-agent run build && pnpm exec tsx node-agent/bench/download.ts [--size-mib 1024] [--repeat 3] [--cli NAME=PATH]... [--out FILE]
 
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,9 +17,11 @@ import type { ResultPromise } from 'execa';
 import {
   agentEvents,
   cliNodeFlags,
+  cpuOf,
   freePort,
   installedCli,
   leechWithAria2,
+  machineBusySeconds,
   makeTorrent,
   median,
   PIECE_LENGTH_BYTES,
@@ -49,6 +51,8 @@ const { values } = parseArgs({
     'agent-node-arg': { type: 'string', multiple: true, default: [] },
     /** extra `--set transfer.key=value` for the leeching agent, e.g. transfer.maxRequestsPerPeer=1024 */
     'agent-set': { type: 'string', multiple: true, default: [] },
+    /** appends the leeching agent's non-JSON output (e.g. --trace-gc) to this file */
+    'agent-log': { type: 'string' },
   },
 });
 const installed = await installedCli();
@@ -75,9 +79,21 @@ interface Row {
   aria2cSeconds: number;
   agentCpuSecondsPerGiB: number;
   aria2cCpuSecondsPerGiB: number;
+  /** CPU seconds of the agent seeder during the agent's download (0 for aria2c) */
+  seederCpuSeconds: number;
+  /** CPU seconds the machine spent on anything but the agent leecher and the agent seeder meanwhile */
+  othersCpuSeconds: number;
 }
 
-async function leechAgent(cli: string, dataDir: string, torrentPath: string, sha256: string) {
+async function leechAgent(
+  cli: string,
+  dataDir: string,
+  torrentPath: string,
+  sha256: string,
+  seederPid?: number,
+) {
+  const seederBefore = seederPid ? await cpuOf(seederPid) : undefined;
+  const machineBefore = await machineBusySeconds();
   const started = process.hrtime.bigint();
   const proc = startAgentFetch({
     cli,
@@ -90,7 +106,8 @@ async function leechAgent(cli: string, dataDir: string, torrentPath: string, sha
   let downloadedAt = 0n;
   let maxRssBytes = 0;
   let cpuSeconds = 0;
-  for await (const e of agentEvents(proc)) {
+  const log: string[] = [];
+  for await (const e of agentEvents(proc, (line) => log.push(line))) {
     if (e.event === 'downloaded') downloadedAt = process.hrtime.bigint();
     if (e.event === 'installed') {
       maxRssBytes = e.maxRssBytes ?? 0;
@@ -98,11 +115,20 @@ async function leechAgent(cli: string, dataDir: string, torrentPath: string, sha
     }
   }
   const result = await proc;
+  if (values['agent-log']) await appendFile(values['agent-log'], `${log.join('\n')}\n`);
   if (result.exitCode !== 0 || downloadedAt === 0n) {
     throw new Error(`agent leecher failed (exit ${result.exitCode}): ${String(result.stderr).slice(-500)}`);
   }
   const ended = process.hrtime.bigint();
+  const machine = (await machineBusySeconds()) - machineBefore;
+  const seederAfter = seederPid ? await cpuOf(seederPid) : undefined;
+  const seederCpuSeconds =
+    seederBefore && seederAfter
+      ? seederAfter.user + seederAfter.system - seederBefore.user - seederBefore.system
+      : 0;
   return {
+    seederCpuSeconds,
+    othersCpuSeconds: Math.max(0, machine - cpuSeconds - seederCpuSeconds),
     downloadSeconds: Number(downloadedAt - started) / 1e9,
     installSeconds: Number(ended - started) / 1e9,
     maxRssBytes,
@@ -152,7 +178,13 @@ async function main(): Promise<void> {
         for (const build of builds) {
           const loadBefore = loadavg()[0] ?? 0;
           const agentDir = join(dir, `leech-agent-${seederName}`);
-          const agent = await leechAgent(build.cli, agentDir, torrentPath, sha256);
+          const agent = await leechAgent(
+            build.cli,
+            agentDir,
+            torrentPath,
+            sha256,
+            seederName === 'agent' ? seeder.pid : undefined,
+          );
           await rm(agentDir, { recursive: true, force: true });
           const mbps = (s: number) => sizeBytes / s / 1e6;
           const row: Row = {
@@ -171,13 +203,16 @@ async function main(): Promise<void> {
             aria2cSeconds: aria.seconds,
             agentCpuSecondsPerGiB: agent.cpuSeconds / gib,
             aria2cCpuSecondsPerGiB: aria.cpuSeconds / gib,
+            seederCpuSeconds: agent.seederCpuSeconds,
+            othersCpuSeconds: agent.othersCpuSeconds,
           };
           results.push(row);
           process.stdout.write(
             `seeder=${seederName} ${build.name} round ${round} (load ${row.loadAvg1m.toFixed(1)}): agent ${row.agentDownloadMBps.toFixed(1)} MB/s ` +
               `(to installed, sha256 included: ${row.agentInstallMBps.toFixed(1)} MB/s), aria2c ${row.aria2cDownloadMBps.toFixed(1)} MB/s, ` +
               `ratio ${row.ratio.toFixed(2)}x / installed ${row.installRatio.toFixed(2)}x (goal ≥ 2), agent peak RSS ${row.agentPeakRssMB.toFixed(0)} MB (goal ≤ 150); ` +
-              `CPU s/GiB agent ${row.agentCpuSecondsPerGiB.toFixed(2)} vs aria2c ${row.aria2cCpuSecondsPerGiB.toFixed(2)}\n`,
+              `CPU s/GiB agent ${row.agentCpuSecondsPerGiB.toFixed(2)} vs aria2c ${row.aria2cCpuSecondsPerGiB.toFixed(2)}; ` +
+              `meanwhile seeder ${row.seederCpuSeconds.toFixed(2)} s, other processes ${row.othersCpuSeconds.toFixed(2)} s of CPU\n`,
           );
         }
       }

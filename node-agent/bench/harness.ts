@@ -200,12 +200,15 @@ export interface AgentEvent {
   transfers?: Array<{ uploadedBytes: number }>;
 }
 
-/** The agent's JSON event lines; other lines (e.g. node's --trace-gc) are skipped. */
-export async function* agentEvents(proc: ResultPromise): AsyncGenerator<AgentEvent> {
+/** The agent's JSON event lines; other lines (e.g. node's --trace-gc) go to `other`. */
+export async function* agentEvents(
+  proc: ResultPromise,
+  other: (line: string) => void = () => {},
+): AsyncGenerator<AgentEvent> {
   if (!proc.stdout) throw new Error('no stdout');
   for await (const line of createInterface({ input: proc.stdout })) {
-    if (!line.startsWith('{')) continue;
-    yield JSON.parse(line) as AgentEvent;
+    if (line.startsWith('{')) yield JSON.parse(line) as AgentEvent;
+    else other(line);
   }
 }
 
@@ -215,6 +218,15 @@ export async function cpuOf(pid: number): Promise<{ user: number; system: number
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { user: Number(fields[11]) / ticksPerSecond, system: Number(fields[12]) / ticksPerSecond };
+}
+
+/** CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait) */
+export async function machineBusySeconds(): Promise<number> {
+  const ticksPerSecond = 100; // USER_HZ
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0] ?? '';
+  const fields = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return (fields.slice(0, 8).reduce((a, b) => a + b, 0) - idle) / ticksPerSecond;
 }
 
 export async function stop(proc: ResultPromise): Promise<void> {

@@ -11,6 +11,7 @@
 //
 //   pnpm run build && pnpm exec tsx node-agent/bench/upload.ts [--size-mib 1024] [--repeat 3] [--cli NAME=PATH]...
 
+import { appendFileSync } from 'node:fs';
 import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,6 +44,8 @@ const { values } = parseArgs({
     'seeder-node-arg': { type: 'string', multiple: true, default: [] },
     /** extra `--set transfer.key=value` for every seeder */
     'agent-set': { type: 'string', multiple: true, default: [] },
+    /** appends the seeders' non-JSON output (e.g. --trace-gc) to this file */
+    'seeder-log': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -105,7 +108,11 @@ async function main(): Promise<void> {
       const seeder: SeederRun = { name: build.name, tracker, torrentPath, proc, uploadedBytes: 0 };
       seeders.push(seeder);
       void (async () => {
-        for await (const e of agentEvents(proc)) {
+        const logPath = values['seeder-log'];
+        const other = logPath
+          ? (line: string) => appendFileSync(logPath, `${build.name}: ${line}\n`)
+          : undefined;
+        for await (const e of agentEvents(proc, other)) {
           if (e.event === 'stats' && e.transfers?.[0]) seeder.uploadedBytes = e.transfers[0].uploadedBytes;
         }
       })();
