@@ -23,10 +23,11 @@ afterAll(async () => {
 });
 
 /** A store over a new file name; `content` written first if given. */
-async function storeOver(length: number, content?: Uint8Array, cacheSlots = 2) {
+async function storeOver(length: number, content?: Uint8Array, cacheSlots = 2, windowBytes = PIECE) {
   const name = `f${n++}.img`;
   if (content) await writeFile(join(dir, name), content);
-  const store = new FileChunkStore(PIECE, { path: dir, files: [{ path: name, length }], length, cacheSlots });
+  const files = [{ path: name, length }];
+  const store = new FileChunkStore(PIECE, { path: dir, files, length, cacheSlots, windowBytes });
   return { store, path: join(dir, name) };
 }
 
@@ -104,6 +105,33 @@ describe('FileChunkStore', () => {
     await get(store, 2, { offset: 0, length: 10 }); // cache: 0, 2 (piece 1 evicted)
     await overwrite(path, PIECE, Buffer.alloc(10, 5));
     expect(Buffer.from(await get(store, 1, { offset: 0, length: 10 })).equals(Buffer.alloc(10, 5))).toBe(
+      true,
+    );
+    await closeStore(store);
+  });
+
+  it('reads and caches a piece in windows; a put drops every window of the piece', async () => {
+    const data = randomBytes(2 * PIECE);
+    const { store } = await storeOver(data.length, data, 8, 32768);
+    const blocks = await Promise.all(
+      [0, 1, 2, 3].map((i) => get(store, 1, { offset: i * 16384, length: 16384 })),
+    );
+    expect(blocks[0]?.buffer).toBe(blocks[1]?.buffer); // window 0 of piece 1
+    expect(blocks[2]?.buffer).toBe(blocks[3]?.buffer); // window 1
+    expect(blocks[0]?.buffer).not.toBe(blocks[2]?.buffer);
+    expect(blocks[0]?.buffer.byteLength).toBe(32768);
+    for (const [i, block] of blocks.entries()) {
+      expect(Buffer.from(block).equals(data.subarray(PIECE + i * 16384, PIECE + (i + 1) * 16384))).toBe(true);
+    }
+    // a block that straddles two windows is read on its own
+    const straddling = await get(store, 1, { offset: 30000, length: 5000 });
+    expect(Buffer.from(straddling).equals(data.subarray(PIECE + 30000, PIECE + 35000))).toBe(true);
+    const fresh = randomBytes(PIECE);
+    await put(store, 1, fresh);
+    expect(
+      Buffer.from(await get(store, 1, { offset: 40000, length: 10 })).equals(fresh.subarray(40000, 40010)),
+    ).toBe(true);
+    expect(Buffer.from(await get(store, 1, { offset: 0, length: 10 })).equals(fresh.subarray(0, 10))).toBe(
       true,
     );
     await closeStore(store);

@@ -40,7 +40,7 @@ export interface TransferConfig {
   webSeed: { enabled: boolean; delaySeconds: number; noPeerGraceSeconds: number };
   strikesToBan: number;
   resumeSaveIntervalMs: number;
-  /** whole pieces kept in memory for uploads (webtorrent's default 20 × 4 MiB per torrent) */
+  /** upload read cache, in MiB (4 windows of 256 KiB each, file-chunk-store.ts); 0 = off */
   pieceCacheSlots: number;
   /** BitTorrent protocol encryption (MSE/PE): costs CPU; pointless inside a site. */
   encryption: 'off' | 'prefer' | 'require';
@@ -392,7 +392,8 @@ export class TransferEngine {
       strategy: 'rarest',
       uploads: this.config.uploadSlots,
       store: FileChunkStore,
-      storeOpts: { cacheSlots: this.config.pieceCacheSlots },
+      // pieceCacheSlots × 4 windows of 256 KiB: a quarter of the memory webtorrent's cache took
+      storeOpts: { cacheSlots: this.config.pieceCacheSlots * 4 },
       storeCacheSlots: 0,
       private: !this.config.pex && !this.config.dht.enabled,
     };

@@ -4,19 +4,26 @@
 // and copied the block out of the cached piece (`slice`), a new 16 KiB buffer per block
 // sent — per GiB uploaded 1 GiB of extra copies and 65,536 buffers for the GC (seeder
 // profile, node-agent README "Benchmark"). This store answers a block request with a view
-// of the cached piece: one positional read per piece (async, thread pool), no copy after it.
+// of a cached window of the piece: one positional read per window (async, thread pool), no
+// copy after it.
 //
-// What is cached: only pieces read for gets with an offset (`{ offset, length }`: webtorrent
-// asks so only to answer a peer's request, and only for verified pieces, which are never
-// written again — piece-verify.ts writes only into pieces being assembled). Whole-piece gets
-// (webtorrent's check of existing data at start, whose pieces may be incomplete and be
-// written later) read past the cache and are not kept. A put drops the piece from the cache.
-// Piece buffers are never reused: a view handed out may still sit in a socket's queue.
+// Why windows (256 KiB) and not pieces: a cached 4 MiB piece lives long enough (its blocks
+// go out over tens of milliseconds, then it waits in the cache) to survive two scavenges,
+// so V8 promotes its buffer, and 1 GiB of promoted buffers per GiB uploaded kept the old
+// generation at its limit: a mark-compact every ~30 ms (--trace-gc of a seeder). A small
+// window is sent and dropped within a few milliseconds and dies young.
+//
+// What is cached: only windows read for gets with an offset (`{ offset, length }`:
+// webtorrent asks so only to answer a peer's request, and only for verified pieces, which
+// are never written again — piece-verify.ts writes only into pieces being assembled).
+// Whole-piece gets (webtorrent's check of existing data at start, whose pieces may be
+// incomplete and be written later) read past the cache and are not kept. A put drops the
+// piece's windows. Buffers are never reused: a view handed out may still sit in a socket's
+// queue.
 //
 // Same interface and behaviour as fs-chunk-store for a single-file torrent: the file is
-// opened lazily (a missing file is an error for that read only, retried on the next), a
-// short read is an error (webtorrent treats the piece as missing), nothing is truncated
-// (resume), `destroy` removes the file.
+// opened lazily (created if missing, never truncated: resume), a short read is an error
+// (webtorrent treats the piece as missing), `destroy` removes the file.
 
 import { close, constants, mkdir, open, read, rm, write } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -30,18 +37,21 @@ export interface FileChunkStoreOptions {
   files?: Array<{ path: string; length: number }>;
   /** total length in bytes */
   length?: number;
-  /** pieces kept in memory for uploads (webtorrent's `storeCacheSlots`) */
+  /** windows kept in memory for uploads; 0 = every block read on its own */
   cacheSlots?: number;
+  /** bytes read at once for uploads (at most the piece length) */
+  windowBytes?: number;
 }
 
-interface CachedPiece {
-  /** the piece's bytes, once read */
+interface CachedWindow {
+  /** the window's bytes, once read */
   data?: Uint8Array;
   /** gets waiting for the read */
   waiters: Array<(err: Error | null, data?: Uint8Array) => void>;
 }
 
-export const DEFAULT_CACHE_SLOTS = 4;
+export const DEFAULT_CACHE_SLOTS = 16;
+export const DEFAULT_WINDOW_BYTES = 256 * 1024;
 
 export class FileChunkStore {
   readonly chunkLength: number;
@@ -51,8 +61,10 @@ export class FileChunkStore {
   private readonly lastChunkIndex: number;
   private readonly lastChunkLength: number;
   private readonly cacheSlots: number;
-  /** insertion order = least recently used first */
-  private readonly cache = new Map<number, CachedPiece>();
+  private readonly windowBytes: number;
+  private readonly windowsPerPiece: number;
+  /** by window number (piece × windowsPerPiece + window); insertion order = least recently used first */
+  private readonly cache = new Map<number, CachedWindow>();
   private fd: number | undefined;
   /** callbacks waiting for the file to open */
   private opening: Array<Callback<number>> | undefined;
@@ -72,6 +84,8 @@ export class FileChunkStore {
     this.lastChunkIndex = Math.max(0, Math.ceil(this.length / chunkLength) - 1);
     this.lastChunkLength = this.length - this.lastChunkIndex * chunkLength;
     this.cacheSlots = Math.max(0, opts.cacheSlots ?? DEFAULT_CACHE_SLOTS);
+    this.windowBytes = Math.min(chunkLength, Math.max(1, opts.windowBytes ?? DEFAULT_WINDOW_BYTES));
+    this.windowsPerPiece = Math.ceil(chunkLength / this.windowBytes);
   }
 
   put(index: number, buf: Uint8Array, cb: Callback = () => {}): void {
@@ -88,7 +102,7 @@ export class FileChunkStore {
       later(cb, new Error(`piece ${index} must be ${expected} bytes, got ${buf.length}`));
       return;
     }
-    this.cache.delete(index);
+    for (let w = 0; w < this.windowsPerPiece; w++) this.cache.delete(index * this.windowsPerPiece + w);
     this.withFd((err, fd) => {
       if (err || fd === undefined) {
         cb(err ?? new Error('no file'));
@@ -125,13 +139,17 @@ export class FileChunkStore {
     }
     // webtorrent gives an offset only for a peer's request (its check of existing data gives
     // at most a length, for the last piece): only those gets go through the cache.
-    if (opts?.offset === undefined || this.cacheSlots === 0) {
+    const window = Math.floor(offset / this.windowBytes);
+    const windowStart = window * this.windowBytes;
+    const windowLength = Math.min(this.windowBytes, pieceLength - windowStart);
+    if (opts?.offset === undefined || this.cacheSlots === 0 || offset + length > windowStart + windowLength) {
       this.readRange(index * this.chunkLength + offset, length, done);
       return;
     }
-    this.cachedPiece(index, pieceLength, (err, data) => {
+    const position = index * this.chunkLength + windowStart;
+    this.cachedWindow(index * this.windowsPerPiece + window, position, windowLength, (err, data) => {
       if (err || !data) done(err ?? new Error(`piece ${index} not read`));
-      else done(null, data.subarray(offset, offset + length));
+      else done(null, data.subarray(offset - windowStart, offset - windowStart + length));
     });
   }
 
@@ -161,30 +179,30 @@ export class FileChunkStore {
     return index === this.lastChunkIndex ? this.lastChunkLength : this.chunkLength;
   }
 
-  private cachedPiece(
-    index: number,
-    pieceLength: number,
+  private cachedWindow(
+    key: number,
+    position: number,
+    length: number,
     cb: (err: Error | null, data?: Uint8Array) => void,
   ): void {
-    const hit = this.cache.get(index);
+    const hit = this.cache.get(key);
     if (hit) {
-      this.cache.delete(index); // most recently used: to the end
-      this.cache.set(index, hit);
+      this.cache.delete(key); // most recently used: to the end
+      this.cache.set(key, hit);
       const data = hit.data;
       if (data) queueMicrotask(() => cb(null, data));
       else hit.waiters.push(cb);
       return;
     }
-    const entry: CachedPiece = { waiters: [cb] };
-    this.cache.set(index, entry);
-    for (const key of this.cache.keys()) {
+    const entry: CachedWindow = { waiters: [cb] };
+    this.cache.set(key, entry);
+    for (const [old, value] of this.cache) {
       if (this.cache.size <= this.cacheSlots) break;
-      const old = this.cache.get(key);
-      if (old?.data) this.cache.delete(key); // a read in progress stays until it completes
+      if (value.data) this.cache.delete(old); // a read in progress stays until it completes
     }
-    this.readRange(index * this.chunkLength, pieceLength, (err, data) => {
+    this.readRange(position, length, (err, data) => {
       if (err || !data) {
-        if (this.cache.get(index) === entry) this.cache.delete(index);
+        if (this.cache.get(key) === entry) this.cache.delete(key);
       } else {
         entry.data = data;
       }
