@@ -25,7 +25,7 @@
 // opened lazily (created if missing, never truncated: resume), a short read is an error
 // (webtorrent treats the piece as missing), `destroy` removes the file.
 
-import { close, constants, mkdir, open, read, rm, write } from 'node:fs';
+import { close, constants, fstat, mkdir, open, read, rm, write } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 type Callback<T = void> = (err: Error | null, value?: T) => void;
@@ -200,43 +200,66 @@ export class FileChunkStore {
       if (this.cache.size <= this.cacheSlots) break;
       if (value.data) this.cache.delete(old); // a read in progress stays until it completes
     }
-    this.readRange(position, length, (err, data) => {
+    // verified pieces are on disk: no size check first (a short read is still an error)
+    const onRead = (err: Error | null, data?: Uint8Array): void => {
       if (err || !data) {
         if (this.cache.get(key) === entry) this.cache.delete(key);
       } else {
         entry.data = data;
       }
       for (const waiter of entry.waiters.splice(0)) waiter(err, data);
-    });
+    };
+    this.readRange(position, length, onRead, false);
   }
 
   /** Reads exactly `length` bytes at `position` into a new buffer; a short file is an error. */
-  private readRange(position: number, length: number, cb: Callback<Uint8Array>): void {
+  private readRange(position: number, length: number, cb: Callback<Uint8Array>, checkSize = true): void {
     this.withFd((err, fd) => {
       if (err || fd === undefined) {
         cb(err ?? new Error('no file'));
         return;
       }
-      const out = Buffer.allocUnsafe(length);
-      const step = (done: number): void => {
-        if (done === length) {
-          cb(null, out);
+      if (!checkSize) {
+        this.readInto(fd, position, length, cb);
+        return;
+      }
+      // The check of existing data at the start of a new download asks for every piece of a
+      // file that is still empty: answer from its size, without a piece buffer each.
+      fstat(fd, (statErr, stat) => {
+        if (statErr) {
+          cb(statErr);
           return;
         }
-        read(fd, out, done, length - done, position + done, (readErr, n) => {
-          if (readErr) {
-            cb(readErr);
-            return;
-          }
-          if (n === 0) {
-            cb(new Error(`${this.path}: short read, ${done} of ${length} bytes at ${position}`));
-            return;
-          }
-          step(done + n);
-        });
-      };
-      step(0);
+        const present = Math.max(0, Math.min(length, stat.size - position));
+        if (present < length) {
+          cb(new Error(`${this.path}: short read, ${present} of ${length} bytes at ${position}`));
+          return;
+        }
+        this.readInto(fd, position, length, cb);
+      });
     });
+  }
+
+  private readInto(fd: number, position: number, length: number, cb: Callback<Uint8Array>): void {
+    const out = Buffer.allocUnsafe(length);
+    const step = (done: number): void => {
+      if (done === length) {
+        cb(null, out);
+        return;
+      }
+      read(fd, out, done, length - done, position + done, (readErr, n) => {
+        if (readErr) {
+          cb(readErr);
+          return;
+        }
+        if (n === 0) {
+          cb(new Error(`${this.path}: short read, ${done} of ${length} bytes at ${position}`));
+          return;
+        }
+        step(done + n);
+      });
+    };
+    step(0);
   }
 
   /** The file, opened (created if missing, never truncated) on first use; an open error is retried next time. */
