@@ -194,6 +194,16 @@ describe('FileChunkStore', () => {
     await expect(stat(path)).rejects.toThrow(/ENOENT/);
   });
 
+  it('closes the file only after the reads under way (a reused fd number must not serve another file)', async () => {
+    const data = randomBytes(2 * PIECE);
+    const { store } = await storeOver(data.length, data);
+    await get(store, 0, { offset: 0, length: 10 }); // the file is open
+    const reading = get(store, 1);
+    const closing = closeStore(store);
+    expect(Buffer.from(await reading).equals(data.subarray(PIECE))).toBe(true);
+    await closing;
+  });
+
   it('refuses more or less than one file', () => {
     expect(() => new FileChunkStore(PIECE, { files: [] })).toThrow(/exactly one file/);
     expect(

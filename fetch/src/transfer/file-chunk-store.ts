@@ -66,6 +66,10 @@ export class FileChunkStore {
   /** by window number (piece × windowsPerPiece + window); insertion order = least recently used first */
   private readonly cache = new Map<number, CachedWindow>();
   private fd: number | undefined;
+  /** reads and writes under way on `fd`: it is closed only after them (a reused fd number
+   *  would otherwise let a queued read see another file) */
+  private inFlight = 0;
+  private afterInFlight: Array<() => void> = [];
   /** callbacks waiting for the file to open */
   private opening: Array<Callback<number>> | undefined;
 
@@ -108,7 +112,7 @@ export class FileChunkStore {
         cb(err ?? new Error('no file'));
         return;
       }
-      writeAll(fd, buf, index * this.chunkLength, cb);
+      writeAll(fd, buf, index * this.chunkLength, this.track(cb));
     });
   }
 
@@ -166,7 +170,19 @@ export class FileChunkStore {
       later(cb, null);
       return;
     }
-    close(fd, (err) => cb(err));
+    const closeFd = (): void => close(fd, (err) => cb(err));
+    if (this.inFlight > 0) this.afterInFlight.push(closeFd);
+    else closeFd();
+  }
+
+  /** `cb` of an operation on the open fd: counted until it is called. */
+  private track<T>(cb: Callback<T>): Callback<T> {
+    this.inFlight++;
+    return (err, value) => {
+      this.inFlight--;
+      if (this.inFlight === 0) for (const next of this.afterInFlight.splice(0)) next();
+      cb(err, value);
+    };
   }
 
   destroy(cb: Callback = () => {}): void {
@@ -213,12 +229,18 @@ export class FileChunkStore {
   }
 
   /** Reads exactly `length` bytes at `position` into a new buffer; a short file is an error. */
-  private readRange(position: number, length: number, cb: Callback<Uint8Array>, checkSize = true): void {
+  private readRange(
+    position: number,
+    length: number,
+    whenRead: Callback<Uint8Array>,
+    checkSize = true,
+  ): void {
     this.withFd((err, fd) => {
       if (err || fd === undefined) {
-        cb(err ?? new Error('no file'));
+        whenRead(err ?? new Error('no file'));
         return;
       }
+      const cb = this.track(whenRead);
       if (!checkSize) {
         this.readInto(fd, position, length, cb);
         return;
