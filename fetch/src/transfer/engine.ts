@@ -40,7 +40,7 @@ export interface TransferConfig {
   webSeed: { enabled: boolean; delaySeconds: number; noPeerGraceSeconds: number };
   strikesToBan: number;
   resumeSaveIntervalMs: number;
-  /** upload read cache, in MiB (4 windows of 256 KiB each, file-chunk-store.ts); 0 = off */
+  /** whole pieces kept in memory for uploads (file-chunk-store.ts; webtorrent's default 20) */
   pieceCacheSlots: number;
   /** BitTorrent protocol encryption (MSE/PE): costs CPU; pointless inside a site. */
   encryption: 'off' | 'prefer' | 'require';
@@ -392,8 +392,7 @@ export class TransferEngine {
       strategy: 'rarest',
       uploads: this.config.uploadSlots,
       store: FileChunkStore,
-      // pieceCacheSlots × 4 windows of 256 KiB: a quarter of the memory webtorrent's cache took
-      storeOpts: { cacheSlots: this.config.pieceCacheSlots * 4 },
+      storeOpts: { cacheSlots: this.config.pieceCacheSlots },
       storeCacheSlots: 0,
       private: !this.config.pex && !this.config.dht.enabled,
     };
