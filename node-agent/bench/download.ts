@@ -2,33 +2,45 @@
 // against aria2c, on the same file, .torrent and tracker, in the same run. Each leecher
 // downloads from one seeder; both seeders are measured (our agent, aria2c) so neither
 // side is judged only against its own upload path. Prints throughputs, the ratio
-// (goal ≥ 2× aria2c) and the agent's peak RSS (goal ≤ 150 MB); writes JSON.
+// (goal ≥ 2× aria2c), the agent's peak RSS (goal ≤ 150 MB) and CPU seconds per GiB; writes
+// JSON. Several agent builds (`--cli NAME=PATH`, e.g. before/after) leech in turn within
+// each round, so the machine's load drifts over all of them alike; the agent seeder is one
+// build for all (`--seeder-cli`, default the installed one).
 //
-//   pnpm --filter @trustswarm/node-agent run build && pnpm exec tsx node-agent/bench/download.ts [--size-mib 1024] [--out FILE] [--cli PATH]
+//   pnpm --filter @trustswarm/node-agent run build && pnpm exec tsx node-agent/bench/download.ts [--size-mib 1024] [--repeat 3] [--cli NAME=PATH]... [--out FILE]
 
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { appendFile, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Server } from 'bittorrent-tracker';
-import createTorrent from 'create-torrent';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
+import {
+  agentEvents,
+  cliNodeFlags,
+  cpuOf,
+  freePort,
+  installedCli,
+  leechWithAria2,
+  machineBusySeconds,
+  makeTorrent,
+  median,
+  PIECE_LENGTH_BYTES,
+  packageDir,
+  parseBuilds,
+  startAgentFetch,
+  startAria2Seeder,
+  startTracker,
+  stop,
+  waitForSeeder,
+  writeRandomFile,
+} from './harness.js';
 
-const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** The installed `tsw-agent`: the package's bin (the bundle, scripts/bundle.mjs). */
-const packageJson = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as {
-  bin: Record<string, string>;
-};
 const { values } = parseArgs({
   options: {
-    /** the tsw-agent build to run (seeder and leecher), e.g. a copy of main's for a before/after */
-    cli: { type: 'string' },
+    /** tsw-agent builds that leech, NAME=PATH (or one PATH); default the installed one */
+    cli: { type: 'string', multiple: true, default: [] },
+    /** the tsw-agent build that seeds (seeder "agent"); default the installed one */
+    'seeder-cli': { type: 'string' },
     'size-mib': { type: 'string', default: '1024' },
     out: { type: 'string' },
     /** comma list of seeders to measure against: agent, aria2c */
@@ -39,23 +51,21 @@ const { values } = parseArgs({
     'agent-node-arg': { type: 'string', multiple: true, default: [] },
     /** extra `--set transfer.key=value` for the leeching agent, e.g. transfer.maxRequestsPerPeer=1024 */
     'agent-set': { type: 'string', multiple: true, default: [] },
+    /** appends the leeching agent's non-JSON output (e.g. --trace-gc) to this file */
+    'agent-log': { type: 'string' },
   },
 });
-const cli = values.cli ?? join(packageDir, packageJson.bin['tsw-agent'] ?? 'dist/cli.js');
-/** The node flags of the CLI's `#!/usr/bin/env -S node ...` line: the agent runs as installed. */
-const cliNodeFlags = ((await readFile(cli, 'utf8')).split('\n', 1)[0] ?? '')
-  .replace(/^#!\S*env -S node/, '')
-  .split(' ')
-  .filter((flag) => flag.startsWith('--'));
+const installed = await installedCli();
+const builds = parseBuilds(values.cli, installed);
+const seederCli = values['seeder-cli'] ?? installed;
 const seederNames = values.seeders.split(',').filter(Boolean);
 const repeat = Math.max(1, Number(values.repeat));
-const agentNodeArgs = values['agent-node-arg'];
-const agentSets = values['agent-set'].flatMap((set) => ['--set', set]);
 const sizeBytes = Number(values['size-mib']) * 1024 * 1024;
 const outPath = values.out ?? join(packageDir, '..', 'bench-results', 'node-agent-download.json');
 
 interface Row {
   seeder: string;
+  build: string;
   round: number;
   loadAvg1m: number;
   agentDownloadMBps: number;
@@ -69,105 +79,56 @@ interface Row {
   aria2cSeconds: number;
   agentCpuSecondsPerGiB: number;
   aria2cCpuSecondsPerGiB: number;
+  /** CPU seconds of the agent seeder during the agent's download (0 for aria2c) */
+  seederCpuSeconds: number;
+  /** CPU seconds the machine spent on anything but the agent leecher and the agent seeder meanwhile */
+  othersCpuSeconds: number;
 }
 
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  await new Promise<void>((r) => server.close(() => r()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-async function writeRandomFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let left = sizeBytes; left > 0; ) {
-    const chunk = randomBytes(Math.min(left, 4 << 20));
-    hash.update(chunk);
-    if (!out.write(chunk)) await once(out, 'drain');
-    left -= chunk.length;
-  }
-  out.end();
-  await once(out, 'finish');
-  return hash.digest('hex');
-}
-
-function aria2Common(port: number): string[] {
-  return [
-    '--enable-dht=false',
-    '--enable-dht6=false',
-    '--enable-peer-exchange=false',
-    '--bt-enable-lpd=false',
-    '--disable-ipv6=true',
-    '--interface=127.0.0.1',
-    `--listen-port=${port}`,
-    '--console-log-level=warn',
-    '--summary-interval=0',
-    '--file-allocation=none',
-  ];
-}
-
-interface Seeder {
-  name: string;
-  proc: ResultPromise;
-}
-
-async function waitForSeeder(tracker: Server, infoHash: string): Promise<void> {
-  const torrents = (tracker as unknown as { torrents: Record<string, { complete: number } | undefined> })
-    .torrents;
-  const deadline = Date.now() + 120_000;
-  while ((torrents[infoHash]?.complete ?? 0) < 1) {
-    if (Date.now() > deadline) throw new Error('seeder never announced');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function leechAgent(dir: string, torrentPath: string, sha256: string) {
+async function leechAgent(
+  cli: string,
+  dataDir: string,
+  torrentPath: string,
+  sha256: string,
+  seederPid?: number,
+) {
+  const seederBefore = seederPid ? await cpuOf(seederPid) : undefined;
+  const machineBefore = await machineBusySeconds();
   const started = process.hrtime.bigint();
-  const proc = execa('node', [
-    ...cliNodeFlags,
-    ...agentNodeArgs,
+  const proc = startAgentFetch({
     cli,
-    'fetch',
-    '--torrent',
+    nodeArgs: values['agent-node-arg'],
     torrentPath,
-    '--sha256',
     sha256,
-    '--entry',
-    'bench',
-    '--data',
-    dir,
-    '--set',
-    'transfer.torrentPort=0',
-    '--set',
-    'transfer.dht.enabled=false',
-    '--set',
-    'transfer.webSeed.enabled=false',
-    ...agentSets,
-  ]);
+    dataDir,
+    sets: ['transfer.webSeed.enabled=false', ...values['agent-set']],
+  });
   let downloadedAt = 0n;
   let maxRssBytes = 0;
   let cpuSeconds = 0;
-  if (!proc.stdout) throw new Error('no stdout');
-  for await (const line of createInterface({ input: proc.stdout })) {
-    const e = JSON.parse(line) as { event: string; maxRssBytes?: number; cpuSeconds?: number };
+  const log: string[] = [];
+  for await (const e of agentEvents(proc, (line) => log.push(line))) {
     if (e.event === 'downloaded') downloadedAt = process.hrtime.bigint();
     if (e.event === 'installed') {
       maxRssBytes = e.maxRssBytes ?? 0;
       cpuSeconds = e.cpuSeconds ?? 0;
     }
   }
-  await proc;
+  const result = await proc;
+  if (values['agent-log']) await appendFile(values['agent-log'], `${log.join('\n')}\n`);
+  if (result.exitCode !== 0 || downloadedAt === 0n) {
+    throw new Error(`agent leecher failed (exit ${result.exitCode}): ${String(result.stderr).slice(-500)}`);
+  }
   const ended = process.hrtime.bigint();
+  const machine = (await machineBusySeconds()) - machineBefore;
+  const seederAfter = seederPid ? await cpuOf(seederPid) : undefined;
+  const seederCpuSeconds =
+    seederBefore && seederAfter
+      ? seederAfter.user + seederAfter.system - seederBefore.user - seederBefore.system
+      : 0;
   return {
+    seederCpuSeconds,
+    othersCpuSeconds: Math.max(0, machine - cpuSeconds - seederCpuSeconds),
     downloadSeconds: Number(downloadedAt - started) / 1e9,
     installSeconds: Number(ended - started) / 1e9,
     maxRssBytes,
@@ -175,40 +136,22 @@ async function leechAgent(dir: string, torrentPath: string, sha256: string) {
   };
 }
 
-async function leechAria2(dir: string, torrentPath: string) {
-  const started = process.hrtime.bigint();
-  // bash's `times` prints the CPU time of its children (aria2c): wall time alone is unfair
-  // on a machine shared with other jobs.
-  const args = [...aria2Common(await freePort()), `--dir=${dir}`, '--seed-time=0', torrentPath];
-  const result = await execa('bash', ['-c', 'aria2c "$@" >/dev/null && times', 'bench', ...args]);
-  const downloadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const children = result.stdout.trim().split('\n').at(-1) ?? '';
-  const seconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
-  return { downloadSeconds, cpuSeconds: seconds.reduce((a, b) => a + b, 0) };
-}
-
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'tsw-bench-'));
-  const tracker = new Server({ http: true, udp: false, ws: false, stats: false });
-  await new Promise<void>((r) => tracker.listen(0, '127.0.0.1', () => r()));
-  const address = tracker.http?.address();
-  if (!address || typeof address === 'string') throw new Error('tracker did not bind');
-  const announce = `http://127.0.0.1:${address.port}/announce`;
+  const tracker = await startTracker();
   const results: Row[] = [];
   try {
     const origin = join(dir, 'origin');
     await mkdir(origin, { recursive: true });
     const filePath = join(origin, 'image.qcow2');
-    process.stdout.write(
-      `agent node flags (from the CLI's first line): ${cliNodeFlags.join(' ') || 'none'}\n`,
-    );
+    for (const build of builds) {
+      process.stdout.write(
+        `leecher ${build.name}: ${build.cli}, node flags (from its first line): ${cliNodeFlags(build.cli).join(' ') || 'none'}\n`,
+      );
+    }
     process.stdout.write(`writing ${sizeBytes / 2 ** 20} MiB of random data...\n`);
-    const sha256 = await writeRandomFile(filePath);
-    const torrentFile = await new Promise<Uint8Array>((resolve, reject) =>
-      createTorrent(filePath, { announceList: [[announce]], pieceLength: 4 << 20 }, (err, t) =>
-        err ? reject(err) : resolve(t),
-      ),
-    );
+    const sha256 = await writeRandomFile(filePath, sizeBytes);
+    const torrentFile = await makeTorrent(filePath, tracker.announce);
     const torrentPath = join(dir, 'image.torrent');
     await writeFile(torrentPath, torrentFile);
     const { readTorrentInfo } = await import('@trustswarm/fetch');
@@ -217,110 +160,89 @@ async function main(): Promise<void> {
     const agentSeedDir = join(dir, 'agent-seeder');
     await mkdir(join(agentSeedDir, 'images', 'bench'), { recursive: true });
     await copyFile(filePath, join(agentSeedDir, 'images', 'bench', 'image.qcow2'));
-    const seeders: Array<() => Promise<Seeder>> = [
-      async () => ({
-        name: 'agent',
-        proc: execa(
-          'node',
-          [
-            ...cliNodeFlags,
-            cli,
-            'fetch',
-            '--torrent',
-            torrentPath,
-            '--sha256',
-            sha256,
-            '--entry',
-            'bench',
-            '--data',
-            agentSeedDir,
-            '--seed',
-            '--set',
-            'transfer.torrentPort=0',
-            '--set',
-            'transfer.dht.enabled=false',
-          ],
-          { reject: false },
-        ),
+    const startSeeder: Record<string, () => Promise<{ proc: ResultPromise }>> = {
+      agent: async () => ({
+        proc: startAgentFetch({ cli: seederCli, torrentPath, sha256, dataDir: agentSeedDir, seed: true }),
       }),
-      async () => ({
-        name: 'aria2c',
-        proc: execa(
-          'aria2c',
-          [...aria2Common(await freePort()), `--dir=${origin}`, '-V', '--seed-ratio=0.0', torrentPath],
-          { reject: false },
-        ),
-      }),
-    ];
+      aria2c: async () => ({ proc: startAria2Seeder(origin, torrentPath, await freePort()) }),
+    };
     const gib = sizeBytes / 2 ** 30;
-    for (const start of seeders) {
-      const seeder = await start();
-      if (!seederNames.includes(seeder.name)) {
-        seeder.proc.kill('SIGTERM');
-        await seeder.proc;
-        continue;
-      }
-      await waitForSeeder(tracker, info.infoHash);
-      process.stdout.write(`seeder ${seeder.name} ready\n`);
+    for (const seederName of ['agent', 'aria2c'].filter((name) => seederNames.includes(name))) {
+      const { proc: seeder } = await (startSeeder[seederName] as () => Promise<{ proc: ResultPromise }>)();
+      await waitForSeeder(tracker, info.infoHash, seederName);
+      process.stdout.write(`seeder ${seederName} ready\n`);
       for (let round = 1; round <= repeat; round++) {
-        const loadBefore = loadavg()[0] ?? 0;
-        const agentDir = join(dir, `leech-agent-${seeder.name}`);
-        const agent = await leechAgent(agentDir, torrentPath, sha256);
-        await rm(agentDir, { recursive: true, force: true });
-        const ariaDir = join(dir, `leech-aria2-${seeder.name}`);
-        const aria = await leechAria2(ariaDir, torrentPath);
+        const ariaDir = join(dir, `leech-aria2-${seederName}`);
+        const aria = await leechWithAria2(ariaDir, torrentPath);
         await rm(ariaDir, { recursive: true, force: true });
-        const mbps = (s: number) => sizeBytes / s / 1e6;
-        const row: Row = {
-          seeder: seeder.name,
-          round,
-          loadAvg1m: (loadBefore + (loadavg()[0] ?? 0)) / 2,
-          agentDownloadMBps: mbps(agent.downloadSeconds),
-          agentInstallMBps: mbps(agent.installSeconds),
-          aria2cDownloadMBps: mbps(aria.downloadSeconds),
-          ratio: aria.downloadSeconds / agent.downloadSeconds,
-          installRatio: aria.downloadSeconds / agent.installSeconds,
-          agentPeakRssMB: agent.maxRssBytes / 1e6,
-          agentDownloadSeconds: agent.downloadSeconds,
-          agentInstallSeconds: agent.installSeconds,
-          aria2cSeconds: aria.downloadSeconds,
-          agentCpuSecondsPerGiB: agent.cpuSeconds / gib,
-          aria2cCpuSecondsPerGiB: aria.cpuSeconds / gib,
-        };
-        results.push(row);
-        process.stdout.write(
-          `seeder=${seeder.name} round ${round} (load ${row.loadAvg1m.toFixed(1)}): agent ${row.agentDownloadMBps.toFixed(1)} MB/s ` +
-            `(to installed, sha256 included: ${row.agentInstallMBps.toFixed(1)} MB/s), aria2c ${row.aria2cDownloadMBps.toFixed(1)} MB/s, ` +
-            `ratio ${row.ratio.toFixed(2)}x / installed ${row.installRatio.toFixed(2)}x (goal ≥ 2), agent peak RSS ${row.agentPeakRssMB.toFixed(0)} MB (goal ≤ 150); ` +
-            `CPU s/GiB agent ${row.agentCpuSecondsPerGiB.toFixed(2)} vs aria2c ${row.aria2cCpuSecondsPerGiB.toFixed(2)}\n`,
-        );
+        for (const build of builds) {
+          const loadBefore = loadavg()[0] ?? 0;
+          const agentDir = join(dir, `leech-agent-${seederName}`);
+          const agent = await leechAgent(
+            build.cli,
+            agentDir,
+            torrentPath,
+            sha256,
+            seederName === 'agent' ? seeder.pid : undefined,
+          );
+          await rm(agentDir, { recursive: true, force: true });
+          const mbps = (s: number) => sizeBytes / s / 1e6;
+          const row: Row = {
+            seeder: seederName,
+            build: build.name,
+            round,
+            loadAvg1m: (loadBefore + (loadavg()[0] ?? 0)) / 2,
+            agentDownloadMBps: mbps(agent.downloadSeconds),
+            agentInstallMBps: mbps(agent.installSeconds),
+            aria2cDownloadMBps: mbps(aria.seconds),
+            ratio: aria.seconds / agent.downloadSeconds,
+            installRatio: aria.seconds / agent.installSeconds,
+            agentPeakRssMB: agent.maxRssBytes / 1e6,
+            agentDownloadSeconds: agent.downloadSeconds,
+            agentInstallSeconds: agent.installSeconds,
+            aria2cSeconds: aria.seconds,
+            agentCpuSecondsPerGiB: agent.cpuSeconds / gib,
+            aria2cCpuSecondsPerGiB: aria.cpuSeconds / gib,
+            seederCpuSeconds: agent.seederCpuSeconds,
+            othersCpuSeconds: agent.othersCpuSeconds,
+          };
+          results.push(row);
+          process.stdout.write(
+            `seeder=${seederName} ${build.name} round ${round} (load ${row.loadAvg1m.toFixed(1)}): agent ${row.agentDownloadMBps.toFixed(1)} MB/s ` +
+              `(to installed, sha256 included: ${row.agentInstallMBps.toFixed(1)} MB/s), aria2c ${row.aria2cDownloadMBps.toFixed(1)} MB/s, ` +
+              `ratio ${row.ratio.toFixed(2)}x / installed ${row.installRatio.toFixed(2)}x (goal ≥ 2), agent peak RSS ${row.agentPeakRssMB.toFixed(0)} MB (goal ≤ 150); ` +
+              `CPU s/GiB agent ${row.agentCpuSecondsPerGiB.toFixed(2)} vs aria2c ${row.aria2cCpuSecondsPerGiB.toFixed(2)}; ` +
+              `meanwhile seeder ${row.seederCpuSeconds.toFixed(2)} s, other processes ${row.othersCpuSeconds.toFixed(2)} s of CPU\n`,
+          );
+        }
       }
-      seeder.proc.kill('SIGTERM');
-      await seeder.proc;
+      await stop(seeder);
       // Let the tracker forget the stopped seeder before the next one announces.
-      const torrents = (tracker as unknown as { torrents: Record<string, unknown> }).torrents;
-      delete torrents[info.infoHash];
+      tracker.forget(info.infoHash);
     }
-    const summary = seederNames.map((name) => {
-      const rows = results.filter((r) => r.seeder === name);
-      const med = (key: keyof Row) => median(rows.map((r) => Number(r[key])));
-      return {
-        seeder: name,
-        rounds: rows.length,
-        loadAvg1m: med('loadAvg1m'),
-        agentDownloadMBps: med('agentDownloadMBps'),
-        agentInstallMBps: med('agentInstallMBps'),
-        aria2cDownloadMBps: med('aria2cDownloadMBps'),
-        ratio: med('ratio'),
-        installRatio: med('installRatio'),
-        agentPeakRssMB: Math.max(...rows.map((r) => r.agentPeakRssMB)),
-        agentCpuSecondsPerGiB: med('agentCpuSecondsPerGiB'),
-        aria2cCpuSecondsPerGiB: med('aria2cCpuSecondsPerGiB'),
-      };
-    });
+    const summary = seederNames.flatMap((seeder) =>
+      builds.map(({ name }) => {
+        const rows = results.filter((r) => r.seeder === seeder && r.build === name);
+        const med = (key: keyof Row) => median(rows.map((r) => Number(r[key])));
+        return {
+          seeder,
+          build: name,
+          rounds: rows.length,
+          loadAvg1m: med('loadAvg1m'),
+          agentDownloadMBps: med('agentDownloadMBps'),
+          agentInstallMBps: med('agentInstallMBps'),
+          aria2cDownloadMBps: med('aria2cDownloadMBps'),
+          ratio: med('ratio'),
+          installRatio: med('installRatio'),
+          agentPeakRssMB: Math.max(...rows.map((r) => r.agentPeakRssMB)),
+          agentCpuSecondsPerGiB: med('agentCpuSecondsPerGiB'),
+          aria2cCpuSecondsPerGiB: med('aria2cCpuSecondsPerGiB'),
+        };
+      }),
+    );
     for (const s of summary) {
       process.stdout.write(
-        `median of ${s.rounds}, seeder=${s.seeder} (load ${s.loadAvg1m.toFixed(1)}): agent ${s.agentDownloadMBps.toFixed(1)} MB/s, ` +
+        `median of ${s.rounds}, seeder=${s.seeder} ${s.build} (load ${s.loadAvg1m.toFixed(1)}): agent ${s.agentDownloadMBps.toFixed(1)} MB/s, ` +
           `installed ${s.agentInstallMBps.toFixed(1)} MB/s, aria2c ${s.aria2cDownloadMBps.toFixed(1)} MB/s, ratio ${s.ratio.toFixed(2)}x ` +
           `(installed ${s.installRatio.toFixed(2)}x; goal ≥ 2), max peak RSS ${s.agentPeakRssMB.toFixed(0)} MB (goal ≤ 150), ` +
           `CPU s/GiB agent ${s.agentCpuSecondsPerGiB.toFixed(2)} vs aria2c ${s.aria2cCpuSecondsPerGiB.toFixed(2)}\n`,
@@ -329,9 +251,11 @@ async function main(): Promise<void> {
     const report = {
       benchmark: 'node-agent download',
       sizeBytes,
-      pieceLengthBytes: 4 << 20,
+      pieceLengthBytes: PIECE_LENGTH_BYTES,
       node: process.version,
-      agentNodeFlags: [...cliNodeFlags, ...agentNodeArgs],
+      builds,
+      seederCli,
+      agentNodeArgs: values['agent-node-arg'],
       agentSets: values['agent-set'],
       cpus: cpus().length,
       summary,
@@ -341,7 +265,7 @@ async function main(): Promise<void> {
     await writeFile(outPath, `${JSON.stringify(report, null, 2)}\n`);
     process.stdout.write(`wrote ${outPath}\n`);
   } finally {
-    await new Promise<void>((r) => tracker.close(() => r()));
+    await tracker.close();
     await rm(dir, { recursive: true, force: true });
   }
 }

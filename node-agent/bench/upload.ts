@@ -11,25 +11,29 @@
 //
 //   pnpm run build && pnpm exec tsx node-agent/bench/upload.ts [--size-mib 1024] [--repeat 3] [--cli NAME=PATH]...
 
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { appendFileSync } from 'node:fs';
+import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Server } from 'bittorrent-tracker';
-import createTorrent from 'create-torrent';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
+import {
+  agentEvents,
+  type BenchTracker,
+  cpuOf,
+  installedCli,
+  leechWithAria2,
+  makeTorrent,
+  median,
+  packageDir,
+  parseBuilds,
+  startAgentFetch,
+  startTracker,
+  stop,
+  waitForSeeder,
+  writeRandomFile,
+} from './harness.js';
 
-const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-const packageJson = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as {
-  bin: Record<string, string>;
-};
-const installedCli = join(packageDir, packageJson.bin['tsw-agent'] ?? 'dist/cli.js');
 const { values } = parseArgs({
   options: {
     'size-mib': { type: 'string', default: '1024' },
@@ -40,60 +44,19 @@ const { values } = parseArgs({
     'seeder-node-arg': { type: 'string', multiple: true, default: [] },
     /** extra `--set transfer.key=value` for every seeder */
     'agent-set': { type: 'string', multiple: true, default: [] },
+    /** appends the seeders' non-JSON output (e.g. --trace-gc) to this file */
+    'seeder-log': { type: 'string' },
     out: { type: 'string' },
   },
 });
 const sizeBytes = Number(values['size-mib']) * 1024 * 1024;
 const repeat = Math.max(1, Number(values.repeat));
-const builds = (values.cli.length ? values.cli : [`agent=${installedCli}`]).map((spec) => {
-  const at = spec.indexOf('=');
-  if (at <= 0) throw new Error(`--cli NAME=PATH, got ${spec}`);
-  return { name: spec.slice(0, at), cli: spec.slice(at + 1) };
-});
-const agentSets = values['agent-set'].flatMap((set) => ['--set', set]);
+const builds = parseBuilds(values.cli, await installedCli());
 const outPath = values.out ?? join(packageDir, '..', 'bench-results', 'node-agent-upload.json');
-const ticksPerSecond = 100; // USER_HZ on Linux
-
-/** user and system CPU seconds of a process, all its threads */
-async function cpuOf(pid: number): Promise<{ user: number; system: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / ticksPerSecond, system: Number(fields[12]) / ticksPerSecond };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  await new Promise<void>((r) => server.close(() => r()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-async function writeRandomFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let left = sizeBytes; left > 0; ) {
-    const chunk = randomBytes(Math.min(left, 4 << 20));
-    hash.update(chunk);
-    if (!out.write(chunk)) await once(out, 'drain');
-    left -= chunk.length;
-  }
-  out.end();
-  await once(out, 'finish');
-  return hash.digest('hex');
-}
-
-async function cliNodeFlags(cli: string): Promise<string[]> {
-  return ((await readFile(cli, 'utf8')).split('\n', 1)[0] ?? '')
-    .replace(/^#!\S*env -S node/, '')
-    .split(' ')
-    .filter((flag) => flag.startsWith('--'));
-}
 
 interface SeederRun {
   name: string;
-  tracker: Server;
+  tracker: BenchTracker;
   torrentPath: string;
   proc: ResultPromise;
   /** the seeder's last reported uploadedBytes */
@@ -115,12 +78,6 @@ interface Row {
   reportedUploadRatio: number;
 }
 
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'tsw-upload-bench-'));
   const seeders: SeederRun[] = [];
@@ -128,66 +85,38 @@ async function main(): Promise<void> {
   try {
     const filePath = join(dir, 'image.qcow2');
     process.stdout.write(`writing ${sizeBytes / 2 ** 20} MiB of random data...\n`);
-    const sha256 = await writeRandomFile(filePath);
-    let infoHash = '';
+    const sha256 = await writeRandomFile(filePath, sizeBytes);
+    const { readTorrentInfo } = await import('@trustswarm/fetch');
     for (const build of builds) {
-      const tracker = new Server({ http: true, udp: false, ws: false, stats: false });
-      await new Promise<void>((r) => tracker.listen(0, '127.0.0.1', () => r()));
-      const address = tracker.http?.address();
-      if (!address || typeof address === 'string') throw new Error('tracker did not bind');
-      const announce = `http://127.0.0.1:${address.port}/announce`;
-      const torrentFile = await new Promise<Uint8Array>((resolve, reject) =>
-        createTorrent(filePath, { announceList: [[announce]], pieceLength: 4 << 20 }, (err, t) =>
-          err ? reject(err) : resolve(t),
-        ),
-      );
+      const tracker = await startTracker();
+      const torrentFile = await makeTorrent(filePath, tracker.announce);
       const torrentPath = join(dir, `${build.name}.torrent`);
       await writeFile(torrentPath, torrentFile);
-      const { readTorrentInfo } = await import('@trustswarm/fetch');
-      infoHash = (await readTorrentInfo(torrentFile)).infoHash;
+      const infoHash = (await readTorrentInfo(torrentFile)).infoHash;
       const data = join(dir, `seed-${build.name}`);
       await mkdir(join(data, 'images', 'bench'), { recursive: true });
       await link(filePath, join(data, 'images', 'bench', 'image.qcow2'));
-      const proc = execa(
-        'node',
-        [
-          ...(await cliNodeFlags(build.cli)),
-          ...values['seeder-node-arg'],
-          build.cli,
-          'fetch',
-          '--torrent',
-          torrentPath,
-          '--sha256',
-          sha256,
-          '--entry',
-          'bench',
-          '--data',
-          data,
-          '--seed',
-          '--set',
-          'transfer.torrentPort=0',
-          '--set',
-          'transfer.dht.enabled=false',
-          ...agentSets,
-        ],
-        { reject: false },
-      );
+      const proc = startAgentFetch({
+        cli: build.cli,
+        nodeArgs: values['seeder-node-arg'],
+        torrentPath,
+        sha256,
+        dataDir: data,
+        seed: true,
+        sets: values['agent-set'],
+      });
       const seeder: SeederRun = { name: build.name, tracker, torrentPath, proc, uploadedBytes: 0 };
       seeders.push(seeder);
-      if (!proc.stdout) throw new Error('no stdout');
       void (async () => {
-        for await (const line of createInterface({ input: proc.stdout as NodeJS.ReadableStream })) {
-          const e = JSON.parse(line) as { event: string; transfers?: Array<{ uploadedBytes: number }> };
+        const logPath = values['seeder-log'];
+        const other = logPath
+          ? (line: string) => appendFileSync(logPath, `${build.name}: ${line}\n`)
+          : undefined;
+        for await (const e of agentEvents(proc, other)) {
           if (e.event === 'stats' && e.transfers?.[0]) seeder.uploadedBytes = e.transfers[0].uploadedBytes;
         }
       })();
-      const torrents = (tracker as unknown as { torrents: Record<string, { complete: number } | undefined> })
-        .torrents;
-      const deadline = Date.now() + 120_000;
-      while ((torrents[infoHash]?.complete ?? 0) < 1) {
-        if (Date.now() > deadline) throw new Error(`seeder ${build.name} never announced`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitForSeeder(tracker, infoHash, build.name);
       process.stdout.write(`seeder ${build.name} (${build.cli}) ready\n`);
     }
     const gib = sizeBytes / 2 ** 30;
@@ -199,24 +128,7 @@ async function main(): Promise<void> {
         const loadBefore = loadavg()[0] ?? 0;
         const uploadedBefore = seeder.uploadedBytes;
         const cpuBefore = await cpuOf(pid);
-        const started = process.hrtime.bigint();
-        const args = [
-          '--enable-dht=false',
-          '--enable-dht6=false',
-          '--enable-peer-exchange=false',
-          '--bt-enable-lpd=false',
-          '--disable-ipv6=true',
-          '--interface=127.0.0.1',
-          `--listen-port=${await freePort()}`,
-          '--console-log-level=warn',
-          '--summary-interval=0',
-          '--file-allocation=none',
-          `--dir=${leechDir}`,
-          '--seed-time=0',
-          seeder.torrentPath,
-        ];
-        const result = await execa('bash', ['-c', 'aria2c "$@" >/dev/null && times', 'bench', ...args]);
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const aria = await leechWithAria2(leechDir, seeder.torrentPath);
         const cpuAfter = await cpuOf(pid);
         const user = cpuAfter.user - cpuBefore.user;
         const system = cpuAfter.system - cpuBefore.system;
@@ -224,21 +136,17 @@ async function main(): Promise<void> {
         // the seeder reports every 500 ms: wait for a report that covers the round
         await new Promise((r) => setTimeout(r, 1200));
         await rm(leechDir, { recursive: true, force: true });
-        const children = result.stdout.trim().split('\n').at(-1) ?? '';
-        const ariaCpu = [...children.matchAll(/(\d+)m([\d.]+)s/g)]
-          .map((m) => Number(m[1]) * 60 + Number(m[2]))
-          .reduce((a, b) => a + b, 0);
         const row: Row = {
           build: seeder.name,
           round,
           loadAvg1m: (loadBefore + (loadavg()[0] ?? 0)) / 2,
-          seconds,
-          MBps: sizeBytes / seconds / 1e6,
+          seconds: aria.seconds,
+          MBps: sizeBytes / aria.seconds / 1e6,
           seederCpuSeconds: cpu,
           seederCpuSecondsPerGiB: cpu / gib,
           seederUserSecondsPerGiB: user / gib,
           seederSystemSecondsPerGiB: system / gib,
-          aria2cCpuSecondsPerGiB: ariaCpu / gib,
+          aria2cCpuSecondsPerGiB: aria.cpuSeconds / gib,
           reportedUploadRatio: (seeder.uploadedBytes - uploadedBefore) / sizeBytes,
         };
         rows.push(row);
@@ -279,9 +187,8 @@ async function main(): Promise<void> {
     process.stdout.write(`wrote ${outPath}\n`);
   } finally {
     for (const s of seeders) {
-      s.proc.kill('SIGTERM');
-      await s.proc;
-      await new Promise<void>((r) => s.tracker.close(() => r()));
+      await stop(s.proc);
+      await s.tracker.close();
     }
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,11 +1,11 @@
 // Interop with an independent BitTorrent implementation (aria2c, Debian package aria2):
 // aria2c downloads from our seeding agent, and our agent downloads from an aria2c seeder.
 
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { sha256File } from '@trustswarm/fetch';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aria2Args, freePort } from '../bench/harness.js';
 import { buildAgent } from './helpers/build.js';
 import {
   type Artifact,
@@ -23,30 +23,6 @@ let dir: string;
 let tracker: Tracker;
 let artifact: Artifact;
 const procs: { proc: ResultPromise }[] = [];
-
-/** aria2c cannot listen on port 0; ask the kernel for a free port and hand it over. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-async function aria2Args(): Promise<string[]> {
-  return [
-    '--enable-dht=false',
-    '--enable-dht6=false',
-    '--enable-peer-exchange=false',
-    '--bt-enable-lpd=false',
-    '--disable-ipv6=true',
-    '--interface=127.0.0.1',
-    `--listen-port=${await freePort()}`,
-    '--console-log-level=warn',
-    '--summary-interval=0',
-  ];
-}
 
 beforeAll(async () => {
   await buildAgent();
@@ -73,7 +49,12 @@ describe('aria2c interop', () => {
     await seeder.waitFor((e) => e.event === 'seeding');
     const result = await execa(
       'aria2c',
-      [...(await aria2Args()), `--dir=${join(dir, 'aria2-leecher')}`, '--seed-time=0', artifact.torrentPath],
+      [
+        ...aria2Args(await freePort()),
+        `--dir=${join(dir, 'aria2-leecher')}`,
+        '--seed-time=0',
+        artifact.torrentPath,
+      ],
       { timeout: 60_000 },
     );
     expect(result.exitCode).toBe(0);
@@ -88,7 +69,7 @@ describe('aria2c interop', () => {
     const aria2 = execa(
       'aria2c',
       [
-        ...(await aria2Args()),
+        ...aria2Args(await freePort()),
         `--dir=${join(dir, 'origin')}`,
         '-V',
         '--seed-ratio=0.0',

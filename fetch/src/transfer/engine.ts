@@ -4,9 +4,10 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import WebTorrent, { type Torrent } from 'webtorrent';
+import WebTorrent, { type AddOptions, type Torrent } from 'webtorrent';
 import { errorMessage, FetchError, isDiskFull } from '../errors.js';
 import { cooperativeChoker, defaultChokerTiming } from './choker.js';
+import { FileChunkStore, type FileChunkStoreOptions } from './file-chunk-store.js';
 import { type FileHasher, HashWorker } from './hash-worker.js';
 import { constructListeningOn } from './listen-address.js';
 import { type BanEvent, banCorruptPeers, PeerBanList } from './peer-bans.js';
@@ -39,7 +40,7 @@ export interface TransferConfig {
   webSeed: { enabled: boolean; delaySeconds: number; noPeerGraceSeconds: number };
   strikesToBan: number;
   resumeSaveIntervalMs: number;
-  /** whole pieces kept in memory for uploads (webtorrent's default 20 × 4 MiB per torrent) */
+  /** whole pieces kept in memory for uploads (file-chunk-store.ts; webtorrent's default 20) */
   pieceCacheSlots: number;
   /** BitTorrent protocol encryption (MSE/PE): costs CPU; pointless inside a site. */
   encryption: 'off' | 'prefer' | 'require';
@@ -385,13 +386,17 @@ export class TransferEngine {
     opts: { path: string; bitfield?: Uint8Array; skipVerify?: boolean },
     receive?: { file: BlockFile; checker: FileHasher },
   ) {
-    const torrent = this.client.add(torrentFile, {
+    // Our store caches pieces itself (file-chunk-store.ts): webtorrent's cache layer is off.
+    const addOptions: AddOptions & { store: typeof FileChunkStore; storeOpts: FileChunkStoreOptions } = {
       ...opts,
       strategy: 'rarest',
       uploads: this.config.uploadSlots,
-      storeCacheSlots: this.config.pieceCacheSlots,
+      store: FileChunkStore,
+      storeOpts: { cacheSlots: this.config.pieceCacheSlots },
+      storeCacheSlots: 0,
       private: !this.config.pex && !this.config.dht.enabled,
-    });
+    };
+    const torrent = this.client.add(torrentFile, addOptions);
     torrent.on('warning', (err: unknown) => this.events.onWarning?.(torrent.infoHash, errorMessage(err)));
     // webtorrent refuses a handshake from itself only when `peerId === torrent.peerId`, and
     // 3.0.21's Torrent has no peerId: agents connected to themselves (PEX hands everyone
