@@ -88,4 +88,10 @@ export const transferConfigSchema = z.strictObject({
    * webtorrent's `tit-for-tat` (kept for comparison in the swarm benchmark)
    */
   choker: z.enum(['cooperative', 'tit-for-tat']).default('cooperative'),
+  /**
+   * after a short socket read (< 32 KiB: a link slower than the host), the socket reads again
+   * at most this many ms later, taking what arrived meanwhile in one read (read-batching.ts);
+   * 0 reads every segment as it comes
+   */
+  readBatchMs: z.number().int().min(0).max(100).default(10),
 });

@@ -41,6 +41,13 @@ declare module 'webtorrent' {
     strategy?: 'rarest' | 'sequential';
     uploads?: number | false;
     storeCacheSlots?: number;
+    /** a chunk-store constructor (abstract-chunk-store interface): new store(pieceLength, storeOpts) */
+    store?: new (
+      chunkLength: number,
+      opts: never,
+    ) => unknown;
+    /** merged into the options webtorrent passes to `store` (it adds path, files, length) */
+    storeOpts?: Record<string, unknown>;
     private?: boolean;
     announce?: string[];
     urlList?: string[];

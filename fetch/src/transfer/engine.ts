@@ -15,6 +15,7 @@ import { countConns, countUnchoked, enforcePeerLimits, type PeerLimitCounters } 
 import { type PeerStats, peerStats } from './peer-stats.js';
 import { linearRarestFirst } from './piece-picker.js';
 import { BlockFile, writeBlocksToFile } from './piece-verify.js';
+import { defaultReadBatching, ReadBatcher } from './read-batching.js';
 import { limitRequestPipeline } from './request-pipeline.js';
 import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
 import { readSocketsDirectly } from './socket-input.js';
@@ -48,6 +49,8 @@ export interface TransferConfig {
   maxRequestsPerPeer?: number;
   /** upload slot policy (choker.ts); webtorrent's tit-for-tat only for comparison */
   choker?: 'cooperative' | 'tit-for-tat';
+  /** longest a socket waits to read again after a short read (read-batching.ts); 0 = off */
+  readBatchMs?: number;
 }
 
 export const defaultTransferConfig: TransferConfig = {
@@ -67,6 +70,7 @@ export const defaultTransferConfig: TransferConfig = {
   encryption: 'off',
   maxRequestsPerPeer: 256,
   choker: 'cooperative',
+  readBatchMs: defaultReadBatching.intervalMs,
 };
 
 export interface TransferEvents {
@@ -127,12 +131,18 @@ export class TransferEngine {
   private readonly hashing = new HashWorker();
   /** torrents whose blocks piece-verify.ts writes (it reports failed pieces to the ban logic) */
   private readonly assembled = new WeakSet<Torrent>();
+  private readonly readBatcher: ReadBatcher;
 
   private constructor(
     private readonly client: WebTorrent,
     private readonly config: TransferConfig,
     private readonly events: TransferEvents,
-  ) {}
+  ) {
+    this.readBatcher = new ReadBatcher({
+      ...defaultReadBatching,
+      intervalMs: config.readBatchMs ?? defaultReadBatching.intervalMs,
+    });
+  }
 
   static async start(config: TransferConfig, events: TransferEvents = {}): Promise<TransferEngine> {
     const listenAddress = config.listenAddress ?? '';
@@ -356,6 +366,7 @@ export class TransferEngine {
 
   async destroy(): Promise<void> {
     for (const infoHash of [...this.active.keys()]) await this.close(infoHash);
+    this.readBatcher.close();
     await new Promise<void>((resolve) => this.client.destroy(() => resolve()));
     await this.hashing.terminate();
   }
@@ -387,12 +398,13 @@ export class TransferEngine {
     receive?: { file: BlockFile; checker: FileHasher },
   ) {
     // Our store caches pieces itself (file-chunk-store.ts): webtorrent's cache layer is off.
-    const addOptions: AddOptions & { store: typeof FileChunkStore; storeOpts: FileChunkStoreOptions } = {
+    const storeOpts: FileChunkStoreOptions = { cacheSlots: this.config.pieceCacheSlots };
+    const addOptions: AddOptions = {
       ...opts,
       strategy: 'rarest',
       uploads: this.config.uploadSlots,
       store: FileChunkStore,
-      storeOpts: { cacheSlots: this.config.pieceCacheSlots },
+      storeOpts: { ...storeOpts },
       storeCacheSlots: 0,
       private: !this.config.pex && !this.config.dht.enabled,
     };
@@ -416,6 +428,7 @@ export class TransferEngine {
     }
     lessCopyingWires(torrent, { reuseBlockBuffer: this.assembled.has(torrent) });
     readSocketsDirectly(torrent);
+    this.readBatcher.batchTorrent(torrent);
     gatherWireWrites(torrent);
     writeSocketsDirectly(torrent);
     limitRequestPipeline(

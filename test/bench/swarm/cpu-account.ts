@@ -35,11 +35,24 @@ export async function processSeconds(pid: number | undefined): Promise<number | 
   return (Number(fields[11]) + Number(fields[12])) / TICK; // utime, stime
 }
 
+/** read/write system calls a process has made so far and the bytes they moved (/proc/PID/io) */
+export async function processIo(
+  pid: number | undefined,
+): Promise<{ reads: number; readBytes: number } | undefined> {
+  if (pid === undefined) return undefined;
+  const text = await readFile(`/proc/${pid}/io`, 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { reads: field('syscr'), readBytes: field('rchar') };
+}
+
 export interface CpuAccount {
   seconds: number;
   machine: { busy: number; user: number; system: number; softirq: number };
   /** per process group, CPU seconds used during the round */
   processes: Record<string, number>;
+  /** per process group, read system calls (sockets and files) and the bytes they returned */
+  reads: Record<string, { calls: number; bytes: number }>;
 }
 
 /**
@@ -53,17 +66,34 @@ export async function startCpuAccount(groups: Record<string, Array<number | unde
       out[name] = (await Promise.all(pids.map(processSeconds))).reduce<number>((a, b) => a + (b ?? 0), 0);
     return out;
   };
+  const readIo = async () => {
+    const out: Record<string, { calls: number; bytes: number }> = {};
+    for (const [name, pids] of Object.entries(groups)) {
+      const io = await Promise.all(pids.map(processIo));
+      out[name] = {
+        calls: io.reduce((a, b) => a + (b?.reads ?? 0), 0),
+        bytes: io.reduce((a, b) => a + (b?.readBytes ?? 0), 0),
+      };
+    }
+    return out;
+  };
   const startedAt = performance.now();
-  const [m0, p0] = await Promise.all([machineTimes(), readGroups()]);
+  const [m0, p0, io0] = await Promise.all([machineTimes(), readGroups(), readIo()]);
   return {
     stop: async (): Promise<CpuAccount> => {
-      const [m1, p1] = await Promise.all([machineTimes(), readGroups()]);
+      const [m1, p1, io1] = await Promise.all([machineTimes(), readGroups(), readIo()]);
       const d = (k: keyof MachineTimes) => Number((m1[k] - m0[k]).toFixed(2));
       return {
         seconds: Number(((performance.now() - startedAt) / 1000).toFixed(2)),
         machine: { busy: d('busy'), user: d('user'), system: d('system'), softirq: d('softirq') },
         processes: Object.fromEntries(
           Object.entries(p1).map(([k, v]) => [k, Number((v - (p0[k] ?? 0)).toFixed(2))]),
+        ),
+        reads: Object.fromEntries(
+          Object.entries(io1).map(([k, v]) => [
+            k,
+            { calls: v.calls - (io0[k]?.calls ?? 0), bytes: v.bytes - (io0[k]?.bytes ?? 0) },
+          ]),
         ),
       };
     },

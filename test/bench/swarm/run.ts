@@ -492,7 +492,10 @@ function describeCpu(cpu: CpuAccount, bytesReceived: number): string {
   const named = Object.values(cpu.processes).reduce((a, b) => a + b, 0);
   const parts = Object.entries(cpu.processes).map(([k, v]) => `${k} ${v.toFixed(1)} s`);
   const clients = cpu.processes.agents ?? cpu.processes.clients ?? 0;
-  return `CPU over ${cpu.seconds.toFixed(0)} s: machine busy ${m.busy.toFixed(1)} s (${((100 * m.busy) / (cpu.seconds * cpus().length)).toFixed(0)} %; user ${m.user.toFixed(1)}, system ${m.system.toFixed(1)}, softirq ${m.softirq.toFixed(1)}); ${parts.join(', ')}, rest ${(m.busy - named).toFixed(1)} s; clients ${(clients / gib).toFixed(2)} s per GiB received`;
+  const reads = cpu.reads.agents ?? cpu.reads.clients;
+  const perRead =
+    reads && reads.calls > 0 ? `, ${(reads.bytes / reads.calls / 1024).toFixed(1)} KiB per read call` : '';
+  return `CPU over ${cpu.seconds.toFixed(0)} s: machine busy ${m.busy.toFixed(1)} s (${((100 * m.busy) / (cpu.seconds * cpus().length)).toFixed(0)} %; user ${m.user.toFixed(1)}, system ${m.system.toFixed(1)}, softirq ${m.softirq.toFixed(1)}); ${parts.join(', ')}, rest ${(m.busy - named).toFixed(1)} s; clients ${(clients / gib).toFixed(2)} s per GiB received${perRead}`;
 }
 
 /** One line per ~5 s: origin rate and the agents' mean download and upload rates (Mbit/s). */

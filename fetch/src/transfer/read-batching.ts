@@ -1,0 +1,103 @@
+// Small socket reads, gathered. On a link slower than the machine (any real site network
+// against a 2-core host of dozens of agents; every link of the swarm benchmark) segments
+// arrive a few at a time and each wakes the socket: the agent then does a read, a buffer
+// allocation, a `data` dispatch and a parse for every few KiB, and that per-read cost,
+// not the bytes, is what its CPU goes to (test/README, swarm benchmark: at 50 and at
+// 20 Mbit/s the agents used the same CPU per second, so at 20 more per byte).
+//
+// After a read shorter than `smallBytes`, the socket stops reading until the next batch
+// tick, at most `intervalMs` later; the kernel keeps receiving (and acknowledging) into the
+// socket buffer meanwhile, and the next read takes all of it. A fast link's reads are full
+// (64 KiB) and are never held, so loopback and LAN transfers see no delay. The delay is
+// far below what the request pipeline covers (256 blocks in flight per peer).
+//
+// The socket's handle is stopped directly (`readStop`) and its `reading` flag left set, so
+// node's stream does not start it again on its own (Socket#_read starts a handle whose flag
+// is clear); node's own backpressure still works: a full stream buffer clears the flag and
+// stops the handle itself, and such a socket is left to node.
+
+import type { Torrent, Wire } from 'webtorrent';
+
+interface HandleLike {
+  reading: boolean;
+  readStart(): number;
+  readStop(): number;
+}
+
+interface SocketLike {
+  _handle?: HandleLike | null;
+  destroyed: boolean;
+  on(event: 'data', listener: (chunk: Uint8Array) => void): unknown;
+}
+
+export interface ReadBatchingOptions {
+  /** longest a socket with a short read waits before it reads again (0: never held) */
+  intervalMs: number;
+  /** reads shorter than this hold the socket */
+  smallBytes: number;
+}
+
+export const defaultReadBatching: ReadBatchingOptions = { intervalMs: 10, smallBytes: 32 * 1024 };
+
+function isSocket(x: unknown): x is SocketLike {
+  const s = x as Partial<SocketLike> | undefined;
+  return typeof s?.on === 'function' && typeof s._handle?.readStop === 'function';
+}
+
+/** One per engine: every held socket of every torrent is released by one timer. */
+export class ReadBatcher {
+  private readonly held = new Set<SocketLike>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** how many times a socket was held (tests) */
+  holds = 0;
+
+  constructor(private readonly options: ReadBatchingOptions = defaultReadBatching) {}
+
+  /** Holds `socket` after each short read. */
+  attach(socket: unknown): boolean {
+    if (this.options.intervalMs <= 0 || !isSocket(socket)) return false;
+    socket.on('data', (chunk: Uint8Array) => {
+      if (chunk.length < this.options.smallBytes) this.hold(socket);
+    });
+    return true;
+  }
+
+  /** Batches the reads of every peer connection of `torrent`. */
+  batchTorrent(torrent: Torrent): void {
+    if (this.options.intervalMs <= 0) return;
+    torrent.on('wire', (wire: Wire) => {
+      if (wire.type === 'webSeed') return;
+      const peers = (torrent as unknown as { _peers?: Map<string, { wire?: unknown; conn?: unknown }> })
+        ._peers;
+      for (const peer of peers?.values() ?? []) if (peer.wire === wire) this.attach(peer.conn);
+    });
+  }
+
+  private hold(socket: SocketLike): void {
+    const handle = socket._handle;
+    // not reading: node stopped it (backpressure) or it is closing; node will restart it
+    if (this.closed || !handle?.reading || socket.destroyed || this.held.has(socket)) return;
+    if (handle.readStop() !== 0) return;
+    this.held.add(socket);
+    this.holds++;
+    this.timer ??= setTimeout(() => this.release(), this.options.intervalMs);
+  }
+
+  private release(): void {
+    this.timer = undefined;
+    for (const socket of this.held) {
+      const handle = socket._handle;
+      // a flag cleared meanwhile means node took the handle over (it restarts it itself)
+      if (handle?.reading && !socket.destroyed) handle.readStart();
+    }
+    this.held.clear();
+  }
+
+  /** Lets every held socket read again; none is held after this. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.release();
+  }
+}
