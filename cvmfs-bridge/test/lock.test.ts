@@ -3,7 +3,7 @@
 // holder; with 0 it is refused at once; a holder that dies while others wait is taken over.
 // The waiting costs next to no CPU (pauses between tries, no busy loop).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isBridgeError } from '../src/errors.js';
