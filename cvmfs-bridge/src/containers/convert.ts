@@ -2,6 +2,7 @@
 // transaction — missing layers ingested, missing chains built from the longest cached ChainID
 // prefix, the flat tree with .singularity.d, metadata, and the public tag symlink switched —
 // so CVMFS clients see the old image or the new one, never a half-converted one.
+import { copyWorker } from '../catalog/copy-worker.js';
 import type { Repository } from '../repo/repository.js';
 import { withTransaction } from '../writer/publish.js';
 import type { Transaction } from '../writer/transaction.js';
@@ -288,6 +289,9 @@ export async function convertImage(request: ConvertRequest, ctx: ConvertContext)
       throw new ContainerError('BAD_REFERENCE', `${request.reference} needs a tag for its public path`);
     const image = await resolveImage(client, ref, ctx.config, request.digest, request.requireTagAtDigest);
     const layout = new ContainerLayout(ctx.config.basePath);
+    // The catalog-copy thread starts with the process's first conversion and is kept: a later
+    // tag on a cached base does not pay its start while its top layer competes for the CPUs.
+    copyWorker();
     const publicPath = layout.publicLink(ref);
     const flatPath = layout.flatDir(image.configDigest);
     const linkTarget = ContainerLayout.relativeTarget(publicPath, flatPath);
