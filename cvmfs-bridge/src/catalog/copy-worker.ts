@@ -9,7 +9,7 @@ import type { SubtreeCopyPlan, SubtreeCopyRunner } from './catalog-db.js';
 // Plain JavaScript (like the compression worker): one file that works from the TypeScript
 // sources and from dist/. The path keys are md5PathKey's: bytes 0–7 and 8–15 of md5(path) as
 // signed little-endian int64.
-const SOURCE = String.raw`
+const SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const { hash } = require('node:crypto');
