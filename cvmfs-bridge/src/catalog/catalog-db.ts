@@ -53,19 +53,86 @@ function rowToDirent(row: CatalogRow): Dirent {
   };
 }
 
+/** What one subtree copy runs, as SQL and parameters (CatalogDb.copySubtreesFrom). */
+export interface SubtreeCopyPlan {
+  readonly insertSql: string;
+  readonly countSql: string;
+  /** Per job: the insert's parameters and the destination key (for the directory count). */
+  readonly jobs: readonly { readonly insert: unknown[]; readonly to: [bigint, bigint] }[];
+}
+
+/** Runs a plan on its own connection to `dest` with `source` attached as `src` (a thread). */
+export interface SubtreeCopyRunner {
+  copy(
+    request: SubtreeCopyPlan & { readonly dest: string; readonly source: string },
+  ): Promise<{ rows: number; topDirs: number }[]>;
+}
+
+/**
+ * The copy: a recursive walk of the source's parent keys feeds one INSERT…SELECT per job; the
+ * new path keys come from the MD5 functions `tsw_path_key_hi`/`_lo` of the connection.
+ */
+function copyPlan(
+  jobs: readonly { readonly from: string; readonly to: string }[],
+  exclude: { readonly names: readonly string[]; readonly prefix?: string },
+): SubtreeCopyPlan {
+  const excludeSql = [
+    exclude.names.length > 0 ? `c.name NOT IN (${exclude.names.map(() => '?').join(', ')})` : '1',
+    exclude.prefix !== undefined ? 'substr(c.name, 1, ?) <> ?' : '1',
+  ].join(' AND ');
+  const excludeParams: unknown[] = [...exclude.names];
+  if (exclude.prefix !== undefined) excludeParams.push(exclude.prefix.length, exclude.prefix);
+  const insertSql = `WITH RECURSIVE t(o1, o2, path, n1, n2, p1, p2, isdir) AS (
+       SELECT ?, ?, ?, ?, ?, 0, 0, 1
+       UNION ALL
+       SELECT c.md5path_1, c.md5path_2, t.path || '/' || c.name,
+              tsw_path_key_hi(t.path || '/' || c.name), tsw_path_key_lo(t.path || '/' || c.name),
+              t.n1, t.n2, c.flags & 1
+       FROM t JOIN src.catalog c ON c.parent_1 = t.o1 AND c.parent_2 = t.o2
+       WHERE t.isdir = 1 AND ${excludeSql}
+     )
+     INSERT INTO main.catalog (md5path_1, md5path_2, parent_1, parent_2, hardlinks, hash, size, mode,
+       mtime, mtimens, flags, name, symlink, uid, gid, xattr)
+     SELECT t.n1, t.n2, t.p1, t.p2,
+            CASE WHEN c.flags & 1 THEN c.hardlinks & 4294967295 ELSE 1 END,
+            c.hash, c.size, c.mode, c.mtime, c.mtimens, c.flags & ~${FLAG.nestedRoot | FLAG.nestedMountpoint},
+            c.name, c.symlink, c.uid, c.gid, c.xattr
+     FROM t JOIN src.catalog c ON c.md5path_1 = t.o1 AND c.md5path_2 = t.o2
+     WHERE t.path <> ?`;
+  return {
+    insertSql,
+    countSql: 'SELECT count(*) AS n FROM catalog WHERE parent_1 = ? AND parent_2 = ? AND flags & 1',
+    jobs: jobs.map(({ from, to }) => {
+      const fromKey = md5PathKey(from);
+      const toKey = md5PathKey(to);
+      return {
+        insert: [fromKey.hi, fromKey.lo, to, toKey.hi, toKey.lo, ...excludeParams, to],
+        to: [toKey.hi, toKey.lo] as [bigint, bigint],
+      };
+    }),
+  };
+}
+
 const SELECT_COLUMNS = 'hardlinks, hash, size, mode, mtime, mtimens, flags, name, symlink, uid, gid, xattr';
 
 export class CatalogDb {
   readonly file: string;
-  private readonly db: Database.Database;
-  private readonly getStmt: Database.Statement;
-  private readonly childrenStmt: Database.Statement;
-  private readonly putStmt: Database.Statement;
-  private readonly deleteStmt: Database.Statement;
+  private readonly readonly: boolean;
+  private db!: Database.Database;
+  private getStmt!: Database.Statement;
+  private childrenStmt!: Database.Statement;
+  private putStmt!: Database.Statement;
+  private deleteStmt!: Database.Statement;
 
   private constructor(file: string, readonly: boolean) {
     this.file = file;
-    this.db = new Database(file, { readonly, fileMustExist: readonly });
+    this.readonly = readonly;
+    this.connect();
+  }
+
+  private connect(): void {
+    const readonly = this.readonly;
+    this.db = new Database(this.file, { readonly, fileMustExist: readonly });
     this.db.defaultSafeIntegers(true);
     if (!readonly) {
       // One self-contained file is what gets compressed and published: no WAL side files. A
@@ -77,6 +144,7 @@ export class CatalogDb {
       // commit it on close, instead of paying a journal round trip per row.
       this.db.exec('BEGIN');
     }
+    this.keyFunctionsRegistered = false;
     this.getStmt = this.db.prepare(
       `SELECT ${SELECT_COLUMNS} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`,
     );
@@ -224,6 +292,7 @@ export class CatalogDb {
       throw new BridgeError('CATALOG_INVALID', 'internal: a subtree copy needs two catalogs');
     if (jobs.length === 0) return [];
     this.registerPathKeyFunctions();
+    const plan = copyPlan(jobs, exclude);
     // ATTACH reads the source's file: its open transaction is committed first (working copies
     // are private files), and ATTACH/DETACH are refused inside a transaction.
     source.commitOpen();
@@ -233,39 +302,11 @@ export class CatalogDb {
       this.db.prepare('ATTACH DATABASE ? AS src').run(source.file);
       attached = true;
       this.db.exec('BEGIN');
-      const excludeSql = [
-        exclude.names.length > 0 ? `c.name NOT IN (${exclude.names.map(() => '?').join(', ')})` : '1',
-        exclude.prefix !== undefined ? 'substr(c.name, 1, ?) <> ?' : '1',
-      ].join(' AND ');
-      const excludeParams: unknown[] = [...exclude.names];
-      if (exclude.prefix !== undefined) excludeParams.push(exclude.prefix.length, exclude.prefix);
-      const insert = this.db.prepare(
-        `WITH RECURSIVE t(o1, o2, path, n1, n2, p1, p2, isdir) AS (
-           SELECT ?, ?, ?, ?, ?, 0, 0, 1
-           UNION ALL
-           SELECT c.md5path_1, c.md5path_2, t.path || '/' || c.name,
-                  tsw_path_key_hi(t.path || '/' || c.name), tsw_path_key_lo(t.path || '/' || c.name),
-                  t.n1, t.n2, c.flags & 1
-           FROM t JOIN src.catalog c ON c.parent_1 = t.o1 AND c.parent_2 = t.o2
-           WHERE t.isdir = 1 AND ${excludeSql}
-         )
-         INSERT INTO main.catalog (md5path_1, md5path_2, parent_1, parent_2, hardlinks, hash, size, mode,
-           mtime, mtimens, flags, name, symlink, uid, gid, xattr)
-         SELECT t.n1, t.n2, t.p1, t.p2,
-                CASE WHEN c.flags & 1 THEN c.hardlinks & 4294967295 ELSE 1 END,
-                c.hash, c.size, c.mode, c.mtime, c.mtimens, c.flags & ~${FLAG.nestedRoot | FLAG.nestedMountpoint},
-                c.name, c.symlink, c.uid, c.gid, c.xattr
-         FROM t JOIN src.catalog c ON c.md5path_1 = t.o1 AND c.md5path_2 = t.o2
-         WHERE t.path <> ?`,
-      );
-      const countDirs = this.db.prepare(
-        'SELECT count(*) AS n FROM catalog WHERE parent_1 = ? AND parent_2 = ? AND flags & 1',
-      );
-      const results = jobs.map(({ from, to }) => {
-        const fromKey = md5PathKey(from);
-        const toKey = md5PathKey(to);
-        const info = insert.run(fromKey.hi, fromKey.lo, to, toKey.hi, toKey.lo, ...excludeParams, to);
-        const dirs = countDirs.get(toKey.hi, toKey.lo) as { n: bigint };
+      const insert = this.db.prepare(plan.insertSql);
+      const countDirs = this.db.prepare(plan.countSql);
+      const results = plan.jobs.map(({ insert: params, to }) => {
+        const info = insert.run(...params);
+        const dirs = countDirs.get(...to) as { n: bigint };
         return { rows: info.changes, topDirs: Number(dirs.n) };
       });
       this.db.exec('COMMIT');
@@ -274,6 +315,31 @@ export class CatalogDb {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       if (attached) this.db.exec('DETACH DATABASE src');
       this.db.exec('BEGIN');
+    }
+  }
+
+  /**
+   * copySubtreesFrom on another thread (`runner`, with its own SQLite connection), so this one
+   * stays free for other work meanwhile. This catalog's connection is closed until the copy is
+   * done: nothing may use this catalog in between (a use fails, it cannot interleave).
+   */
+  async copySubtreesFromAsync(
+    source: CatalogDb,
+    jobs: readonly { readonly from: string; readonly to: string }[],
+    exclude: { readonly names: readonly string[]; readonly prefix?: string },
+    runner: SubtreeCopyRunner,
+  ): Promise<{ rows: number; topDirs: number }[]> {
+    if (source === this)
+      throw new BridgeError('CATALOG_INVALID', 'internal: a subtree copy needs two catalogs');
+    if (jobs.length === 0) return [];
+    const plan = copyPlan(jobs, exclude);
+    source.commitOpen();
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+    this.db.close();
+    try {
+      return await runner.copy({ dest: this.file, source: source.file, ...plan });
+    } finally {
+      this.connect();
     }
   }
 

@@ -2,6 +2,7 @@
 // transaction — missing layers ingested, missing chains built from the longest cached ChainID
 // prefix, the flat tree with .singularity.d, metadata, and the public tag symlink switched —
 // so CVMFS clients see the old image or the new one, never a half-converted one.
+import { copyWorker } from '../catalog/copy-worker.js';
 import type { Repository } from '../repo/repository.js';
 import { withTransaction } from '../writer/publish.js';
 import type { Transaction } from '../writer/transaction.js';
@@ -16,7 +17,12 @@ import { formatReference, parseReference } from './reference.js';
 import { RegistryClient } from './registry-client.js';
 import { type ResolvedImage, resolveImage } from './resolve.js';
 import { singularityFiles } from './singularity.js';
-import { addNestedDirectory, applyLayer, copyIntoFreshCatalog } from './tree-ops.js';
+import {
+  addNestedDirectory,
+  applyLayer,
+  copyIntoFreshCatalog,
+  copyIntoFreshCatalogAsync,
+} from './tree-ops.js';
 import { readTxJson, writeTxJson } from './tx-files.js';
 
 export interface ConvertRequest {
@@ -209,22 +215,29 @@ async function buildFlat(
   const flat = layout.flatDir(image.configDigest);
   const layersReady = ensureLayers(tx, ctx, image, cached, layout, emit, stats);
   // A new tag on a cached base (every chain but the top one stored): the base's rows are
-  // copied into the flat tree while the top layer streams in, not after it.
+  // copied into the flat tree on the copy thread while the top layer streams in on this one.
   let flatSeconds = 0;
   const baseCopied = n >= 2 && cached === n - 1;
+  let baseCopy: Promise<void> | undefined;
   if (baseCopied) {
     const started = Date.now();
     emit({ event: 'flat.start', configDigest: image.configDigest });
-    try {
+    baseCopy = (async () => {
       await addNestedDirectory(tx, flat);
-      copyIntoFreshCatalog(tx, layout.chainDir(ids[n - 2] as string), flat);
-    } catch (error) {
-      await layersReady.catch(() => {});
-      throw error;
-    }
-    flatSeconds = (Date.now() - started) / 1000;
+      await copyIntoFreshCatalogAsync(tx, layout.chainDir(ids[n - 2] as string), flat);
+      flatSeconds = (Date.now() - started) / 1000;
+    })();
+    baseCopy.catch(() => {}); // observed below, after the layers
   }
-  const records = await layersReady;
+  let records: Map<string, LayerRecord>;
+  try {
+    records = await layersReady;
+  } finally {
+    // Whatever happened to the layers, the copy is over before the transaction goes on or
+    // aborts (it has the flat tree's catalog to itself until then).
+    await baseCopy?.catch(() => {});
+  }
+  await baseCopy;
   await tx.flush();
   for (let k = cached; k < n - 1; k++) {
     const started = Date.now();
@@ -276,6 +289,9 @@ export async function convertImage(request: ConvertRequest, ctx: ConvertContext)
       throw new ContainerError('BAD_REFERENCE', `${request.reference} needs a tag for its public path`);
     const image = await resolveImage(client, ref, ctx.config, request.digest, request.requireTagAtDigest);
     const layout = new ContainerLayout(ctx.config.basePath);
+    // The catalog-copy thread starts with the process's first conversion and is kept: a later
+    // tag on a cached base does not pay its start while its top layer competes for the CPUs.
+    copyWorker();
     const publicPath = layout.publicLink(ref);
     const flatPath = layout.flatDir(image.configDigest);
     const linkTarget = ContainerLayout.relativeTarget(publicPath, flatPath);

@@ -1,6 +1,7 @@
 // Catalog-level tree operations inside one transaction: nested-catalog directories, copying
 // a subtree by its rows (content objects are shared, nothing is re-read or re-compressed) and
 // applying a layer onto a tree with OCI whiteout semantics. Pure row work: no content I/O.
+import { copyWorker } from '../catalog/copy-worker.js';
 import type { Dirent } from '../catalog/dirent.js';
 import { makeNested } from '../writer/catalog-structure.js';
 import type { EntryMeta, Transaction } from '../writer/transaction.js';
@@ -30,18 +31,25 @@ interface CopyJob {
 const MARKERS_ONLY = { names: [...CATALOG_MARKERS] };
 const MARKERS_AND_WHITEOUTS = { names: [...CATALOG_MARKERS], prefix: WHITEOUT_PREFIX };
 
+interface CopyGroup {
+  readonly source: WorkingCatalog;
+  readonly dest: WorkingCatalog;
+  readonly items: readonly CopyJob[];
+}
+type CopyResult = { rows: number; topDirs: number };
+
 /**
  * Copies each `from` subtree below its `to` (an existing directory with nothing below it), in
  * SQL (CatalogDb.copySubtreesFrom, one attach per pair of catalogs), then follows the catalogs
  * nested in the source (an automatic split of a large tree): each is copied below the
- * transition point its parent's copy made. Returns per job the rows copied and the directories
- * right below `to`.
+ * transition point its parent's copy made. Yields each pair of catalogs to copy between and
+ * takes the copy's results (the caller runs it, here or on another thread); returns per job the
+ * rows copied and the directories right below `to`.
  */
-function copySubtrees(
+function* copyRounds(
   tx: Transaction,
   jobs: readonly CopyJob[],
-  exclude: { readonly names: readonly string[]; readonly prefix?: string },
-): { rows: number; topDirs: number }[] {
+): Generator<CopyGroup, CopyResult[], CopyResult[]> {
   const results = jobs.map(() => ({ rows: 0, topDirs: 0 }));
   let work = jobs.map((job, index) => ({ ...job, index, top: true }));
   while (work.length > 0) {
@@ -55,12 +63,13 @@ function copySubtrees(
       groups.set(key, group);
     }
     const next: typeof work = [];
-    for (const { source, dest, items } of groups.values()) {
-      const copied = dest.db.copySubtreesFrom(source.db, items, exclude);
+    for (const group of groups.values()) {
+      const { source, dest, items } = group;
+      const copied = yield group;
       dest.dirty = true;
       items.forEach((item, i) => {
-        const result = results[item.index] as { rows: number; topDirs: number };
-        const one = copied[i] as { rows: number; topDirs: number };
+        const result = results[item.index] as CopyResult;
+        const one = copied[i] as CopyResult;
         result.rows += one.rows;
         if (item.top) result.topDirs = one.topDirs;
         for (const mountpoint of source.nestedPaths) {
@@ -76,12 +85,61 @@ function copySubtrees(
   return results;
 }
 
+function copySubtrees(
+  tx: Transaction,
+  jobs: readonly CopyJob[],
+  exclude: { readonly names: readonly string[]; readonly prefix?: string },
+): CopyResult[] {
+  const rounds = copyRounds(tx, jobs);
+  let step = rounds.next();
+  while (!step.done) {
+    const { dest, source, items } = step.value;
+    step = rounds.next(dest.db.copySubtreesFrom(source.db, items, exclude));
+  }
+  return step.value;
+}
+
+/** copySubtrees with the SQL on the copy thread (see CatalogDb.copySubtreesFromAsync). */
+async function copySubtreesAsync(
+  tx: Transaction,
+  jobs: readonly CopyJob[],
+  exclude: { readonly names: readonly string[]; readonly prefix?: string },
+): Promise<CopyResult[]> {
+  const rounds = copyRounds(tx, jobs);
+  let step = rounds.next();
+  while (!step.done) {
+    const { dest, source, items } = step.value;
+    step = rounds.next(await dest.db.copySubtreesFromAsync(source.db, items, exclude, copyWorker()));
+  }
+  return step.value;
+}
+
 /** Sets a plain (not nested-root) directory's link count: 2 + its subdirectories. */
 function setSubdirCount(tx: Transaction, path: string, subdirs: number): void {
   const catalog = tx.tree.catalogFor(path);
   const dir = catalog.db.get(path) as Dirent;
   catalog.db.put(path, { ...dir, linkcount: 2 + subdirs });
   catalog.dirty = true;
+}
+
+function checkFresh(tx: Transaction, to: string): WorkingCatalog {
+  const catalog = tx.tree.catalogFor(to);
+  if (catalog.mountpoint !== to || tx.tree.children(to).some((c) => !CATALOG_MARKERS.has(c.name)))
+    throw new ContainerError('LAYER_UNSAFE', `internal: ${to} is not a fresh nested catalog`);
+  return catalog;
+}
+
+/** The copy's root row: link count from its subdirectories, in the catalog and its parent. */
+function finishFreshCopy(catalog: WorkingCatalog, to: string, topDirs: number): void {
+  const root = catalog.db.get(to) as Dirent;
+  const updated = { ...root, linkcount: 2 + topDirs };
+  catalog.db.put(to, { ...updated, nestedRoot: true, nestedMountpoint: false });
+  catalog.dirty = true;
+  const parent = catalog.parent;
+  if (parent) {
+    parent.db.put(to, { ...updated, nestedRoot: false, nestedMountpoint: true });
+    parent.dirty = true;
+  }
 }
 
 /**
@@ -97,20 +155,24 @@ export function copyIntoFreshCatalog(
   to: string,
   skipWhiteouts = false,
 ): number {
-  const catalog = tx.tree.catalogFor(to);
-  if (catalog.mountpoint !== to || tx.tree.children(to).some((c) => !CATALOG_MARKERS.has(c.name)))
-    throw new ContainerError('LAYER_UNSAFE', `internal: ${to} is not a fresh nested catalog`);
+  const catalog = checkFresh(tx, to);
   const [copied] = copySubtrees(tx, [{ from, to }], skipWhiteouts ? MARKERS_AND_WHITEOUTS : MARKERS_ONLY);
-  const { rows, topDirs } = copied as { rows: number; topDirs: number };
-  const root = catalog.db.get(to) as Dirent;
-  const updated = { ...root, linkcount: 2 + topDirs };
-  catalog.db.put(to, { ...updated, nestedRoot: true, nestedMountpoint: false });
-  catalog.dirty = true;
-  const parent = catalog.parent;
-  if (parent) {
-    parent.db.put(to, { ...updated, nestedRoot: false, nestedMountpoint: true });
-    parent.dirty = true;
-  }
+  const { rows, topDirs } = copied as CopyResult;
+  finishFreshCopy(catalog, to, topDirs);
+  return rows;
+}
+
+/**
+ * copyIntoFreshCatalog with the SQL on the copy thread: the caller's thread is free meanwhile
+ * (a new tag's base copied while its top layer streams in) but must not touch `to`'s catalog
+ * until this resolves (a use fails). Waits for pending writes below `to` first.
+ */
+export async function copyIntoFreshCatalogAsync(tx: Transaction, from: string, to: string): Promise<number> {
+  await tx.settled(to);
+  const catalog = checkFresh(tx, to);
+  const [copied] = await copySubtreesAsync(tx, [{ from, to }], MARKERS_ONLY);
+  const { rows, topDirs } = copied as CopyResult;
+  finishFreshCopy(catalog, to, topDirs);
   return rows;
 }
 
@@ -205,7 +267,7 @@ export function applyLayer(
   let rows = applyAdditions(tx, layerfs, dest, '', implicitDirs, fresh);
   const copied = copySubtrees(tx, fresh, MARKERS_AND_WHITEOUTS);
   fresh.forEach((job, i) => {
-    const one = copied[i] as { rows: number; topDirs: number };
+    const one = copied[i] as CopyResult;
     rows += one.rows;
     setSubdirCount(tx, job.to, one.topDirs);
   });

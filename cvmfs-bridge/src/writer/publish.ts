@@ -16,8 +16,8 @@ import { reconcileMarkers, splitOversized } from './catalog-structure.js';
 import { CatalogTree } from './catalog-tree.js';
 import { Transaction } from './transaction.js';
 
-/** Stored bytes above which the objects' flush starts before the catalogs are built. */
-const EARLY_FLUSH_BYTES = 64 * 1024 * 1024;
+/** Bytes stored between the background flushes started while a transaction stores contents. */
+const WRITE_BACK_BYTES = 16 * 1024 * 1024;
 
 export const PUBLISH_STEPS = [
   'objects-stored',
@@ -74,14 +74,16 @@ export async function withTransaction(
       compressionLevel: repo.settings.compressionLevel,
       cacheDbPath: cache.file,
     });
-    const tx = new Transaction(tree, pool.lease, cache, repo.store.txnDir);
+    const tx = new Transaction(tree, pool.lease, cache, repo.store.txnDir, {
+      dir: repo.store.dataDir,
+      everyBytes: WRITE_BACK_BYTES,
+    });
     await fn(tx);
     await tx.flush();
     cache.flush();
-    // A large transaction's write-back runs while the catalogs are built; the manifest waits
-    // for it. (Each flush spawns `sync`: ~20 ms of this thread, more than a small one saves.)
-    const objectsOnDisk =
-      tx.stats.bytesStored >= EARLY_FLUSH_BYTES ? startFlush(repo.store.dataDir) : undefined;
+    // The objects' write-back runs while the catalogs are built; the manifest waits for it.
+    // (A flush costs this thread a pipe write to the flush helper, store/flush.ts.)
+    const objectsOnDisk = tx.stats.filesStored > 0 ? startFlush(repo.store.dataDir) : undefined;
     options.onStep?.('objects-stored');
 
     reconcileMarkers(tree);
@@ -115,6 +117,10 @@ export async function withTransaction(
       : previous.historyHash;
     options.onStep?.('history-written');
 
+    // The working copies of the catalogs are stored as objects now: deleted before the flush,
+    // their dirty pages are dropped instead of written to disk for nothing.
+    tree.close();
+    rmSync(workDir, { recursive: true, force: true });
     // Everything the manifest names, off the event loop; nothing is written after it but the
     // manifest itself (fsynced by writeManifest).
     await objectsOnDisk;

@@ -12,6 +12,7 @@ import { BridgeError } from '../errors.js';
 import { baseName, parentPath } from '../format/hash.js';
 import { normalizeRepoPath } from '../format/repo-path.js';
 import type { ContentCache } from '../store/content-cache.js';
+import { startFlush } from '../store/flush.js';
 import type { PoolLease } from '../store/pool-reuse.js';
 import type { StoredObject, StoreTask } from '../store/worker-pool.js';
 import type { CatalogTree } from './catalog-tree.js';
@@ -76,17 +77,51 @@ export class Transaction {
   /** Bytes of in-memory contents queued or being stored at once (back-pressure for large files). */
   private readonly maxInFlightBytes = 256 * 1024 * 1024;
 
-  constructor(tree: CatalogTree, pool: PoolLease, cache: ContentCache, stagingDir: string) {
+  /**
+   * Write-back started while contents are still being stored: once `everyBytes` more have been
+   * stored, a flush of `dir`'s filesystem (syncfs) starts in the background, one at a time, so
+   * the disk writes the objects while the CPUs compress the next ones and the flush before the
+   * manifest finds little left. Failures are left to that final flush.
+   */
+  private readonly writeBack: { readonly dir: string; readonly everyBytes: number } | undefined;
+  private writeBackFrom = 0;
+  private writeBackRunning = false;
+
+  constructor(
+    tree: CatalogTree,
+    pool: PoolLease,
+    cache: ContentCache,
+    stagingDir: string,
+    writeBack?: { readonly dir: string; readonly everyBytes: number },
+  ) {
     this.tree = tree;
     this.pool = pool;
     this.cache = cache;
     this.stagingDir = stagingDir;
+    this.writeBack = writeBack;
+  }
+
+  private startWriteBack(): void {
+    const w = this.writeBack;
+    if (!w || this.writeBackRunning || this.stats.bytesStored - this.writeBackFrom < w.everyBytes) return;
+    this.writeBackRunning = true;
+    this.writeBackFrom = this.stats.bytesStored;
+    startFlush(w.dir)
+      .catch(() => {})
+      .finally(() => {
+        this.writeBackRunning = false;
+      });
   }
 
   /** Waits until every queued file is stored and its row written; rethrows the first failure. */
   async flush(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending.values()]);
     if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Waits until the pending writes at and below `path` are done; rethrows the first failure. */
+  async settled(rawPath: string): Promise<void> {
+    await this.settle(normalizeRepoPath(rawPath), true);
   }
 
   get(path: string): Dirent | undefined {
@@ -290,6 +325,7 @@ export class Transaction {
         this.stats.filesStored++;
         this.stats.bytesStored += stored.sizeBytes;
         apply(stored);
+        this.startWriteBack();
       })
       .catch((error: unknown) => {
         this.failure ??= error;
