@@ -70,7 +70,6 @@ class CopyWorker implements SubtreeCopyRunner {
       eval: true,
       workerData: { betterSqlitePath: require.resolve('better-sqlite3') },
     });
-    this.worker.unref();
     this.worker.on('message', (reply: Reply) => {
       const p = this.pending.get(reply.id);
       this.pending.delete(reply.id);
@@ -88,6 +87,9 @@ class CopyWorker implements SubtreeCopyRunner {
     this.worker.on('exit', (code) =>
       gone(new BridgeError('ABORTED', `catalog copy thread exited (${code})`)),
     );
+    // After the listeners: adding a 'message' listener refs the worker's port again, and an
+    // idle copy thread kept a finished `container ingest` from exiting.
+    this.worker.unref();
   }
 
   copy(
