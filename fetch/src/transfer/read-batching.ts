@@ -17,6 +17,7 @@
 // stops the handle itself, and such a socket is left to node.
 
 import type { Torrent, Wire } from 'webtorrent';
+import { peerOf } from './socket-input.js';
 
 interface HandleLike {
   reading: boolean;
@@ -67,10 +68,7 @@ export class ReadBatcher {
   batchTorrent(torrent: Torrent): void {
     if (this.options.intervalMs <= 0) return;
     torrent.on('wire', (wire: Wire) => {
-      if (wire.type === 'webSeed') return;
-      const peers = (torrent as unknown as { _peers?: Map<string, { wire?: unknown; conn?: unknown }> })
-        ._peers;
-      for (const peer of peers?.values() ?? []) if (peer.wire === wire) this.attach(peer.conn);
+      if (wire.type !== 'webSeed') this.attach(peerOf(torrent, wire)?.conn);
     });
   }
 

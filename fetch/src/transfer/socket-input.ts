@@ -24,7 +24,7 @@ interface ThrottleLike {
   _areBothEnabled(): boolean;
 }
 
-interface PeerLike {
+export interface PeerLike {
   wire?: unknown;
   conn?: { _readableState?: { pipes?: unknown[] } };
   destroyed: boolean;
@@ -49,7 +49,8 @@ function downloadThrottle(peer: PeerLike): ThrottleLike | undefined {
   return isThrottle(pipes[0]) ? pipes[0] : undefined;
 }
 
-function peerOf(torrent: Torrent, wire: Wire): PeerLike | undefined {
+/** The webtorrent peer (its connection, its wire) a wire belongs to. */
+export function peerOf(torrent: Torrent, wire: Wire): PeerLike | undefined {
   const peers = (torrent as unknown as { _peers?: Map<string, PeerLike> })._peers;
   if (!peers) return undefined;
   for (const peer of peers.values()) if (peer.wire === wire) return peer;

@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { execa, type ResultPromise } from 'execa';
 import { installedAgentArgs, ROOT, stopAll } from '../../demo/lib/processes.js';
 import { addImage, agentConfig, type Site, signAndPublish, startSite } from '../../demo/lib/site.js';
-import { type CpuAccount, startCpuAccount } from './cpu-account.js';
+import { type CpuAccount, machineTimes, startCpuAccount } from './cpu-account.js';
 import { createTopology, ipOf, type LinkCounters, linkCounters, nsOf, removeStale } from './netns.js';
 import {
   type NetworkUse,
@@ -422,7 +422,7 @@ function sampleTimeline(site: Site, sockets: string[], start: number) {
             return { st, ms: performance.now() - asked };
           }),
         ),
-        cpuTimes(),
+        machineTimes(),
       ]);
       samples.push({
         t: Number((nowSeconds() - start).toFixed(2)),
@@ -477,13 +477,6 @@ function networkUse(before: LinkCounters[], after: LinkCounters[], seconds: numb
 }
 
 /** The machine's CPU time so far (all cores, seconds): busy and in total, from /proc/stat. */
-async function cpuTimes(): Promise<{ busy: number; total: number }> {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
-  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = ticks.reduce((a, b) => a + b, 0);
-  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0); // idle + iowait
-  return { busy: (total - idle) / 100, total: total / 100 };
-}
 
 /** "CPU over the round: …": where the two cores went, and the clients' cost per GiB received. */
 function describeCpu(cpu: CpuAccount, bytesReceived: number): string {
