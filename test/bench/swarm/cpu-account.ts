@@ -25,34 +25,45 @@ export async function machineTimes(): Promise<MachineTimes> {
   return { user: at(0) + at(1), system: at(2), softirq: at(5) + at(6), busy: total - idle, total };
 }
 
-/** User + system CPU seconds a process has used so far; undefined once it is gone. */
-export async function processSeconds(pid: number | undefined): Promise<number | undefined> {
+/** A process's user and system CPU seconds so far; undefined once it is gone. */
+export async function processTimes(pid: number | undefined): Promise<{ user: number; system: number } | undefined> {
   if (pid === undefined) return undefined;
   const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   if (!text) return undefined;
   // fields after the command name (which may hold spaces) start at state (field 3)
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICK; // utime, stime
+  return { user: Number(fields[11]) / TICK, system: Number(fields[12]) / TICK }; // utime, stime
 }
 
-/** read/write system calls a process has made so far and the bytes they moved (/proc/PID/io) */
-export async function processIo(
+/**
+ * How often a process's main thread (for Node, the event loop) went to sleep and was woken
+ * (voluntary) or was preempted (involuntary) so far: /proc/PID/status counts the thread group
+ * leader only, which is the thread whose wake-ups per byte the transfer engine's reads decide.
+ */
+export async function mainThreadSwitches(
   pid: number | undefined,
-): Promise<{ reads: number; readBytes: number } | undefined> {
+): Promise<{ voluntary: number; involuntary: number } | undefined> {
   if (pid === undefined) return undefined;
-  const text = await readFile(`/proc/${pid}/io`, 'utf8').catch(() => undefined);
+  const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
   if (!text) return undefined;
-  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-  return { reads: field('syscr'), readBytes: field('rchar') };
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { voluntary: field('voluntary_ctxt_switches'), involuntary: field('nonvoluntary_ctxt_switches') };
+}
+
+interface GroupTimes {
+  user: number;
+  system: number;
+  voluntary: number;
+  involuntary: number;
 }
 
 export interface CpuAccount {
   seconds: number;
   machine: { busy: number; user: number; system: number; softirq: number };
-  /** per process group, CPU seconds used during the round */
+  /** per process group, CPU seconds (user + system) used during the round */
   processes: Record<string, number>;
-  /** per process group, read system calls (sockets and files) and the bytes they returned */
-  reads: Record<string, { calls: number; bytes: number }>;
+  /** per process group: user and system seconds, and the main threads' context switches */
+  detail: Record<string, GroupTimes>;
 }
 
 /**
@@ -61,40 +72,48 @@ export interface CpuAccount {
  */
 export async function startCpuAccount(groups: Record<string, Array<number | undefined>>) {
   const readGroups = async () => {
-    const out: Record<string, number> = {};
-    for (const [name, pids] of Object.entries(groups))
-      out[name] = (await Promise.all(pids.map(processSeconds))).reduce<number>((a, b) => a + (b ?? 0), 0);
-    return out;
-  };
-  const readIo = async () => {
-    const out: Record<string, { calls: number; bytes: number }> = {};
+    const out: Record<string, GroupTimes> = {};
     for (const [name, pids] of Object.entries(groups)) {
-      const io = await Promise.all(pids.map(processIo));
+      const [times, switches] = await Promise.all([
+        Promise.all(pids.map(processTimes)),
+        Promise.all(pids.map(mainThreadSwitches)),
+      ]);
       out[name] = {
-        calls: io.reduce((a, b) => a + (b?.reads ?? 0), 0),
-        bytes: io.reduce((a, b) => a + (b?.readBytes ?? 0), 0),
+        user: times.reduce((a, t) => a + (t?.user ?? 0), 0),
+        system: times.reduce((a, t) => a + (t?.system ?? 0), 0),
+        voluntary: switches.reduce((a, w) => a + (w?.voluntary ?? 0), 0),
+        involuntary: switches.reduce((a, w) => a + (w?.involuntary ?? 0), 0),
       };
     }
     return out;
   };
   const startedAt = performance.now();
-  const [m0, p0, io0] = await Promise.all([machineTimes(), readGroups(), readIo()]);
+  const [m0, p0] = await Promise.all([machineTimes(), readGroups()]);
   return {
     stop: async (): Promise<CpuAccount> => {
-      const [m1, p1, io1] = await Promise.all([machineTimes(), readGroups(), readIo()]);
+      const [m1, p1] = await Promise.all([machineTimes(), readGroups()]);
       const d = (k: keyof MachineTimes) => Number((m1[k] - m0[k]).toFixed(2));
+      const detail = Object.fromEntries(
+        Object.entries(p1).map(([k, v]) => {
+          const b = p0[k] ?? { user: 0, system: 0, voluntary: 0, involuntary: 0 };
+          return [
+            k,
+            {
+              user: Number((v.user - b.user).toFixed(2)),
+              system: Number((v.system - b.system).toFixed(2)),
+              voluntary: v.voluntary - b.voluntary,
+              involuntary: v.involuntary - b.involuntary,
+            },
+          ];
+        }),
+      );
       return {
         seconds: Number(((performance.now() - startedAt) / 1000).toFixed(2)),
         machine: { busy: d('busy'), user: d('user'), system: d('system'), softirq: d('softirq') },
         processes: Object.fromEntries(
-          Object.entries(p1).map(([k, v]) => [k, Number((v - (p0[k] ?? 0)).toFixed(2))]),
+          Object.entries(detail).map(([k, v]) => [k, Number((v.user + v.system).toFixed(2))]),
         ),
-        reads: Object.fromEntries(
-          Object.entries(io1).map(([k, v]) => [
-            k,
-            { calls: v.calls - (io0[k]?.calls ?? 0), bytes: v.bytes - (io0[k]?.bytes ?? 0) },
-          ]),
-        ),
+        detail,
       };
     },
   };

@@ -13,7 +13,7 @@
 // runs inside the origin's namespace, so no benchmark traffic touches the host's network.
 
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -56,6 +56,10 @@ const { values } = parseArgs({
     'tcp-cc': { type: 'string', default: 'cubic' },
     /** profiling: the first two agents of each round write V8 CPU profiles into DIR/hvK */
     'profile-dir': { type: 'string' },
+    /** a node flag for every agent (repeatable), e.g. --perf-basic-prof for a `perf record` of the round */
+    'agent-node-arg': { type: 'string', multiple: true },
+    /** copy every client's log into OUT/logs-METHOD-N/ before the round's files are removed */
+    'keep-logs': { type: 'boolean', default: false },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -171,6 +175,7 @@ async function inner(): Promise<void> {
         );
         if (result.cpu) log(`  ${describeCpu(result.cpu, n * SIZE_MIB * 1024 * 1024)}`);
         rounds.push(result);
+        if (values['keep-logs']) await keepAgentLogs(roundDir, join(values.out as string, `logs-${method}-${n}`));
         await rm(roundDir, { recursive: true, force: true });
       }
     }
@@ -342,8 +347,9 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
     await writeFile(configPath, JSON.stringify(config));
     const profile = values['profile-dir'] && i <= 2 ? join(values['profile-dir'], `n${n}-hv${i}`) : undefined;
     const profiling = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+    const nodeArgs = values['agent-node-arg'] ?? [];
     agents.push(
-      inHost(i, 'node', [...profiling, ...installedAgentArgs(), 'run', '--config', configPath], {
+      inHost(i, 'node', [...profiling, ...nodeArgs, ...installedAgentArgs(), 'run', '--config', configPath], {
         log: join(dataDir, 'agent.log'),
       }),
     );
@@ -478,6 +484,15 @@ function networkUse(before: LinkCounters[], after: LinkCounters[], seconds: numb
 
 /** The machine's CPU time so far (all cores, seconds): busy and in total, from /proc/stat. */
 
+/** Copies the round's per-host logs (`hvK/agent.log` and the like) into `dest`. */
+async function keepAgentLogs(roundDir: string, dest: string): Promise<void> {
+  await mkdir(dest, { recursive: true });
+  for (const host of await readdir(roundDir).catch(() => [] as string[])) {
+    for (const file of await readdir(join(roundDir, host)).catch(() => [] as string[]))
+      if (file.endsWith('.log')) await copyFile(join(roundDir, host, file), join(dest, `${host}-${file}`));
+  }
+}
+
 /** "CPU over the round: …": where the two cores went, and the clients' cost per GiB received. */
 function describeCpu(cpu: CpuAccount, bytesReceived: number): string {
   const gib = bytesReceived / 2 ** 30;
@@ -485,10 +500,12 @@ function describeCpu(cpu: CpuAccount, bytesReceived: number): string {
   const named = Object.values(cpu.processes).reduce((a, b) => a + b, 0);
   const parts = Object.entries(cpu.processes).map(([k, v]) => `${k} ${v.toFixed(1)} s`);
   const clients = cpu.processes.agents ?? cpu.processes.clients ?? 0;
-  const reads = cpu.reads.agents ?? cpu.reads.clients;
-  const perRead =
-    reads && reads.calls > 0 ? `, ${(reads.bytes / reads.calls / 1024).toFixed(1)} KiB per read call` : '';
-  return `CPU over ${cpu.seconds.toFixed(0)} s: machine busy ${m.busy.toFixed(1)} s (${((100 * m.busy) / (cpu.seconds * cpus().length)).toFixed(0)} %; user ${m.user.toFixed(1)}, system ${m.system.toFixed(1)}, softirq ${m.softirq.toFixed(1)}); ${parts.join(', ')}, rest ${(m.busy - named).toFixed(1)} s; clients ${(clients / gib).toFixed(2)} s per GiB received${perRead}`;
+  const d = cpu.detail.agents ?? cpu.detail.clients;
+  // the clients' split and how often their main threads slept and woke, per MiB received
+  const split = d
+    ? ` (user ${(d.user / gib).toFixed(2)}, system ${(d.system / gib).toFixed(2)}); main-thread wake-ups ${(d.voluntary / (gib * 1024)).toFixed(1)} per MiB received, preempted ${(d.involuntary / (gib * 1024)).toFixed(1)}`
+    : '';
+  return `CPU over ${cpu.seconds.toFixed(0)} s: machine busy ${m.busy.toFixed(1)} s (${((100 * m.busy) / (cpu.seconds * cpus().length)).toFixed(0)} %; user ${m.user.toFixed(1)}, system ${m.system.toFixed(1)}, softirq ${m.softirq.toFixed(1)}); ${parts.join(', ')}, rest ${(m.busy - named).toFixed(1)} s; clients ${(clients / gib).toFixed(2)} s per GiB received${split}`;
 }
 
 /** One line per ~5 s: origin rate and the agents' mean download and upload rates (Mbit/s). */
