@@ -38,8 +38,9 @@ const tick = (ms = 50) => new Promise((r) => setTimeout(r, ms));
 async function readBack(paths: string[]) {
   const reader = await t.reader();
   try {
-    const out: Record<string, string> = {};
-    for (const p of paths) out[p] = (await reader.readFile(p)).toString();
+    const out: Record<string, string | undefined> = {};
+    for (const p of paths)
+      out[p] = (await reader.lookup(p)) ? (await reader.readFile(p)).toString() : undefined;
     return { revision: reader.revision, files: out };
   } finally {
     reader.close();
@@ -87,13 +88,10 @@ describe('transactions of one process into one repository', () => {
     hold.open();
     expect((await holder).revision).toBe(2);
     expect(events).toEqual(['open held', 'close held']);
-    const reader = await t.reader();
-    try {
-      expect(reader.revision).toBe(2);
-      expect(await reader.lookup('/late')).toBeUndefined();
-    } finally {
-      reader.close();
-    }
+    expect(await readBack(['/held', '/late'])).toEqual({
+      revision: 2,
+      files: { '/held': 'content of held\n', '/late': undefined },
+    });
   }, 60_000);
 
   it('with lockWaitSeconds 0 a second transaction is refused at once, as a one-shot command is', async () => {
@@ -133,14 +131,10 @@ describe('transactions of one process into one repository', () => {
     expect((await next).revision).toBe(2);
     expect((await after).revision).toBe(3);
     expect(events).toEqual(['open failing', 'open next', 'close next', 'open after', 'close after']);
-    const reader = await t.reader();
-    try {
-      expect(reader.revision).toBe(3);
-      expect(await reader.lookup('/failing')).toBeUndefined();
-      expect((await reader.readFile('/next')).toString()).toBe('content of next\n');
-    } finally {
-      reader.close();
-    }
+    expect(await readBack(['/failing', '/next', '/after'])).toEqual({
+      revision: 3,
+      files: { '/failing': undefined, '/next': 'content of next\n', '/after': 'content of after\n' },
+    });
   }, 60_000);
 
   it('the same flow publishing twice does not deadlock: both land, and a nested one is refused at once', async () => {

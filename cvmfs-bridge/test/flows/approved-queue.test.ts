@@ -10,7 +10,6 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
 import { pino } from 'pino';
-import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../../src/config.js';
 import { openState, wishlistOwner } from '../../src/containers/index.js';
@@ -23,6 +22,7 @@ import { withTransaction } from '../../src/writer/publish.js';
 import { tempDir } from '../helpers.js';
 import { createRepoIn, fileAt, readRepo } from './support/bridge.js';
 import { type Site, type SnapshotArtifact, snapshotEntry, startSite } from './support/site.js';
+import { tarOf } from './support/tar.js';
 
 const SITE = 'QUEUE-SITE';
 const FQRN = 'queue.flows.example.org';
@@ -46,18 +46,6 @@ let flow: ApprovedFlow | undefined;
 let flowState: FlowState | undefined;
 const metrics = new FlowMetrics();
 const logs: Record<string, unknown>[] = [];
-
-function tarOf(files: Record<string, string>): Promise<Buffer> {
-  const p = pack();
-  for (const [name, content] of Object.entries(files)) p.entry({ name }, content);
-  p.finalize();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    p.on('data', (c: unknown) => chunks.push(c as Buffer));
-    p.on('end', () => resolve(Buffer.concat(chunks)));
-    p.on('error', reject);
-  });
-}
 
 function gate() {
   let open: () => void = () => {};
