@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isBridgeError } from '../src/errors.js';
 import { acquireLockSync } from '../src/repo/lock.js';
-import { runAs } from '../src/repo/turns.js';
+import { repositoryTurns, runAs } from '../src/repo/turns.js';
 import { withTransaction } from '../src/writer/publish.js';
 import type { Transaction } from '../src/writer/transaction.js';
 import { createTestRepo, type TestRepo } from './helpers.js';
@@ -60,6 +60,13 @@ describe('transactions of one process into one repository', () => {
     await tick(200);
     // b and c wait: only a's callback has run
     expect(events).toEqual(['open a']);
+    expect(repositoryTurns()).toEqual({
+      'test.example.org': {
+        holder: 'S3 flow',
+        since: expect.stringMatching(/^\d{4}-/),
+        waiting: ['approved flow', 'container conversion'],
+      },
+    });
     first.open();
     const [ra, rb, rc] = await Promise.all([a, b, c]);
     expect([ra.revision, rb.revision, rc.revision]).toEqual([2, 3, 4]);
@@ -69,6 +76,7 @@ describe('transactions of one process into one repository', () => {
       files: { '/a': 'content of a\n', '/b': 'content of b\n', '/c': 'content of c\n' },
     });
     // the cross-process lock was released with the last transaction
+    expect(repositoryTurns()).toEqual({});
     acquireLockSync(t.repo.layout.lockFile)();
   }, 60_000);
 

@@ -123,6 +123,19 @@ function takeTurn(key: string, who: string | undefined, waitMs: number, deadline
   });
 }
 
+/** Per repository of this process with a transaction open: what holds it, since when, and what waits (for /status). */
+export function repositoryTurns(): Record<string, { holder: string; since: string; waiting: string[] }> {
+  const out: Record<string, { holder: string; since: string; waiting: string[] }> = {};
+  for (const [key, line] of lines)
+    if (line.holder)
+      out[repoName(key)] = {
+        holder: line.holder.who ?? '',
+        since: line.holder.since.toISOString(),
+        waiting: line.waiting.map((w) => w.who ?? ''),
+      };
+  return out;
+}
+
 /**
  * Takes the repository for one transaction: its turn among this process's transactions (in
  * arrival order), then the cross-process lock file, both within `waitSeconds`.

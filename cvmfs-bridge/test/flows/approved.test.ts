@@ -100,10 +100,12 @@ describe('approved repo-snapshot entries → CVMFS', () => {
     reader.close();
     const status = (await (bridge as BridgeProcess).status()) as {
       approved: { entries: { entryId: string; status: string }[] };
+      repositories: Record<string, unknown>;
     };
     expect(status.approved.entries).toEqual([
       expect.objectContaining({ entryId: ID_A, status: 'published' }),
     ]);
+    expect(status.repositories).toEqual({}); // no transaction open or waiting once published
   });
 
   it('resumes after a restart without downloading or publishing again', async () => {
