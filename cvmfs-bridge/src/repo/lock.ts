@@ -4,6 +4,7 @@
 // once), trying again after pauses that grow from 25 ms to 1 s with jitter, as git's
 // lock_file_timeout does: no busy loop, and no blocked thread in the async form. A lock left
 // by a dead process (crash) is taken over, so a crashed publish never blocks the next one.
+// Within one process, transactions take turns first (turns.ts): one of them at a time tries it.
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
