@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isBridgeError } from '../src/errors.js';
 import { acquireLock, acquireLockSync } from '../src/repo/lock.js';
+import { withTransaction } from '../src/writer/publish.js';
 import { createTestRepo, type TestRepo } from './helpers.js';
 
 const PKG = join(import.meta.dirname, '..');
@@ -107,8 +108,8 @@ afterAll(() => {
   for (const child of holders) child.kill('SIGKILL');
 });
 
-function newRepo(): void {
-  t = createTestRepo({ workers: 1 });
+function newRepo(lockWaitSeconds = 60): void {
+  t = createTestRepo({ workers: 1, lockWaitSeconds });
   holderScript = join(t.base, 'holder.mjs');
   writeFileSync(holderScript, HOLDER);
 }
@@ -190,5 +191,42 @@ describe('repository lock between processes', () => {
     release();
     const release2 = acquireLockSync(t.repo.layout.lockFile);
     release2();
+  }, 60_000);
+
+  it('transactions of this process queue behind one waiting for another process; one deadline for both waits', async () => {
+    newRepo();
+    const order: string[] = [];
+    const publish = (name: string) =>
+      withTransaction(t.repo, async (tx) => {
+        order.push(name);
+        await tx.addFile(`/${name}`, Buffer.from(`${name}\n`));
+      });
+    let holder = await startHolder('lock', 1500);
+    const [a, b] = await Promise.all([publish('a'), publish('b')]);
+    await holder.exited;
+    expect(order).toEqual(['a', 'b']);
+    expect([a.revision, b.revision]).toEqual([2, 3]);
+
+    newRepo(1);
+    holder = await startHolder('lock', 60_000);
+    const startedAt = Date.now();
+    const ended: number[] = [];
+    const refusals = await Promise.all(
+      ['c', 'd'].map((name) =>
+        publish(name).then(
+          () => undefined,
+          (e: unknown) => {
+            ended.push(Date.now() - startedAt);
+            return e as Error;
+          },
+        ),
+      ),
+    );
+    // c waited for the lock file, d for its turn (and then the lock file): 1 s in all, not 2
+    expect(refusals.map((e) => isBridgeError(e, 'REPO_LOCKED'))).toEqual([true, true]);
+    expect(refusals[0]?.message).toMatch(new RegExp(`locked by process ${holder.pid} .*; waited 1 s$`));
+    expect(refusals[1]?.message).toMatch(/; waited 1 s$/);
+    expect(Math.max(...ended)).toBeLessThan(1900);
+    expect(order).toEqual(['a', 'b']);
   }, 60_000);
 });

@@ -31,7 +31,9 @@ export {
   approvedOwner,
   ContainerState,
   type ImageOwner,
+  type OwnedImage,
   openState,
+  ownedImages,
   wishlistOwner,
 } from './state.js';
 export { serveWebhooks, type WebhookService } from './webhook-service.js';

@@ -3,7 +3,7 @@
 // owns each public image path (one owner per path: a wishlist or an approved entry), and the
 // durable outbox of webhook events. The repository itself stays the source of truth for what
 // is published; this only remembers what the repository cannot say.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ContainerError } from './errors.js';
@@ -285,4 +285,28 @@ function conflict(fqrn: string, path: string, owner: string, note = ''): Contain
 /** The state lives next to the repository's own private state. */
 export function openState(stateDir: string, fqrn: string): ContainerState {
   return new ContainerState(join(stateDir, fqrn));
+}
+
+export interface OwnedImage extends ImageOwner {
+  readonly path: string;
+}
+
+/**
+ * Every owned public image path of the repository, read-only: a repository without container
+ * state (or with state from before owners were recorded) has none, and none is created.
+ */
+export function ownedImages(stateDir: string, fqrn: string): OwnedImage[] {
+  const file = join(stateDir, fqrn, 'containers.db');
+  if (!existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'image_owners'").get())
+      return [];
+    return db
+      .prepare('SELECT path, owner, reference, since FROM image_owners WHERE fqrn = ? ORDER BY path')
+      .all(fqrn) as OwnedImage[];
+  } finally {
+    db.close();
+  }
 }

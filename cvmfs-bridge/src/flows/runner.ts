@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import type { BridgeConfig } from '../config.js';
+import { repositoryTurns } from '../repo/turns.js';
 import { AmqpSession } from './amqp/session.js';
 import type { ApprovedFlow } from './approved/flow.js';
 import { FlowError } from './errors.js';
@@ -80,6 +81,8 @@ export async function startRunner(config: BridgeConfig, logger: Logger = pino())
     amqp: session ? { connected: session.connected, reconnects: session.reconnects } : null,
     s3: s3?.status() ?? null,
     approved: approved?.status() ?? null,
+    // transactions open and waiting, per repository (flows take turns: repo/turns.ts)
+    repositories: repositoryTurns(),
   });
   let app: FastifyInstance | undefined;
   const stop = async () => {

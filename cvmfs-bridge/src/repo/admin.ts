@@ -5,8 +5,8 @@ import { CatalogDb } from '../catalog/catalog-db.js';
 import { BridgeError } from '../errors.js';
 import { parseWhitelist } from '../format/whitelist.js';
 import { readTags, type Tag, updateHistory } from './history.js';
-import { acquireLockSync } from './lock.js';
 import type { Repository } from './repository.js';
+import { holdRepositorySync } from './turns.js';
 
 export function listTags(repo: Repository): Tag[] {
   return readTags(repo.store, repo.layout.workDir, repo.fqrn, repo.manifest().historyHash);
@@ -31,7 +31,7 @@ export function changeTags(
   change: { add?: { name: string; description?: string; rootHash?: string }; remove?: string },
   now = new Date(),
 ): Tag[] {
-  const release = acquireLockSync(repo.layout.lockFile, { waitSeconds: repo.settings.lockWaitSeconds });
+  const release = holdRepositorySync(repo.layout.lockFile, { waitSeconds: repo.settings.lockWaitSeconds });
   try {
     const manifest = repo.manifest();
     const add: Tag[] = [];
@@ -81,7 +81,7 @@ export function resignWhitelist(
       return { resigned: false, expiresAt: current.expiresAt };
     }
   }
-  const release = acquireLockSync(repo.layout.lockFile, { waitSeconds: repo.settings.lockWaitSeconds });
+  const release = holdRepositorySync(repo.layout.lockFile, { waitSeconds: repo.settings.lockWaitSeconds });
   try {
     return { resigned: true, expiresAt: repo.writeWhitelist(now, options.days) };
   } finally {

@@ -8,8 +8,8 @@ import { CatalogDb } from '../catalog/catalog-db.js';
 import { BridgeError } from '../errors.js';
 import { ContentCache } from '../store/content-cache.js';
 import { readTags } from './history.js';
-import { acquireLockSync } from './lock.js';
 import type { Repository } from './repository.js';
+import { holdRepositorySync } from './turns.js';
 
 export interface GcOptions {
   readonly graceSeconds: number;
@@ -66,7 +66,7 @@ function rootTimestamp(repo: Repository, hash: string, workDir: string): number 
 }
 
 export function collectGarbage(repo: Repository, options: GcOptions): GcReport {
-  const release = acquireLockSync(repo.layout.lockFile, { waitSeconds: repo.settings.lockWaitSeconds });
+  const release = holdRepositorySync(repo.layout.lockFile, { waitSeconds: repo.settings.lockWaitSeconds });
   const workDir = join(repo.layout.workDir, `gc-${process.pid}`);
   mkdirSync(workDir, { recursive: true });
   try {

@@ -4,6 +4,7 @@
 // once), trying again after pauses that grow from 25 ms to 1 s with jitter, as git's
 // lock_file_timeout does: no busy loop, and no blocked thread in the async form. A lock left
 // by a dead process (crash) is taken over, so a crashed publish never blocks the next one.
+// Within one process, transactions take turns first (turns.ts): one of them at a time tries it.
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -13,6 +14,8 @@ import { BridgeError } from '../errors.js';
 export interface LockOptions {
   /** How long a second writer waits for the holder to finish; 0 refuses at once. */
   readonly waitSeconds?: number;
+  /** The wait a refusal reports (default waitSeconds): a caller's earlier wait included (turns.ts). */
+  readonly reportWaitSeconds?: number;
 }
 
 const FIRST_PAUSE_MS = 25;
@@ -119,7 +122,8 @@ function* attempts(lockFile: string, options: LockOptions): Generator<number, ()
     yield Math.min(left, pause * (0.5 + Math.random() / 2));
   }
   const who = holder ? `process ${holder.pid}${holder.what ? ` (${holder.what})` : ''}` : 'another process';
-  const waited = waitMs > 0 ? `; waited ${waitMs / 1000} s` : '';
+  const reported = options.reportWaitSeconds ?? waitMs / 1000;
+  const waited = reported > 0 ? `; waited ${Number(reported.toFixed(1))} s` : '';
   throw new BridgeError('REPO_LOCKED', `repository is locked by ${who} (${lockFile})${waited}`);
 }
 

@@ -6,8 +6,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BridgeError } from '../errors.js';
 import { updateHistory } from '../repo/history.js';
-import { acquireLock } from '../repo/lock.js';
 import type { Repository } from '../repo/repository.js';
+import { holdRepository } from '../repo/turns.js';
 import { ContentCache } from '../store/content-cache.js';
 import { startFlush } from '../store/flush.js';
 import { type PoolLease, takePool } from '../store/pool-reuse.js';
@@ -51,7 +51,8 @@ export async function withTransaction(
   fn: (tx: Transaction) => Promise<void>,
   options: PublishOptions = {},
 ): Promise<PublishResult> {
-  const release = await acquireLock(repo.layout.lockFile, { waitSeconds: repo.settings.lockWaitSeconds });
+  // This process's transactions on the repository take turns; then the lock file (repo/turns.ts).
+  const hold = await holdRepository(repo.layout.lockFile, { waitSeconds: repo.settings.lockWaitSeconds });
   const workDir = join(repo.layout.workDir, `tx-${process.pid}-${Date.now()}`);
   let tree: CatalogTree | undefined;
   let pool: { lease: PoolLease; release: () => Promise<void> } | undefined;
@@ -78,7 +79,7 @@ export async function withTransaction(
       dir: repo.store.dataDir,
       everyBytes: WRITE_BACK_BYTES,
     });
-    await fn(tx);
+    await hold.run(() => fn(tx));
     await tx.flush();
     cache.flush();
     // The objects' write-back runs while the catalogs are built; the manifest waits for it.
@@ -152,6 +153,6 @@ export async function withTransaction(
     cache?.close();
     tree?.close();
     rmSync(workDir, { recursive: true, force: true });
-    release();
+    hold.release();
   }
 }

@@ -7,12 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
-import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Repository } from '../../src/repo/repository.js';
 import { tempDir } from '../helpers.js';
 import { type BridgeProcess, createRepoIn, fileAt, startBridge, waitForRepo } from './support/bridge.js';
 import { type Site, type SnapshotArtifact, snapshotEntry, startSite } from './support/site.js';
+import { tarOf } from './support/tar.js';
 
 const SITE = 'BRIDGE-SITE';
 const FQRN = 'snap.flows.example.org';
@@ -26,18 +26,6 @@ let pub: string;
 let bridge: BridgeProcess | undefined;
 let snapA: SnapshotArtifact;
 let snapB: SnapshotArtifact;
-
-function tarOf(files: Record<string, string>): Promise<Buffer> {
-  const p = pack();
-  for (const [name, content] of Object.entries(files)) p.entry({ name }, content);
-  p.finalize();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    p.on('data', (c: unknown) => chunks.push(c as Buffer));
-    p.on('end', () => resolve(Buffer.concat(chunks)));
-    p.on('error', reject);
-  });
-}
 
 function config(onRevoke: 'remove' | 'keep' = 'remove') {
   return {
@@ -112,10 +100,12 @@ describe('approved repo-snapshot entries → CVMFS', () => {
     reader.close();
     const status = (await (bridge as BridgeProcess).status()) as {
       approved: { entries: { entryId: string; status: string }[] };
+      repositories: Record<string, unknown>;
     };
     expect(status.approved.entries).toEqual([
       expect.objectContaining({ entryId: ID_A, status: 'published' }),
     ]);
+    expect(status.repositories).toEqual({}); // no transaction open or waiting once published
   });
 
   it('resumes after a restart without downloading or publishing again', async () => {

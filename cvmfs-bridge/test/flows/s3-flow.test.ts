@@ -15,7 +15,6 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import amqp from 'amqplib';
-import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RgwInstance, startRgw } from '../../../catalog-server/test/support/ceph-rgw.js';
 import { S3FlowSchema } from '../../src/flows/config.js';
@@ -24,6 +23,7 @@ import type { Repository } from '../../src/repo/repository.js';
 import { type BridgeProcess, createRepoIn, fileAt, startBridge, waitForRepo } from './support/bridge.js';
 import { ensureSharedRabbit, type PrivateRabbit, startPrivateRabbit } from './support/rabbit.js';
 import { notifyingBucket, s3Client } from './support/rgw-notify.js';
+import { tarOf } from './support/tar.js';
 
 const FQRN = 's3.flows.example.org';
 const run = randomBytes(4).toString('hex');
@@ -42,18 +42,6 @@ let pub: string;
 let amqpUrl: string;
 let bridge: BridgeProcess | undefined;
 let privateRabbit: PrivateRabbit | undefined;
-
-function tarOf(files: Record<string, string>): Promise<Buffer> {
-  const p = pack();
-  for (const [name, content] of Object.entries(files)) p.entry({ name, mode: 0o755 }, content);
-  p.finalize();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    p.on('data', (c: unknown) => chunks.push(c as Buffer));
-    p.on('end', () => resolve(Buffer.concat(chunks)));
-    p.on('error', reject);
-  });
-}
 
 function bridgeConfig(extra: Record<string, unknown> = {}, s3Extra: Record<string, unknown> = {}) {
   return {
@@ -155,10 +143,10 @@ describe('S3 bucket → CVMFS (Ceph RGW notifications through RabbitMQ)', () => 
     await put(
       BUCKET,
       'cvmfs/pkgs/tool.tar',
-      await tarOf({ 'bin/tool': '#!/bin/sh\necho 1\n', README: 'v1\n' }),
+      await tarOf({ 'bin/tool': '#!/bin/sh\necho 1\n', README: 'v1\n' }, 0o755),
     );
     await expectFile('/pkgs/tool/bin/tool', '#!/bin/sh\necho 1\n');
-    await put(BUCKET, 'cvmfs/pkgs/tool.tar', await tarOf({ 'bin/tool2': 'two\n' }));
+    await put(BUCKET, 'cvmfs/pkgs/tool.tar', await tarOf({ 'bin/tool2': 'two\n' }, 0o755));
     await expectFile('/pkgs/tool/bin/tool2', 'two\n');
     const reader = await waitForRepo(
       repo.layout.publicDir,
@@ -277,7 +265,7 @@ describe('S3 bucket → CVMFS (Ceph RGW notifications through RabbitMQ)', () => 
   });
 
   it('dead-letters a tar the writer refuses and still publishes the rest of its batch', async () => {
-    await put(BUCKET, 'cvmfs/evil.tar', await tarOf({ '../escape.txt': 'out\n', 'ok.txt': 'in\n' }));
+    await put(BUCKET, 'cvmfs/evil.tar', await tarOf({ '../escape.txt': 'out\n', 'ok.txt': 'in\n' }, 0o755));
     await put(BUCKET, 'cvmfs/neighbour.txt', 'fine\n');
     await expectFile('/neighbour.txt', 'fine\n');
     const c = await amqp.connect(amqpUrl);

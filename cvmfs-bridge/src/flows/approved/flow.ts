@@ -26,11 +26,13 @@ import type { BridgeConfig } from '../../config.js';
 import {
   type ContainerConfig,
   collectContainerGarbage,
+  isContainerError,
   loadContainerConfig,
 } from '../../containers/index.js';
 import { normalizeRepoPath } from '../../format/repo-path.js';
 import { requireFqrn } from '../../repo/layout.js';
 import { Repository } from '../../repo/repository.js';
+import { runAs } from '../../repo/turns.js';
 import { importTar } from '../../writer/import-tar.js';
 import { withTransaction } from '../../writer/publish.js';
 import { errorCode, errorMessage, FlowError } from '../errors.js';
@@ -43,6 +45,7 @@ import {
   publishImage,
   unpublishImage,
 } from './container-entry.js';
+import { requireNoOwnedImage } from './image-paths.js';
 
 export interface ApprovedFlowDeps {
   readonly config: BridgeConfig;
@@ -164,10 +167,12 @@ export class ApprovedFlow {
     const wantedIds = new Set(wanted.map((w) => w.entry.id));
     for (const approved of wanted) {
       if (this.stopped) return;
-      const publish =
+      // Named so that a transaction waiting behind this one in the repository can say what it waits for.
+      const publish = runAs(`approved flow, entry ${approved.entry.id}`, () =>
         approved.entry.kind === 'container-image'
           ? this.ensureImage(approved)
-          : this.ensurePublished(approved);
+          : this.ensurePublished(approved),
+      );
       await publish.catch((error: unknown) => {
         this.deps.metrics.approved.inc({ action: 'failed' });
         this.deps.logger.error(
@@ -179,8 +184,9 @@ export class ApprovedFlow {
     for (const row of this.deps.state.approvedEntries()) {
       if (row.kind === 'container-image') this.imageRepositories.add(row.repository);
       if (wantedIds.has(row.entryId) || this.stopped) continue;
-      await this.retire(row, now).catch((error: unknown) =>
-        this.deps.logger.error({ entryId: row.entryId }, `retiring failed: ${errorMessage(error)}`),
+      await runAs(`approved flow, retiring entry ${row.entryId}`, () => this.retire(row, now)).catch(
+        (error: unknown) =>
+          this.deps.logger.error({ entryId: row.entryId }, `retiring failed: ${errorMessage(error)}`),
       );
     }
     await this.collectContainerTrees(now);
@@ -198,11 +204,13 @@ export class ApprovedFlow {
     this.lastContainerGc = now.getTime();
     for (const fqrn of this.imageRepositories) {
       const repo = Repository.open(fqrn, settingsOf(this.deps.config));
-      const report = await collectContainerGarbage(repo, {
-        config: this.containers,
-        graceSeconds: this.containers.gcGraceSeconds,
-        now: () => now.getTime(),
-      }).catch((error: unknown) => {
+      const report = await runAs('approved flow, container GC', () =>
+        collectContainerGarbage(repo, {
+          config: this.containers,
+          graceSeconds: this.containers.gcGraceSeconds,
+          now: () => now.getTime(),
+        }),
+      ).catch((error: unknown) => {
         this.deps.logger.error({ repository: fqrn }, `container GC failed: ${errorMessage(error)}`);
       });
       if (report && report.removed.length > 0) {
@@ -253,6 +261,9 @@ export class ApprovedFlow {
       return;
     }
     this.requireFree(entry.id, target);
+    // Checked before the download, and again in the transaction (an image claimed meanwhile).
+    const stateDir = this.deps.config.stateDir;
+    requireNoOwnedImage(stateDir, target.repository, target.path);
 
     /** The entry's state row: downloaded (resumable) or published. */
     const record = (filePath: string, status: 'downloaded' | 'published', revision: number) =>
@@ -278,11 +289,15 @@ export class ApprovedFlow {
     const file = filePath;
     const timer = this.deps.metrics.publishSeconds.startTimer({ flow: 'approved' });
     const result = await withTransaction(repo, async (tx) => {
+      requireNoOwnedImage(stateDir, target.repository, target.path);
       if (row?.kind === 'repo-snapshot' && row.repository === target.repository && row.path !== target.path)
         await tx.remove(row.path);
       await tx.remove(target.path);
       await tx.addDirectory(target.path);
       await importTar(tx, createReadStream(file), target.path);
+    }).catch((error: unknown) => {
+      // withTransaction wraps the refusal in ABORTED: report it with its own code
+      throw error instanceof Error && isContainerError(error.cause, 'TAG_CONFLICT') ? error.cause : error;
     });
     timer();
     if (row && isPublished(row) && (row.kind !== 'repo-snapshot' || row.repository !== target.repository))

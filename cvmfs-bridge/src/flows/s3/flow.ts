@@ -14,6 +14,7 @@ import type { BridgeConfig } from '../../config.js';
 import { isBridgeError } from '../../errors.js';
 import { normalizeRepoPath } from '../../format/repo-path.js';
 import { Repository } from '../../repo/repository.js';
+import { runAs } from '../../repo/turns.js';
 import type { AmqpSession, Delivery } from '../amqp/session.js';
 import { errorCode, errorMessage, FlowError } from '../errors.js';
 import type { FlowMetrics } from '../metrics.js';
@@ -360,7 +361,9 @@ export class S3Flow {
     const repo = Repository.open(repository, settingsOf(this.deps.config));
     const timer = this.deps.metrics.publishSeconds.startTimer({ flow: 's3' });
     try {
-      const result = await applyBatch(repo, staged);
+      const result = await runAs(`S3 flow, batch of ${staged.length} changes`, () =>
+        applyBatch(repo, staged),
+      );
       this.published(repository, result.revision);
       return staged;
     } catch (error) {
@@ -371,7 +374,10 @@ export class S3Flow {
     const ok: StagedChange[] = [];
     for (const s of staged) {
       try {
-        this.published(repository, (await applyBatch(repo, [s])).revision);
+        this.published(
+          repository,
+          (await runAs(`S3 flow, ${s.change.bucket}/${s.change.key}`, () => applyBatch(repo, [s]))).revision,
+        );
         ok.push(s);
       } catch (error) {
         if (!isBridgeError(error) || !PERMANENT.has(error.code)) throw error;
