@@ -103,7 +103,11 @@ function ownSymbol(target: object, description: string): symbol | undefined {
  * (a view, valid until it returns; false stops reading, as a full stream does). Returns
  * false, changing nothing, where node's internals are not as expected.
  */
-function readIntoOwnBuffer(socket: unknown, size: number, onRead: (read: Uint8Array) => boolean): boolean {
+export function readIntoOwnBuffer(
+  socket: unknown,
+  size: number,
+  onRead: (read: Uint8Array) => boolean,
+): boolean {
   if (typeof socket !== 'object' || socket === null) return false;
   const kBuffer = ownSymbol(socket, 'kBuffer');
   const kBufferCb = ownSymbol(socket, 'kBufferCb');
