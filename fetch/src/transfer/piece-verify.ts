@@ -355,6 +355,20 @@ function failedPiece(index: number, data: Uint8Array, senders: Array<WireLike | 
   return { index, data, blocks };
 }
 
+/** A function that runs `fn` in a microtask, once however often it is called before that. */
+function oncePerMicrotask(fn: () => void): () => void {
+  let queued = false;
+  const run = (): void => {
+    queued = false;
+    fn();
+  };
+  return () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(run);
+  };
+}
+
 /**
  * Replaces webtorrent's receive path on `torrent` (see the module comment): blocks go to
  * `file`, complete pieces are checked by `checker`. Returns whether it was replaced (false:
@@ -376,15 +390,7 @@ export function writeBlocksToFile(torrent: Torrent, file: BlockFile, checker: Pi
       self._destroy(writeErr); // e.g. ENOSPC: the engine reports DISK_FULL
     }
   };
-  let flushQueued = false;
-  const flushSoon = (): void => {
-    if (flushQueued) return;
-    flushQueued = true;
-    queueMicrotask(() => {
-      flushQueued = false;
-      flushBlocks();
-    });
-  };
+  const flushSoon = oncePerMicrotask(flushBlocks);
   onParseEnd(torrent, flushBlocks);
   let sink: BlockSink | undefined; // the piece length is known once the metadata is
   const blockSink = (): BlockSink => {
@@ -395,15 +401,7 @@ export function writeBlocksToFile(torrent: Torrent, file: BlockFile, checker: Pi
 
   // webtorrent queues one request round (`_update`, over every wire) per received block; the
   // blocks of one socket read are parsed in one go, so the rounds are merged: one per batch.
-  let updateQueued = false;
-  const onUpdateTick = (): void => {
-    if (updateQueued) return;
-    updateQueued = true;
-    queueMicrotask(() => {
-      updateQueued = false;
-      self._update();
-    });
-  };
+  const onUpdateTick = oncePerMicrotask(() => self._update());
 
   // The complete piece, already in the file: SHA-1 in the worker, then marked verified.
   const verify = async (piece: PieceLike, index: number): Promise<void> => {
