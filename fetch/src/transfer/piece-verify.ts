@@ -144,7 +144,7 @@ function getPiecePipelineLength(wire: WireLike, duration: number, pieceLength: n
 }
 
 /** Longest run of consecutive blocks written with one `pwritev` (and at most IOV_MAX parts). */
-export const GATHER_BYTES = 256 * 1024;
+export const GATHER_BYTES = 1024 * 1024;
 const MAX_PARTS = 1024;
 
 /**

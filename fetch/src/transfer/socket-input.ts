@@ -42,7 +42,7 @@ export interface SocketInputOptions {
   readBufferBytes: number;
 }
 
-export const defaultSocketInput: SocketInputOptions = { readBufferBytes: 256 * 1024 };
+export const defaultSocketInput: SocketInputOptions = { readBufferBytes: 1024 * 1024 };
 
 interface ThrottleLike {
   write(chunk: Uint8Array): boolean;
