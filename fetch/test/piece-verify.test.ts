@@ -2,7 +2,9 @@
 // from: on the installed webtorrent it is, on a torrent whose `_request` differs it is not
 // (webtorrent's own path stays); in a bundle, only on the version the bundler fingerprinted.
 // BlockFile writes blocks at their offsets without ever truncating what is there (resume), in
-// 16 KiB writes whatever the chunk length.
+// 16 KiB writes whatever the chunk length. Staged blocks are written only by a flush (or
+// by anything that needs the file as received: read); consecutive ones together, up to the
+// gather limit; a block elsewhere writes the run before it; close drops what is staged.
 
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -64,5 +66,30 @@ describe('BlockFile', () => {
     const expected = Buffer.concat([block(7), block(9, (1 << 14) + 5), block(7, (1 << 14) - 5)]);
     expect(Buffer.from(again.read(0, 3 << 14)).equals(expected)).toBe(true);
     again.close();
+  });
+
+  it('writes staged blocks only when flushed, consecutive ones in one go, up to the gather limit', async () => {
+    const path = join(dir, 'gathered.img');
+    const block = (fill: number) => new Uint8Array(1 << 14).fill(fill);
+    const file = new BlockFile(path, 2 << 14); // gather at most 2 blocks
+    file.prepare();
+    file.stage(block(1), 0);
+    file.stage(block(2), 1 << 14);
+    expect(file.staged).toBe(true);
+    expect((await readFile(path)).length).toBe(0); // nothing written yet
+    file.stage(block(3), 2 << 14); // beyond the limit: the first two are written
+    expect((await readFile(path)).equals(Buffer.concat([block(1), block(2)]))).toBe(true);
+    file.stage(block(5), 4 << 14); // not adjacent: block 3 is written
+    expect((await readFile(path)).length).toBe(3 << 14);
+    file.flush();
+    expect(file.staged).toBe(false);
+    const expected = Buffer.concat([block(1), block(2), block(3), new Uint8Array(1 << 14), block(5)]);
+    expect((await readFile(path)).equals(expected)).toBe(true);
+
+    file.stage(block(8), 3 << 14);
+    expect(Buffer.from(file.read(3 << 14, 1 << 14)).equals(block(8))).toBe(true); // read flushes first
+    file.stage(block(9), 5 << 14);
+    file.close(); // dropped: unverified
+    expect((await readFile(path)).length).toBe(5 << 14);
   });
 });

@@ -1,13 +1,15 @@
 // read-batching.ts on real TCP sockets on 127.0.0.1: a sender that trickles small writes (a
 // slow link's segments) reaches a held socket in far fewer reads, every byte in order; a
 // socket whose stream is paused by node (backpressure) is left to node and still delivers
-// everything; close() lets held sockets read again at once; interval 0 never holds.
+// everything; close() lets held sockets read again at once; interval 0 never holds. A socket
+// that socket-input.ts reads into its own buffer (no `data` events) is held the same way.
 
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReadBatcher } from '../src/transfer/read-batching.js';
+import { readIntoOwnBuffer, SOCKET_READ_EVENT } from '../src/transfer/socket-input.js';
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -64,6 +66,25 @@ describe('read batching', () => {
     // ~120 segments over ≥ 240 ms: one read each without batching, about one per 25 ms with it
     expect(unbatched.reads).toBeGreaterThan(60);
     expect(batched.reads).toBeLessThan(unbatched.reads / 3);
+  });
+
+  it('holds a socket read into its own buffer (socket-input.ts reports its reads), bytes in order', async () => {
+    const batcher = new ReadBatcher({ intervalMs: 25, smallBytes: 32 * 1024 });
+    const held = await trickle(120, 1000, 2);
+    expect(batcher.attach(held.socket)).toBe(true);
+    const reads: Buffer[] = [];
+    const own = readIntoOwnBuffer(held.socket, 64 * 1024, (read) => {
+      reads.push(Buffer.from(read));
+      held.socket.emit(SOCKET_READ_EVENT, read.length);
+      return true;
+    });
+    expect(own).toBe(true);
+    held.socket.resume();
+    await once(held.socket, 'end');
+    batcher.close();
+    expect(Buffer.concat(reads).equals(held.sent)).toBe(true);
+    expect(batcher.holds).toBeGreaterThan(0);
+    expect(reads.length).toBeLessThan(40); // ~120 without batching (see above)
   });
 
   it('leaves a socket paused by its stream to node, and it still delivers everything', async () => {

@@ -3,16 +3,24 @@
 // webtorrent's throttle again and the limit holds; switching the limit on and off many times
 // during a download keeps the bytes in order (the file is byte-exact); encrypted connections
 // keep going the stream way. And, with the pipes held by hand, a read never overtakes chunks
-// still in them.
+// still in them. Each connection is read into one buffer of its own (`readBufferBytes`): on a
+// real TCP socket every read lands in that buffer, in order, with no `data` event; a download
+// through a buffer smaller than a block is byte-exact, and no direct read is larger.
 
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { readFile, rm } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebTorrent from 'webtorrent';
 import type { Torrent, Wire } from 'webtorrent';
-import { readSocketsDirectly } from '../src/transfer/socket-input.js';
+import {
+  defaultSocketInput,
+  readIntoOwnBuffer,
+  readSocketsDirectly,
+  type SocketInputOptions,
+} from '../src/transfer/socket-input.js';
 import { lessCopyingWires } from '../src/transfer/wire-parser.js';
 import { bareClient, listeningPort, seedFile } from './helpers/bare-client.js';
 
@@ -42,6 +50,7 @@ async function download(
   setup: (leecher: WebTorrent) => void,
   during?: (leecher: WebTorrent) => void,
   secure = 0,
+  options: SocketInputOptions = defaultSocketInput,
 ) {
   const seeder = client(secure);
   const port = await listeningPort(seeder);
@@ -53,12 +62,17 @@ async function download(
   const { torrentFile } = seeded as unknown as { torrentFile: Uint8Array };
   const leecher = client(secure);
   setup(leecher);
-  const ways = { direct: 0, streams: 0 };
+  const ways = { direct: 0, streams: 0, largestDirect: 0 };
   const torrent: Torrent = leecher.add(torrentFile, { path: join(dir, name) });
   lessCopyingWires(torrent, { reuseBlockBuffer: false });
-  readSocketsDirectly(torrent, (way, bytes) => {
-    ways[way] += bytes;
-  });
+  readSocketsDirectly(
+    torrent,
+    (way, bytes) => {
+      ways[way] += bytes;
+      if (way === 'direct') ways.largestDirect = Math.max(ways.largestDirect, bytes);
+    },
+    options,
+  );
   torrent.once('ready', () => torrent.addPeer(`127.0.0.1:${port}`));
   const started = Date.now();
   const stop = during?.(leecher);
@@ -109,12 +123,49 @@ describe('readSocketsDirectly', () => {
     expect(r.ways.streams).toBeGreaterThan(0);
   }, 30_000);
 
+  it('reads through a buffer of readBufferBytes (smaller than a block): byte-exact, no larger read', async () => {
+    const r = await download('small-buffer', () => {}, undefined, 0, { readBufferBytes: 5000 });
+    expect(r.same).toBe(true);
+    expect(r.ways.direct).toBeGreaterThan(SIZE / 2);
+    expect(r.ways.largestDirect).toBeLessThanOrEqual(5000);
+  }, 30_000);
+
   it('leaves encrypted connections to the streams (wire-parser.ts does not parse them either)', async () => {
     const r = await download('encrypted', () => {}, undefined, 1);
     expect(r.same).toBe(true);
     expect(r.ways.direct).toBe(0);
     expect(r.ways.streams).toBeGreaterThan(SIZE);
   }, 30_000);
+});
+
+describe('readIntoOwnBuffer', () => {
+  it('reads a TCP socket into one buffer, every byte in order, without data events', async () => {
+    const sent = Buffer.alloc(4 << 20);
+    for (let i = 0; i < sent.length; i++) sent[i] = (i * 31 + (i >> 10)) & 0xff;
+    const server = createServer((peer) => peer.end(sent));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const socket = connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port });
+    const copies: Buffer[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    let dataEvents = 0;
+    socket.on('data', () => dataEvents++);
+    expect(
+      readIntoOwnBuffer(socket, 100_000, (read) => {
+        buffers.add(read.buffer);
+        copies.push(Buffer.from(read));
+        return true;
+      }),
+    ).toBe(true);
+    // a second time on the same socket: left as it is
+    expect(readIntoOwnBuffer(socket, 1000, () => true)).toBe(false);
+    await once(socket, 'end');
+    server.close();
+    expect(Buffer.concat(copies).equals(sent)).toBe(true);
+    expect(buffers.size).toBe(1);
+    expect(Math.max(...copies.map((c) => c.length))).toBeLessThanOrEqual(100_000);
+    expect(dataEvents).toBe(0);
+  });
 });
 
 // bittorrent-protocol is webtorrent's dependency, not ours: load the copy webtorrent uses.

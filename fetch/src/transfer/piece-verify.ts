@@ -9,7 +9,10 @@
 //     (hash-worker.ts), and is marked verified only if its SHA-1 matches;
 //   - a piece that fails its hash is read back once and handed to peer-bans.ts
 //     (FAILED_PIECE_EVENT) with the peer that sent each block (smart ban);
-//   - the request rounds queued by the blocks of one socket read are merged into one.
+//   - the request rounds queued by the blocks of one socket read are merged into one, and so
+//     are its block writes: consecutive blocks go to the file in one `pwritev` (`stage`),
+//     at the end of the read's parse (wire-parser.ts `onParseEnd`: the blocks may be views
+//     of a read buffer that is reused after it) or before anything reads the file.
 // Everything else — reservations, hotswap, the `Piece N failed verification` warning,
 // `_markVerified` only after the data is on disk — is unchanged.
 //
@@ -33,10 +36,11 @@
 // exactly that version.
 
 import { createHash } from 'node:crypto';
-import { closeSync, constants, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Torrent, Wire } from 'webtorrent';
 import { FAILED_PIECE_EVENT, type FailedPiece } from './peer-bans.js';
+import { onParseEnd } from './wire-parser.js';
 
 /** sha256 of `Torrent.prototype._request.toString()` in webtorrent 3.0.21 */
 export const REQUEST_FINGERPRINT = 'a4e6156ed3a523b220300908bc3566d5364a9c500f7553de1f43b00c599630d3';
@@ -139,16 +143,28 @@ function getPiecePipelineLength(wire: WireLike, duration: number, pieceLength: n
   return 1 + Math.ceil((duration * wire.downloadSpeed()) / pieceLength);
 }
 
+/** Longest run of consecutive blocks written with one `pwritev` (and at most IOV_MAX parts). */
+export const GATHER_BYTES = 1024 * 1024;
+const MAX_PARTS = 1024;
+
 /**
  * The staged file, written block by block with positional writes. Synchronous: a 16 KiB
  * write into the page cache takes microseconds, less than handing it to libuv's thread pool,
  * and the block (often a view of the socket read, or wire-parser.ts's reused buffer) need
- * not outlive the call. A slow disk therefore slows the socket reads: back-pressure.
+ * not outlive the call (or, staged, the parse of its read). A slow disk therefore slows the
+ * socket reads: back-pressure.
  */
 export class BlockFile {
   private fd: number | undefined;
+  /** staged blocks, consecutive in the file from `runStart`, not written yet */
+  private readonly run: Uint8Array[] = [];
+  private runStart = 0;
+  private runBytes = 0;
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    private readonly gatherBytes = GATHER_BYTES,
+  ) {}
 
   /**
    * Creates the file (and its directory) if missing, before the torrent starts. webtorrent's
@@ -163,6 +179,69 @@ export class BlockFile {
 
   /** Writes `data` at `position`, 16 KiB per call (see the module comment). */
   write(data: Uint8Array, position: number): void {
+    this.flush();
+    this.writeNow(data, position);
+  }
+
+  /**
+   * Writes `data` at `position` later, with the blocks staged next to it, by `flush()` at the
+   * latest; `data` must stay as it is until then. Throws what the write of the run staged
+   * before it threw, if that run had to be written first (not adjacent).
+   */
+  stage(data: Uint8Array, position: number): void {
+    if (
+      this.runBytes > 0 &&
+      (position !== this.runStart + this.runBytes ||
+        this.runBytes + data.length > this.gatherBytes ||
+        this.run.length >= MAX_PARTS)
+    ) {
+      this.flush();
+    }
+    if (this.runBytes === 0) this.runStart = position;
+    this.run.push(data);
+    this.runBytes += data.length;
+  }
+
+  /** Whether blocks are staged and not written yet. */
+  get staged(): boolean {
+    return this.runBytes > 0;
+  }
+
+  /** Writes the staged blocks (one `pwritev`); nothing is staged after it, even if it throws. */
+  flush(): void {
+    if (this.runBytes === 0) return;
+    const start = this.runStart;
+    const bytes = this.runBytes;
+    this.runBytes = 0;
+    try {
+      if (this.run.length === 1) {
+        this.writeNow(this.run[0] as Uint8Array, start);
+        return;
+      }
+      const done = writevSync(this.open(), this.run, start);
+      if (done < bytes) this.writeRest(done, start);
+    } finally {
+      this.run.length = 0;
+    }
+  }
+
+  /** After a short `pwritev` (rare): the rest of the run, block by block. */
+  private writeRest(done: number, start: number): void {
+    let skip = done;
+    let position = start;
+    for (const part of this.run) {
+      if (skip >= part.length) {
+        skip -= part.length;
+        position += part.length;
+        continue;
+      }
+      this.writeNow(part.subarray(skip), position + skip);
+      position += part.length;
+      skip = 0;
+    }
+  }
+
+  private writeNow(data: Uint8Array, position: number): void {
     const fd = this.open();
     for (let done = 0; done < data.length; ) {
       const length = Math.min(BLOCK_LENGTH, data.length - done);
@@ -171,6 +250,7 @@ export class BlockFile {
   }
 
   read(position: number, length: number): Uint8Array {
+    this.flush();
     const out = new Uint8Array(length);
     const fd = this.open();
     for (let done = 0; done < length; ) {
@@ -181,7 +261,10 @@ export class BlockFile {
     return out;
   }
 
+  /** Closes the file; blocks still staged are dropped (unverified: a later run fetches them). */
   close(): void {
+    this.runBytes = 0;
+    this.run.length = 0;
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
@@ -210,9 +293,14 @@ class BlockSink {
   constructor(
     private readonly file: BlockFile,
     private readonly pieceLength: number,
+    /** called when the first block after a flush is staged */
+    private readonly onStaged: () => void,
   ) {}
 
-  /** Writes the blocks of `chunk` not received yet; returns what torrent-piece should keep. */
+  /**
+   * Stages the blocks of `chunk` not received yet (written by the file's `flush`, see the
+   * module comment); returns what torrent-piece should keep.
+   */
   place(piece: PieceLike, index: number, reservation: number, chunk: Uint8Array, wire: WireLike): Uint8Array {
     const blocks = piece._buffer;
     if (!blocks) return chunk; // never the case after reserve(): torrent-piece ignores it
@@ -226,8 +314,9 @@ class BlockSink {
       const block = reservation + j;
       if (block >= blocks.length || blocks[block]) continue; // a duplicate: the first copy stays
       const from = j * BLOCK_LENGTH;
-      this.file.write(
-        chunk.subarray(from, from + BLOCK_LENGTH),
+      if (!this.file.staged) this.onStaged();
+      this.file.stage(
+        count === 1 ? chunk : chunk.subarray(from, from + BLOCK_LENGTH),
         index * this.pieceLength + block * BLOCK_LENGTH,
       );
       senders[block] = wire;
@@ -266,6 +355,20 @@ function failedPiece(index: number, data: Uint8Array, senders: Array<WireLike | 
   return { index, data, blocks };
 }
 
+/** A function that runs `fn` in a microtask, once however often it is called before that. */
+function oncePerMicrotask(fn: () => void): () => void {
+  let queued = false;
+  const run = (): void => {
+    queued = false;
+    fn();
+  };
+  return () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(run);
+  };
+}
+
 /**
  * Replaces webtorrent's receive path on `torrent` (see the module comment): blocks go to
  * `file`, complete pieces are checked by `checker`. Returns whether it was replaced (false:
@@ -277,24 +380,28 @@ export function writeBlocksToFile(torrent: Torrent, file: BlockFile, checker: Pi
   const client = (torrent as unknown as { client?: { constructor?: { VERSION?: unknown } } }).client;
   const version = client?.constructor?.VERSION;
   if (!isKnownRequest(original, typeof version === 'string' ? version : undefined)) return false;
+  // Staged blocks are written at the end of each parse of a socket read (wire-parser.ts),
+  // or, for reads parsed by bittorrent-protocol itself (encrypted wires, whose buffers are
+  // not reused), in a microtask at the latest. A failed write is a failed torrent, as before.
+  const flushBlocks = (): void => {
+    try {
+      file.flush();
+    } catch (writeErr) {
+      self._destroy(writeErr); // e.g. ENOSPC: the engine reports DISK_FULL
+    }
+  };
+  const flushSoon = oncePerMicrotask(flushBlocks);
+  onParseEnd(torrent, flushBlocks);
   let sink: BlockSink | undefined; // the piece length is known once the metadata is
   const blockSink = (): BlockSink => {
-    sink ??= new BlockSink(file, self.pieceLength);
+    sink ??= new BlockSink(file, self.pieceLength, flushSoon);
     return sink;
   };
   self.once('close', () => file.close());
 
   // webtorrent queues one request round (`_update`, over every wire) per received block; the
   // blocks of one socket read are parsed in one go, so the rounds are merged: one per batch.
-  let updateQueued = false;
-  const onUpdateTick = (): void => {
-    if (updateQueued) return;
-    updateQueued = true;
-    queueMicrotask(() => {
-      updateQueued = false;
-      self._update();
-    });
-  };
+  const onUpdateTick = oncePerMicrotask(() => self._update());
 
   // The complete piece, already in the file: SHA-1 in the worker, then marked verified.
   const verify = async (piece: PieceLike, index: number): Promise<void> => {
@@ -302,6 +409,7 @@ export function writeBlocksToFile(torrent: Torrent, file: BlockFile, checker: Pi
     let senders: Array<WireLike | undefined>;
     try {
       senders = blockSink().complete(piece);
+      file.flush(); // the worker reads the piece back from the file
       hex = await checker.sha1Piece(index, self._hashes[index] ?? '');
     } catch (hashErr) {
       self._destroy(hashErr);

@@ -14,10 +14,11 @@
 // The socket's handle is stopped directly (`readStop`) and its `reading` flag left set, so
 // node's stream does not start it again on its own (Socket#_read starts a handle whose flag
 // is clear); node's own backpressure still works: a full stream buffer clears the flag and
-// stops the handle itself, and such a socket is left to node.
+// stops the handle itself, and such a socket is left to node. A socket read into its own
+// buffer by socket-input.ts reports the reads it parses directly by SOCKET_READ_EVENT.
 
 import type { Torrent, Wire } from 'webtorrent';
-import { peerOf } from './socket-input.js';
+import { peerOf, SOCKET_READ_EVENT } from './socket-input.js';
 
 interface HandleLike {
   reading: boolean;
@@ -29,6 +30,7 @@ interface SocketLike {
   _handle?: HandleLike | null;
   destroyed: boolean;
   on(event: 'data', listener: (chunk: Uint8Array) => void): unknown;
+  on(event: typeof SOCKET_READ_EVENT, listener: (bytes: number) => void): unknown;
 }
 
 export interface ReadBatchingOptions {
@@ -60,6 +62,10 @@ export class ReadBatcher {
     if (this.options.intervalMs <= 0 || !isSocket(socket)) return false;
     socket.on('data', (chunk: Uint8Array) => {
       if (chunk.length < this.options.smallBytes) this.hold(socket);
+    });
+    // the reads that socket-input.ts parses from a socket's own read buffer (no `data` event)
+    socket.on(SOCKET_READ_EVENT, (bytes: number) => {
+      if (bytes < this.options.smallBytes) this.hold(socket);
     });
     return true;
   }

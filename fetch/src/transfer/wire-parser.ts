@@ -13,6 +13,13 @@
 // V8 has to account and collect). Only for torrents whose block consumer copies the block
 // before returning and keeps no reference (piece-verify.ts, with peer-bans.ts in its
 // failed-piece mode); nothing else in webtorrent listens to a wire's `piece` event.
+//
+// A block handed on may also be a view of a socket read buffer that socket-input.ts reuses
+// for the next read. Such views must be consumed before `parse` returns: a consumer that
+// defers its use of blocks (piece-verify.ts gathers the blocks of one read into one file
+// write) registers `onParseEnd` for the torrent and finishes with them there; every other
+// message that a handler may keep (bitfield, extended) is copied; and what stays unparsed is
+// copied off the read buffer before the buffer is read into again.
 
 import type { Torrent, Wire } from 'webtorrent';
 
@@ -23,6 +30,7 @@ interface WireInternals {
   _parserSize: number;
   _parser(buffer: Uint8Array): void;
   _onMessage(buffer: Uint8Array): void;
+  _onMessageLength(buffer: Uint8Array): void;
   _encryptor?: unknown;
   _cryptoSyncPattern?: unknown;
   _pePending?: unknown;
@@ -70,32 +78,102 @@ function pieceMessageNext(wire: WireInternals): boolean {
  * `parse` itself and must see every chunk that still comes the stream way (`onWrite`).
  */
 export interface WireInput {
-  /** Parses one chunk of a plain wire's input, as `_write` does. */
-  parse(data: Uint8Array): void;
+  /**
+   * Parses one chunk of a plain wire's input, as `_write` does. `reused`: the chunk's memory
+   * is overwritten once this returns (socket-input.ts's read buffer): no message that a
+   * consumer may keep is handed on as a view of it, and what stays unparsed is copied.
+   */
+  parse(data: Uint8Array, reused?: boolean): void;
   /** Whether the wire is still plain (no protocol encryption): only then may `parse` be used. */
   plain(): boolean;
   onWrite?: (data: Uint8Array) => void;
 }
 
 const inputs = new WeakMap<object, WireInput>();
+/** per torrent: what runs when a parse of a chunk ends (see the module comment) */
+const parseEnds = new WeakMap<object, () => void>();
+
+/** Runs `fn` at the end of every parse of a chunk on the torrent's wires (before it returns). */
+export function onParseEnd(torrent: Torrent, fn: () => void): void {
+  parseEnds.set(torrent, fn);
+}
 
 /** The parser installed on `wire` by lessCopyingWires, if any. */
 export function wireInput(wire: Wire): WireInput | undefined {
   return inputs.get(wire);
 }
 
-function install(wire: WireInternals, reuseBlockBuffer: boolean): void {
+/**
+ * Replaces, in the wire's chunk list, the views of `buffer` by copies: into `spare` when it
+ * is big enough and no chunk uses it, else into a new buffer. Returns the buffer to keep as
+ * the spare.
+ */
+function detachChunks(wire: WireInternals, buffer: ArrayBufferLike, spare: Uint8Array | undefined) {
+  const chunks = wire._buffer;
+  let bytes = 0;
+  let spareInUse = false;
+  for (const chunk of chunks) {
+    if (chunk.buffer === buffer) bytes += chunk.length;
+    else if (spare && chunk.buffer === spare.buffer) spareInUse = true;
+  }
+  if (bytes === 0) return spare;
+  // Never smaller than a block: a straddling block's head (the usual tail) always fits.
+  const into =
+    !spareInUse && spare && spare.length >= bytes ? spare : new Uint8Array(Math.max(bytes, 1 << 14));
+  let offset = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i] as Uint8Array;
+    if (chunk.buffer !== buffer) continue;
+    into.set(chunk, offset);
+    chunks[i] = into.subarray(offset, offset + chunk.length);
+    offset += chunk.length;
+  }
+  return spareInUse ? spare : into;
+}
+
+/**
+ * Message ids whose handlers in bittorrent-protocol only read numbers out of the message and
+ * keep no reference to it: choke … uninterested, have, request, cancel, port, and the fast
+ * extension's. (Bitfield, extended and unknown messages are kept or decoded into views.)
+ */
+const KEEPS_NOTHING = new Set([0, 1, 2, 3, 4, 6, 8, 9, 0x0d, 0x0e, 0x0f, 0x10, 0x11]);
+
+/** Whether the next message's consumer keeps no reference to it (a view of reused memory is safe). */
+function keepsNothing(wire: WireInternals, pieceCopied: boolean): boolean {
+  if (wire._parser === wire._onMessageLength) return true;
+  if (wire._parser !== wire._onMessage) return false; // the handshake's parsers
+  const id = wire._buffer[0]?.[0];
+  return id === PIECE_MESSAGE ? pieceCopied : id !== undefined && KEEPS_NOTHING.has(id);
+}
+
+function install(wire: WireInternals, reuseBlockBuffer: boolean, parseEnd: () => void): void {
   const original = wire._write.bind(wire);
   // 16 KiB block + 9 bytes of header; a larger piece message gets a buffer of its own.
   const scratch = reuseBlockBuffer ? new Uint8Array((1 << 14) + 9) : undefined;
+  /** where unparsed bytes of a reused read buffer are copied, reused while none of them is in it */
+  let spare: Uint8Array | undefined;
   const input: WireInput = {
-    parse(data) {
+    parse(data, reused = false) {
       wire._buffer.push(data);
       wire._bufferSize += data.length;
-      while (wire._bufferSize >= wire._parserSize && isPlain(wire)) {
-        const size = wire._parserSize;
-        if (size === 0) wire._parser(new Uint8Array());
-        else wire._parser(take(wire, size, scratch && pieceMessageNext(wire) ? scratch : undefined));
+      const volatile = reused ? data.buffer : undefined;
+      try {
+        while (wire._bufferSize >= wire._parserSize && isPlain(wire)) {
+          const size = wire._parserSize;
+          if (size === 0) {
+            wire._parser(new Uint8Array());
+            continue;
+          }
+          const safe = volatile === undefined || keepsNothing(wire, reuseBlockBuffer);
+          let message = take(wire, size, scratch && pieceMessageNext(wire) ? scratch : undefined);
+          if (!safe && (message.buffer === volatile || message.buffer === spare?.buffer)) {
+            message = message.slice();
+          }
+          wire._parser(message);
+        }
+      } finally {
+        parseEnd();
+        if (volatile) spare = detachChunks(wire, volatile, spare);
       }
     },
     plain: () => isPlain(wire),
@@ -119,6 +197,6 @@ export function lessCopyingWires(torrent: Torrent, opts: { reuseBlockBuffer: boo
     ) {
       return;
     }
-    install(internals, opts.reuseBlockBuffer);
+    install(internals, opts.reuseBlockBuffer, () => parseEnds.get(torrent)?.());
   });
 }
