@@ -270,9 +270,13 @@ async function main() {
         await session.post('Profiler.setSamplingInterval', { interval: 200 });
         await session.post('Profiler.start');
       }
-      process.stdout.write(`${tag} starts at ${(Date.now() / 1000).toFixed(3)}\n`);
+      process.stdout.write(
+        `${tag} starts at ${(Date.now() / 1000).toFixed(3)} (monotonic ${(Number(process.hrtime.bigint()) / 1e9).toFixed(3)})\n`,
+      );
       await measured(`${tag} (shared base)`, registryPid, convert(tag, m.digest), events);
-      process.stdout.write(`${tag} ends at ${(Date.now() / 1000).toFixed(3)}\n`);
+      process.stdout.write(
+        `${tag} ends at ${(Date.now() / 1000).toFixed(3)} (monotonic ${(Number(process.hrtime.bigint()) / 1e9).toFixed(3)})\n`,
+      );
       if (session) {
         const { profile } = await session.post('Profiler.stop');
         mkdirSync(values.profile as string, { recursive: true });

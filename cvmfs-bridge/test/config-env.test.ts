@@ -189,7 +189,9 @@ describe('containers config booleans (podmanStore)', () => {
       expect(() => loadContainerConfig(options), JSON.stringify(options)).toThrow(
         expect.objectContaining({
           code: 'CONFIG_INVALID',
-          message: expect.stringMatching(/^containers config podmanStore: expected true or false, got [^\n]+$/),
+          message: expect.stringMatching(
+            /^containers config podmanStore: expected true or false, got [^\n]+$/,
+          ),
         }),
       );
   });

@@ -18,7 +18,8 @@ const BOOLEAN_WORDS: Readonly<Record<string, boolean>> = {
   no: false,
 };
 const flag = z.preprocess(
-  (value) => (typeof value === 'string' && Object.hasOwn(BOOLEAN_WORDS, value) ? BOOLEAN_WORDS[value] : value),
+  (value) =>
+    typeof value === 'string' && Object.hasOwn(BOOLEAN_WORDS, value) ? BOOLEAN_WORDS[value] : value,
   z.boolean({ error: (issue) => `expected true or false, got ${JSON.stringify(issue.input)}` }),
 );
 
