@@ -7,7 +7,7 @@
 //   flock /tmp/tsw-bench.lock nice -n -10 pnpm exec tsx --conditions=@trustswarm/source \
 //     bench/dev-shared-base.ts -- --variants 6
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -40,10 +40,13 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     /** Writes every progress event (with its time stamp) as JSON lines. */
     events: { type: 'string' },
+    /** Keeps the built image layout in this directory and reuses it in later runs (dev loops). */
+    oci: { type: 'string' },
   },
 });
 const work = values.inTmp ? (values.work as string) : freshScratchDir(values.work as string);
-const layout = join(work, 'oci');
+const layout = (values.oci as string | undefined) ?? join(work, 'oci');
+const tagsFile = join(layout, 'tags.json');
 
 /** The tar of `dir` with `salt` appended to every regular file's content. */
 function saltedTarOf(dir: string, salt: string): Readable {
@@ -207,17 +210,24 @@ async function main() {
   process.stdout.write(`autogroup nice ${autogroupPriority() ?? '-'}\n`);
   if (values.inTmp) rmSync(work, { recursive: true, force: true });
   process.stdout.write(`work ${work}\n`);
-  const oci = new OciLayout(layout);
-  process.stdout.write('building layers…\n');
-  const base: LayerBlob[] = [];
-  for (const dir of (values.layers as string).split(',')) base.push(await oci.layer(tarOf(dir)));
-  const top1 = await oci.layer(tarOf(values.top as string));
-  const tags: [string, { digest: string; size: number }][] = [['v1', oci.image([...base, top1])]];
-  for (let i = 0; i < n; i++) {
-    const top = await oci.layer(saltedTarOf(values.top2 as string, `\n# variant ${i} ${process.pid}\n`));
-    tags.push([`s${i}`, oci.image([...base, top])]);
+  let tags: [string, { digest: string; size: number }][];
+  if (values.oci && existsSync(tagsFile)) {
+    tags = JSON.parse(readFileSync(tagsFile, 'utf8')) as typeof tags;
+    process.stdout.write(`reusing the image layout in ${layout}\n`);
+  } else {
+    const oci = new OciLayout(layout);
+    process.stdout.write('building layers…\n');
+    const base: LayerBlob[] = [];
+    for (const dir of (values.layers as string).split(',')) base.push(await oci.layer(tarOf(dir)));
+    const top1 = await oci.layer(tarOf(values.top as string));
+    tags = [['v1', oci.image([...base, top1])]];
+    for (let i = 0; i < n; i++) {
+      const top = await oci.layer(saltedTarOf(values.top2 as string, `\n# variant ${i} ${process.pid}\n`));
+      tags.push([`s${i}`, oci.image([...base, top])]);
+    }
+    oci.writeIndex(tags);
+    writeFileSync(tagsFile, JSON.stringify(tags));
   }
-  oci.writeIndex(tags);
   const registry = await startRegistry({ dir: join(work, 'registry') });
   const registryPid = Number(
     execFileSync('pgrep', ['-n', '-f', `docker-registry serve ${join(work, 'registry')}`])
@@ -260,9 +270,13 @@ async function main() {
         await session.post('Profiler.setSamplingInterval', { interval: 200 });
         await session.post('Profiler.start');
       }
-      process.stdout.write(`${tag} starts at ${(Date.now() / 1000).toFixed(3)}\n`);
+      process.stdout.write(
+        `${tag} starts at ${(Date.now() / 1000).toFixed(3)} (monotonic ${(Number(process.hrtime.bigint()) / 1e9).toFixed(3)})\n`,
+      );
       await measured(`${tag} (shared base)`, registryPid, convert(tag, m.digest), events);
-      process.stdout.write(`${tag} ends at ${(Date.now() / 1000).toFixed(3)}\n`);
+      process.stdout.write(
+        `${tag} ends at ${(Date.now() / 1000).toFixed(3)} (monotonic ${(Number(process.hrtime.bigint()) / 1e9).toFixed(3)})\n`,
+      );
       if (session) {
         const { profile } = await session.post('Profiler.stop');
         mkdirSync(values.profile as string, { recursive: true });

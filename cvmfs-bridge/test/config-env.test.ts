@@ -153,3 +153,46 @@ describe('TSW_BRIDGE_* variables', () => {
     expect(new Set(Object.values(names)).size).toBe(Object.keys(names).length);
   });
 });
+
+describe('containers config booleans (podmanStore)', () => {
+  const podmanStore = (options: Parameters<typeof loadContainerConfig>[0]) =>
+    loadContainerConfig(options).podmanStore;
+
+  it("reads the policy's words for true and false from the file and the environment", () => {
+    for (const [word, value] of [
+      ['false', false],
+      ['0', false],
+      ['no', false],
+      ['true', true],
+      ['1', true],
+      ['yes', true],
+    ] as const) {
+      expect(podmanStore({ env: { TSW_BRIDGE_CONTAINERS_PODMAN_STORE: word } }), word).toBe(value);
+      expect(podmanStore({ env: {}, file: yamlFile(`podmanStore: "${word}"\n`) }), word).toBe(value);
+    }
+    expect(podmanStore({ env: {}, file: yamlFile('podmanStore: false\n') })).toBe(false);
+    expect(podmanStore({ env: {}, file: yamlFile('podmanStore: true\n') })).toBe(true);
+    expect(podmanStore({ env: {}, flags: { podmanStore: true } })).toBe(true);
+    expect(podmanStore({ env: {} })).toBe(false);
+  });
+
+  it('refuses anything else with one line naming the key', () => {
+    const cases = [
+      { env: { TSW_BRIDGE_CONTAINERS_PODMAN_STORE: 'maybe' } },
+      { env: { TSW_BRIDGE_CONTAINERS_PODMAN_STORE: 'False' } },
+      { env: { TSW_BRIDGE_CONTAINERS_PODMAN_STORE: 'off' } },
+      { env: {}, file: yamlFile('podmanStore: "maybe"\n') },
+      { env: {}, file: yamlFile('podmanStore: 1\n') },
+      { env: {}, file: yamlFile('podmanStore: []\n') },
+    ];
+    for (const options of cases)
+      expect(() => loadContainerConfig(options), JSON.stringify(options)).toThrow(
+        expect.objectContaining({
+          code: 'CONFIG_INVALID',
+          message: expect.stringMatching(
+            /^containers config podmanStore: expected true or false, got [^\n]+$/,
+          ),
+        }),
+      );
+  });
+});

@@ -7,6 +7,22 @@ import { ContainerError } from './errors.js';
 
 const GiB = 1024 ** 3;
 
+// The words policy's configFromEnv reads as booleans (so "false" in YAML or in
+// TSW_BRIDGE_CONTAINERS_* is false, not a non-empty string coerced to true); anything else is refused.
+const BOOLEAN_WORDS: Readonly<Record<string, boolean>> = {
+  true: true,
+  '1': true,
+  yes: true,
+  false: false,
+  '0': false,
+  no: false,
+};
+const flag = z.preprocess(
+  (value) =>
+    typeof value === 'string' && Object.hasOwn(BOOLEAN_WORDS, value) ? BOOLEAN_WORDS[value] : value,
+  z.boolean({ error: (issue) => `expected true or false, got ${JSON.stringify(issue.input)}` }),
+);
+
 export const ContainerConfigSchema = z
   .object({
     /** Repository path under which images are laid out (DUCC uses the root). */
@@ -58,7 +74,7 @@ export const ContainerConfigSchema = z
     /** Layers converted concurrently within one image. */
     layerConcurrency: z.coerce.number().int().min(1).max(16).default(2),
     /** Also write a podman additional image store under podmanStore/. */
-    podmanStore: z.coerce.boolean().default(false),
+    podmanStore: flag.default(false),
     gcGraceSeconds: z.coerce.number().int().min(0).default(86_400),
     webhookHost: z.string().default('127.0.0.1'),
     webhookPort: z.coerce.number().int().min(0).max(65_535).default(8081),

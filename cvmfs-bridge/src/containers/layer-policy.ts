@@ -53,11 +53,28 @@ export class LayerPaths {
   private readonly kinds = new Map<string, MemberKind>();
   readonly implicitDirs = new Set<string>();
 
+  /**
+   * The ancestors of a member, top first ('a', 'a/b' for 'a/b/c'), memoised per parent: members
+   * of one directory come together, and the same strings (hashed once) keep the lookups of
+   * `kinds` cheap instead of slicing and hashing every prefix again per member.
+   */
+  private ancestors(parts: readonly string[]): readonly string[] {
+    if (parts.length < 2) return [];
+    const parent = parts.length === 2 ? (parts[0] as string) : parts.slice(0, -1).join('/');
+    let chain = this.ancestorMemo.get(parent);
+    if (chain === undefined) {
+      chain = [...this.ancestors(parts.slice(0, -1)), parent];
+      if (this.ancestorMemo.size >= 16_384) this.ancestorMemo.clear();
+      this.ancestorMemo.set(parent, chain);
+    }
+    return chain;
+  }
+
+  private readonly ancestorMemo = new Map<string, readonly string[]>();
+
   /** The first ancestor the layer made a non-directory, with its kind. */
   blockedBy(parts: readonly string[]): { path: string; kind: MemberKind } | undefined {
-    let prefix = '';
-    for (let i = 0; i < parts.length - 1; i++) {
-      prefix = prefix === '' ? (parts[i] as string) : `${prefix}/${parts[i]}`;
+    for (const prefix of this.ancestors(parts)) {
       const kind = this.kinds.get(prefix);
       if (kind !== undefined && kind !== 'dir') return { path: prefix, kind };
     }
@@ -73,9 +90,7 @@ export class LayerPaths {
         `member ${name} is written through the ${blocked.kind} ${blocked.path}`,
       );
     const implied: string[] = [];
-    let prefix = '';
-    for (let i = 0; i < parts.length - 1; i++) {
-      prefix = prefix === '' ? (parts[i] as string) : `${prefix}/${parts[i]}`;
+    for (const prefix of this.ancestors(parts)) {
       if (!this.kinds.has(prefix)) {
         this.kinds.set(prefix, 'dir');
         this.implicitDirs.add(prefix);
