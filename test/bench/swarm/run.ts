@@ -60,6 +60,11 @@ const { values } = parseArgs({
     'agent-node-arg': { type: 'string', multiple: true },
     /** copy every client's log into OUT/logs-METHOD-N/ before the round's files are removed */
     'keep-logs': { type: 'boolean', default: false },
+    /**
+     * A/B inside one round: the even-numbered agents also get this node flag (repeatable); the
+     * round's CPU account then reports both halves, which downloaded the same bytes in the same swarm.
+     */
+    'ab-node-arg': { type: 'string', multiple: true },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -347,7 +352,7 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
     await writeFile(configPath, JSON.stringify(config));
     const profile = values['profile-dir'] && i <= 2 ? join(values['profile-dir'], `n${n}-hv${i}`) : undefined;
     const profiling = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-    const nodeArgs = values['agent-node-arg'] ?? [];
+    const nodeArgs = [...(values['agent-node-arg'] ?? []), ...(i % 2 === 0 ? (values['ab-node-arg'] ?? []) : [])];
     agents.push(
       inHost(i, 'node', [...profiling, ...nodeArgs, ...installedAgentArgs(), 'run', '--config', configPath], {
         log: join(dataDir, 'agent.log'),
@@ -374,7 +379,11 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
       `  approved after ${(approved - start).toFixed(2)} s, approval signed after ${(nowSeconds() - start).toFixed(2)} s`,
     );
     const sampling = sampleTimeline(site, sockets, start);
-    const account = await startCpuAccount({ agents: agents.map((a) => a.pid), origin: [site.server.pid] });
+    const pids = agents.map((a) => a.pid);
+    const halves = values['ab-node-arg']?.length
+      ? { 'agents A (odd)': pids.filter((_, k) => k % 2 === 0), 'agents B (even)': pids.filter((_, k) => k % 2 === 1) }
+      : {};
+    const account = await startCpuAccount({ agents: pids, origin: [site.server.pid], ...halves });
     const times = await waitDone(doneFiles, roundTimeout(n));
     const cpu = await account.stop();
     const timeline = await sampling.stop();
@@ -497,7 +506,7 @@ async function keepAgentLogs(roundDir: string, dest: string): Promise<void> {
 function describeCpu(cpu: CpuAccount, bytesReceived: number): string {
   const gib = bytesReceived / 2 ** 30;
   const m = cpu.machine;
-  const named = Object.values(cpu.processes).reduce((a, b) => a + b, 0);
+  const named = (cpu.processes.agents ?? cpu.processes.clients ?? 0) + (cpu.processes.origin ?? 0);
   const parts = Object.entries(cpu.processes).map(([k, v]) => `${k} ${v.toFixed(1)} s`);
   const clients = cpu.processes.agents ?? cpu.processes.clients ?? 0;
   const d = cpu.detail.agents ?? cpu.detail.clients;
