@@ -26,7 +26,9 @@ export async function machineTimes(): Promise<MachineTimes> {
 }
 
 /** A process's user and system CPU seconds so far; undefined once it is gone. */
-export async function processTimes(pid: number | undefined): Promise<{ user: number; system: number } | undefined> {
+export async function processTimes(
+  pid: number | undefined,
+): Promise<{ user: number; system: number } | undefined> {
   if (pid === undefined) return undefined;
   const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   if (!text) return undefined;

@@ -180,7 +180,8 @@ async function inner(): Promise<void> {
         );
         if (result.cpu) log(`  ${describeCpu(result.cpu, n * SIZE_MIB * 1024 * 1024)}`);
         rounds.push(result);
-        if (values['keep-logs']) await keepAgentLogs(roundDir, join(values.out as string, `logs-${method}-${n}`));
+        if (values['keep-logs'])
+          await keepAgentLogs(roundDir, join(values.out as string, `logs-${method}-${n}`));
         await rm(roundDir, { recursive: true, force: true });
       }
     }
@@ -352,7 +353,10 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
     await writeFile(configPath, JSON.stringify(config));
     const profile = values['profile-dir'] && i <= 2 ? join(values['profile-dir'], `n${n}-hv${i}`) : undefined;
     const profiling = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-    const nodeArgs = [...(values['agent-node-arg'] ?? []), ...(i % 2 === 0 ? (values['ab-node-arg'] ?? []) : [])];
+    const nodeArgs = [
+      ...(values['agent-node-arg'] ?? []),
+      ...(i % 2 === 0 ? (values['ab-node-arg'] ?? []) : []),
+    ];
     agents.push(
       inHost(i, 'node', [...profiling, ...nodeArgs, ...installedAgentArgs(), 'run', '--config', configPath], {
         log: join(dataDir, 'agent.log'),
@@ -380,8 +384,11 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
     );
     const sampling = sampleTimeline(site, sockets, start);
     const pids = agents.map((a) => a.pid);
-    const halves = values['ab-node-arg']?.length
-      ? { 'agents A (odd)': pids.filter((_, k) => k % 2 === 0), 'agents B (even)': pids.filter((_, k) => k % 2 === 1) }
+    const halves: Record<string, Array<number | undefined>> = values['ab-node-arg']?.length
+      ? {
+          'agents A (odd)': pids.filter((_, k) => k % 2 === 0),
+          'agents B (even)': pids.filter((_, k) => k % 2 === 1),
+        }
       : {};
     const account = await startCpuAccount({ agents: pids, origin: [site.server.pid], ...halves });
     const times = await waitDone(doneFiles, roundTimeout(n));
