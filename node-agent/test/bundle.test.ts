@@ -4,8 +4,10 @@
 // engine would keep webtorrent's own path and warn "unknown webtorrent version". It prints
 // nothing on stderr (webtorrent warns with a stack trace when utp-native is not found).
 
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256File, type TransferEngine } from '@trustswarm/fetch';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle, bundlePath } from './helpers/build.js';
 import {
@@ -49,4 +51,15 @@ describe('the bundled tsw-agent', () => {
     expect(exited.exitCode).toBe(0);
     expect(String(exited.stderr)).toBe('');
   }, 120_000);
+
+  it('starts from its #! line, whose node flags node accepts', async () => {
+    // The memory and GC flags live only in this line (README, "Heap growing factor"); a flag
+    // node does not know makes it exit 9 ("bad option") before the agent runs.
+    const firstLine = (await readFile(bundlePath, 'utf8')).split('\n', 1)[0];
+    expect(firstLine).toMatch(/^#!\/usr\/bin\/env -S node .*--max-semi-space-size=2/);
+    expect(firstLine).toContain('--heap-growing-percent=200');
+    const help = await execa(bundlePath, ['--help'], { reject: false });
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toContain('Usage: tsw-agent');
+  }, 60_000);
 });

@@ -404,11 +404,15 @@ export class TransferEngine {
       strategy: 'rarest',
       uploads: this.config.uploadSlots,
       store: FileChunkStore,
+      // spread: AddOptions wants an index signature, which an interface type lacks
       storeOpts: { ...storeOpts },
       storeCacheSlots: 0,
       private: !this.config.pex && !this.config.dht.enabled,
     };
     const torrent = this.client.add(torrentFile, addOptions);
+    // Each transfer module below adds its own 'wire' listener (a dozen with webtorrent's
+    // own): more than EventEmitter's default 10, which is a leak warning, not a limit.
+    torrent.setMaxListeners(32);
     torrent.on('warning', (err: unknown) => this.events.onWarning?.(torrent.infoHash, errorMessage(err)));
     // webtorrent refuses a handshake from itself only when `peerId === torrent.peerId`, and
     // 3.0.21's Torrent has no peerId: agents connected to themselves (PEX hands everyone

@@ -114,6 +114,8 @@ export function readIntoOwnBuffer(
   const kBufferGen = ownSymbol(socket, 'kBufferGen');
   if (!kBuffer || !kBufferCb || !kBufferGen) return false;
   const slots = socket as Record<symbol, unknown>;
+  // kBufferGen stays empty: node fills it only for `onread.buffer` given as a function,
+  // and reads into kBuffer when it holds a buffer instead.
   if (slots[kBuffer] != null || slots[kBufferCb] != null || slots[kBufferGen] != null) return false;
   const s = socket as SocketInternals;
   const handle = s._handle;
