@@ -42,6 +42,7 @@ const ID = {
   sibling: randomUUID(),
   layout: randomUUID(),
   late: randomUUID(),
+  pending: randomUUID(),
 };
 let base: string;
 let pki: TestPki;
@@ -64,6 +65,7 @@ const snapshotPath = (id: string) =>
     [ID.sibling]: `/${host()}/sibling/tools`, // beside the image
     [ID.layout]: '/imgs/.flat', // the layout trees of images under basePath /imgs
     [ID.late]: `/${host()}/late`,
+    [ID.pending]: `/${host()}/pending`,
   })[id] as string;
 const entry = (id: string) =>
   snapshotEntry(id, snaps.get(id) as SnapshotArtifact, { repository: FQRN, path: snapshotPath(id) });
@@ -96,9 +98,9 @@ async function startFlow(): Promise<ApprovedFlow> {
   return started;
 }
 
-function apply(names: string[], config: ContainerConfig, events: ProgressEvent[] = []) {
+function apply(names: string[], config: ContainerConfig, events: ProgressEvent[] = [], user = 'alice') {
   const wishlist = parseWishlist(
-    `version: 1\nuser: alice\ncvmfs_repo: ${FQRN}\ninput: ${JSON.stringify(names.map((n) => `http://${image(n)}`))}\n`,
+    `version: 1\nuser: ${user}\ncvmfs_repo: ${FQRN}\ninput: ${JSON.stringify(names.map((n) => `http://${image(n)}`))}\n`,
   );
   return applyWishlist(wishlist, {
     config,
@@ -152,7 +154,7 @@ beforeAll(async () => {
         await tarOf({ 'bin/tool': `${name}\n` }),
       ),
     );
-  for (const name of ['equal', 'inside', 'covers', 'sibling', 'late'])
+  for (const name of ['equal', 'inside', 'covers', 'sibling', 'late', 'pending'])
     await pushRaw(registry.url, `${name}/img`, '1', [await gzipLayer([{ name: 'who', content: name }])]);
   repo = createRepoIn(base, FQRN);
   await site.publish({
@@ -292,7 +294,7 @@ describe('container images and the paths repo snapshots publish', () => {
     }
   }, 120_000);
 
-  it('refuses a wishlist image over a snapshot that is downloaded but not yet published, before claiming it', async () => {
+  it('refuses a wishlist image over a published snapshot whose update is being downloaded', async () => {
     // a published snapshot whose update is being downloaded has a downloaded row too
     const late = flowState?.approvedEntry(ID.late);
     flowState?.putApproved({ ...(late as NonNullable<typeof late>), status: 'downloaded' });
@@ -308,5 +310,57 @@ describe('container images and the paths repo snapshots publish', () => {
     ]);
     expect(repo.manifest().revision).toBe(before);
     expect(owners().has(`/${image('late')}`)).toBe(false);
+    flowState?.putApproved(late as NonNullable<typeof late>); // the update is done
+  }, 120_000);
+
+  it('refuses a wishlist image before claiming it: a snapshot waiting for its turn is not blocked by that claim', async () => {
+    const before = repo.manifest().revision;
+    let open: () => void = () => {};
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const other = runAs('S3 flow', () =>
+      withTransaction(repo, async (tx) => {
+        await tx.addFile('/s3/object', Buffer.from('s3 again\n'));
+        await opened;
+      }),
+    );
+    const all = [ID.equal, ID.inside, ID.covers, ID.sibling, ID.layout, ID.late, ID.pending];
+    await site.publish({ version: 3, entries: all.map(entry), approve: all });
+    const ticking = (flow as ApprovedFlow).tick();
+    await waitFor('the download', () =>
+      logs.find((l) => l.entryId === ID.pending && l.msg === 'approved artifact downloaded and verified'),
+    );
+    // the snapshot is downloaded and waits for its turn; a wishlist names an image inside its path
+    let settled = false;
+    const applying = runAs('wishlist carol', () =>
+      apply(['pending'], defaultContainerConfig({}), [], 'carol'),
+    ).finally(() => {
+      settled = true;
+    });
+    // refused at once, or (without the early check) queued behind the snapshot
+    await waitFor(
+      'the wishlist refused or queued',
+      () =>
+        settled ||
+        Object.values(repositoryTurns()).some((t) => t.waiting.includes('wishlist carol')) ||
+        undefined,
+    );
+    open();
+    await other;
+    expect((await applying).failed).toEqual([
+      {
+        reference: image('pending'),
+        code: 'TAG_CONFLICT',
+        message: `${FQRN}:/${image('pending')} lies inside /${host()}/pending, ${snapshotOf(ID.pending)} (downloaded, to be published)`,
+      },
+    ]);
+    await ticking;
+    // the snapshot found no claim on the image's path in its transaction, and published
+    expect(flow?.status().entries.find((e) => e.entryId === ID.pending)).toMatchObject({
+      status: 'published',
+      revision: before + 2,
+    });
+    expect(owners().has(`/${image('pending')}`)).toBe(false);
   }, 120_000);
 });
