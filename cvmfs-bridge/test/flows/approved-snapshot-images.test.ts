@@ -4,12 +4,13 @@
 // whose public path is a snapshot's path, lies inside one or covers one, or whose layout trees
 // overlap one, is refused with TAG_CONFLICT naming the snapshot entry and path — nothing of it
 // published, its claim given back — while the rest of the wishlist (an image beside a snapshot)
-// converts. The check runs inside the conversion's transaction: a snapshot downloaded while the
+// converts; an approved container-image entry inside a snapshot is refused too. The check runs inside the conversion's transaction: a snapshot downloaded while the
 // image waited for its turn refuses it too, and is then published; a downloaded row (a snapshot
 // about to be published, or an update of one) counts like a published one.
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import type { CatalogEntry } from '@trustswarm/policy';
 import { createTestPki, type TestPki } from '@trustswarm/policy/testing';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +44,7 @@ const ID = {
   layout: randomUUID(),
   late: randomUUID(),
   pending: randomUUID(),
+  image: randomUUID(),
 };
 let base: string;
 let pki: TestPki;
@@ -52,6 +54,7 @@ let repo: Repository;
 let flow: ApprovedFlow | undefined;
 let flowState: FlowState | undefined;
 const snaps = new Map<string, SnapshotArtifact>();
+const digests: Record<string, string> = {};
 const logs: Record<string, unknown>[] = [];
 
 const stateDir = () => join(base, 'state');
@@ -155,7 +158,9 @@ beforeAll(async () => {
       ),
     );
   for (const name of ['equal', 'inside', 'covers', 'sibling', 'late', 'pending'])
-    await pushRaw(registry.url, `${name}/img`, '1', [await gzipLayer([{ name: 'who', content: name }])]);
+    digests[name] = (
+      await pushRaw(registry.url, `${name}/img`, '1', [await gzipLayer([{ name: 'who', content: name }])])
+    ).digest;
   repo = createRepoIn(base, FQRN);
   await site.publish({
     version: 1,
@@ -362,5 +367,36 @@ describe('container images and the paths repo snapshots publish', () => {
       revision: before + 2,
     });
     expect(owners().has(`/${image('pending')}`)).toBe(false);
+  }, 120_000);
+
+  it('refuses an approved container-image entry inside a snapshot; no row, no claim kept', async () => {
+    const before = repo.manifest().revision;
+    const snapshots = [ID.equal, ID.inside, ID.covers, ID.sibling, ID.layout, ID.late, ID.pending];
+    const imageEntry = {
+      id: ID.image,
+      kind: 'container-image',
+      name: 'image-inside',
+      version: '1',
+      oci: { reference: image('inside'), digest: digests.inside },
+      cvmfs: { repository: FQRN, path: `/${image('inside')}` },
+      voTags: [],
+    } as CatalogEntry;
+    await site.publish({
+      version: 4,
+      entries: [...snapshots.map(entry), imageEntry],
+      approve: [...snapshots, ID.image],
+    });
+    await (flow as ApprovedFlow).tick();
+    expect(
+      logs.filter((l) => l.entryId === ID.image && String(l.msg).startsWith('approved entry not published')),
+    ).toEqual([
+      expect.objectContaining({
+        code: 'TAG_CONFLICT',
+        msg: `approved entry not published: ${FQRN}:/${image('inside')} lies inside /${host()}/inside, ${snapshotOf(ID.inside)}`,
+      }),
+    ]);
+    expect(repo.manifest().revision).toBe(before);
+    expect(flow?.status().entries.some((e) => e.entryId === ID.image)).toBe(false);
+    expect(owners().has(`/${image('inside')}`)).toBe(false);
   }, 120_000);
 });
