@@ -17,6 +17,7 @@ import { formatReference, parseReference } from './reference.js';
 import { RegistryClient } from './registry-client.js';
 import { type ResolvedImage, resolveImage } from './resolve.js';
 import { singularityFiles } from './singularity.js';
+import { requireNoSnapshot } from './snapshot-paths.js';
 import {
   addNestedDirectory,
   applyLayer,
@@ -313,6 +314,8 @@ export async function convertImage(request: ConvertRequest, ctx: ConvertContext)
     try {
       let publishStarted = 0;
       const result = await withTransaction(ctx.repo, async (tx) => {
+        // In the transaction, so a snapshot published or downloaded meanwhile is seen.
+        requireNoSnapshot(ctx.repo.settings.stateDir, ctx.repo.fqrn, { path: publicPath, base: layout.base });
         const metaDir = layout.metadataDir(ref);
         const previous = readTxJson<ImageRecord>(tx, ctx.repo, `${metaDir}/image.json`);
         const link = tx.get(publicPath);

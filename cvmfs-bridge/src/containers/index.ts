@@ -22,6 +22,7 @@ export {
   type ProgressEvent,
 } from './events.js';
 export { type ContainerGcReport, collectContainerGarbage } from './gc.js';
+export { type ImageFootprint, LAYOUT_TREES, type Overlap, overlapWithImage } from './image-footprint.js';
 export { ContainerLayout } from './layout.js';
 export { chainIds } from './manifest.js';
 export { formatReference, type ImageReference, parseReference } from './reference.js';

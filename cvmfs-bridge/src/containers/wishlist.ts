@@ -17,6 +17,7 @@ import { ContainerLayout } from './layout.js';
 import { formatReference, type ImageReference, isGlob, parseReference, tagGlob } from './reference.js';
 import { RegistryClient } from './registry-client.js';
 import { removeImage } from './remove.js';
+import { requireNoSnapshot } from './snapshot-paths.js';
 import { openState, wishlistOwner } from './state.js';
 
 const MAX_WISHLIST_BYTES = 1024 * 1024;
@@ -159,7 +160,9 @@ export async function applyWishlist(
       let claim: { fresh: boolean };
       try {
         // Someone else's path: refused, nothing converted; not a registry error, so the
-        // repository's other tags may still be removed below.
+        // repository's other tags may still be removed below. A snapshot's path is refused
+        // before the claim too (checked again in the conversion's transaction).
+        requireNoSnapshot(ctx.stateDir, fqrn, { path, base: layout.base });
         claim = state.claim(fqrn, path, owner, name);
       } catch (error) {
         const code = containerCause(error)?.code ?? 'ERROR';

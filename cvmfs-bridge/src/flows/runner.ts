@@ -1,7 +1,6 @@
 // `tsw-bridge run`: starts the flows the config enables (approved content, S3 buckets,
 // repository requests) around one state database and one RabbitMQ session, serves
 // /status and /metrics when http.listen is set, and stops cleanly on SIGINT/SIGTERM.
-import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import type { BridgeConfig } from '../config.js';
@@ -14,7 +13,7 @@ import { FlowMetrics } from './metrics.js';
 import { RequestsFlow } from './requests/flow.js';
 import { S3Flow } from './s3/flow.js';
 import { loadS3Tls } from './s3/tls.js';
-import { FlowState } from './state.js';
+import { FlowState, flowStateFile } from './state.js';
 
 export interface Runner {
   readonly session?: AmqpSession;
@@ -43,7 +42,7 @@ export async function startRunner(config: BridgeConfig, logger: Logger = pino())
   const listen = config.http.listen ? splitHostPort(config.http.listen) : undefined;
   // A bad s3.caFile refuses the start before anything is opened.
   const s3Tls = config.s3.enabled ? loadS3Tls(config.s3) : undefined;
-  const state = new FlowState(join(config.stateDir, 'flows', 'state.db'));
+  const state = new FlowState(flowStateFile(config.stateDir));
   const metrics = new FlowMetrics();
   const needsAmqp = config.s3.enabled || config.requests.enabled;
   const session = needsAmqp ? new AmqpSession(config.amqp, logger.child({ part: 'amqp' })) : undefined;

@@ -2,8 +2,8 @@
 // how, which approved entries are downloaded/published/flagged, which repositories were
 // requested. Each row is written after the step it records, so a restart redoes at most the
 // step that was running, and every step is safe to redo.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 
 export interface S3ObjectRow {
@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS repo_requests (
 `;
 
 const now = () => new Date().toISOString();
+
+/** Where `tsw-bridge run` keeps this state, below the bridge's stateDir. */
+export const flowStateFile = (stateDir: string): string => join(stateDir, 'flows', 'state.db');
 
 export class FlowState {
   private readonly db: Database.Database;
@@ -177,5 +180,40 @@ export class FlowState {
            updated_at = excluded.updated_at`,
       )
       .run({ ...row, owners: JSON.stringify(row.owners), at: now() });
+  }
+}
+
+/** A path a repo-snapshot entry publishes (published, flagged) or is about to (downloaded). */
+export interface SnapshotClaim {
+  readonly entryId: string;
+  readonly path: string;
+  readonly status: ApprovedStatus;
+}
+
+/**
+ * Every repo-snapshot path of the repository, read-only, for the container converter (another
+ * process, maybe): a bridge that never ran the flows has none, and nothing is created. A
+ * downloaded row counts: its snapshot may be published next (or an update of a published one
+ * is under way), and the row exists before its transaction starts, so no publish slips past.
+ */
+export function snapshotClaims(stateDir: string, fqrn: string): SnapshotClaim[] {
+  const file = flowStateFile(stateDir);
+  if (!existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'approved_entries'").get())
+      return [];
+    const kind = (db.prepare('PRAGMA table_info(approved_entries)').all() as { name: string }[]).some(
+      (c) => c.name === 'kind',
+    );
+    // Before the kind column, every row was a snapshot.
+    return db
+      .prepare(
+        `SELECT entry_id AS entryId, path, status FROM approved_entries WHERE repository = ?${kind ? " AND kind = 'repo-snapshot'" : ''} ORDER BY path`,
+      )
+      .all(fqrn) as SnapshotClaim[];
+  } finally {
+    db.close();
   }
 }

@@ -2,13 +2,9 @@
 // source owns (the `image_owners` of the containers state): not over or inside an owned public
 // image path, and not over or inside the layout trees those images live in (.flat, .chains,
 // .layers, .metadata, podmanStore under the image's base path). Refused with TAG_CONFLICT, the
-// converter's own code for a path another source owns.
-import { ContainerError, type OwnedImage, ownedImages } from '../../containers/index.js';
-
-const LAYOUT_TREES = ['.layers', '.chains', '.flat', '.metadata', 'podmanStore'];
-
-/** a equals b, or one lies below the other. */
-const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+// converter's own code for a path another source owns. The converter checks the other order
+// with the same relation (containers/snapshot-paths.ts).
+import { ContainerError, type OwnedImage, overlapWithImage, ownedImages } from '../../containers/index.js';
 
 /** The layout's base path an image was converted under: its public path minus REGISTRY/REPO:TAG. */
 function baseOf(image: OwnedImage): string | undefined {
@@ -17,17 +13,19 @@ function baseOf(image: OwnedImage): string | undefined {
 }
 
 function conflictWith(fqrn: string, path: string, image: OwnedImage): string | undefined {
-  if (path === image.path) return `${fqrn}:${path} is the container image path owned by ${image.owner}`;
-  if (image.path.startsWith(`${path}/`))
-    return `${fqrn}:${path} covers the container image path ${image.path} owned by ${image.owner}`;
-  if (path.startsWith(`${image.path}/`))
-    return `${fqrn}:${path} lies inside the container image path ${image.path} owned by ${image.owner}`;
-  const base = baseOf(image);
-  if (base === undefined) return undefined;
-  const tree = LAYOUT_TREES.map((name) => `${base}/${name}`).find((t) => overlaps(path, t));
-  return tree
-    ? `${fqrn}:${path} overlaps ${tree}, the container layout of ${image.path} owned by ${image.owner}`
-    : undefined;
+  const overlap = overlapWithImage(path, { path: image.path, base: baseOf(image) });
+  if (!overlap) return undefined;
+  const owned = `owned by ${image.owner}`;
+  switch (overlap.kind) {
+    case 'is':
+      return `${fqrn}:${path} is the container image path ${owned}`;
+    case 'covers':
+      return `${fqrn}:${path} covers the container image path ${image.path} ${owned}`;
+    case 'inside':
+      return `${fqrn}:${path} lies inside the container image path ${image.path} ${owned}`;
+    case 'layout':
+      return `${fqrn}:${path} overlaps ${overlap.tree}, the container layout of ${image.path} ${owned}`;
+  }
 }
 
 /** Throws TAG_CONFLICT when a snapshot at `path` (normalised, not the root) would touch an owned image. */
