@@ -8,7 +8,7 @@ import { chmod, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileChunkStore } from '../src/transfer/file-chunk-store.js';
+import { FileChunkStore, isLentView, returnView } from '../src/transfer/file-chunk-store.js';
 
 const PIECE = 64 * 1024;
 let dir: string;
@@ -134,6 +134,33 @@ describe('FileChunkStore', () => {
     expect(Buffer.from(await get(store, 1, { offset: 0, length: 10 })).equals(fresh.subarray(0, 10))).toBe(
       true,
     );
+    await closeStore(store);
+  });
+
+  it('reuses a piece buffer only once it left the cache and every view of it was given back', async () => {
+    const length = 5 * PIECE;
+    const data = randomBytes(length);
+    const { store } = await storeOver(length, data, 1);
+    const block = { offset: 0, length: 16 * 1024 };
+    const expectBlock = (view: Uint8Array, index: number) =>
+      expect(Buffer.from(view).equals(data.subarray(index * PIECE, index * PIECE + 16 * 1024))).toBe(true);
+    const v0 = await get(store, 0, block); // kept: still in a socket's queue
+    expect(isLentView(v0)).toBe(true);
+    const v1 = await get(store, 1, block); // evicts piece 0, whose view is still out
+    returnView(v1);
+    returnView(v1); // a second give-back of the same view counts nothing
+    const v2 = await get(store, 2, block); // evicts piece 1: its buffer becomes spare
+    const v3 = await get(store, 3, block); // read into piece 1's buffer
+    expect(v3.buffer).toBe(v1.buffer);
+    expect(v0.buffer).not.toBe(v2.buffer);
+    expect(v0.buffer).not.toBe(v3.buffer);
+    expect(store.buffersAllocated).toBe(3);
+    expectBlock(v0, 0); // never overwritten while it was out
+    expectBlock(v2, 2);
+    expectBlock(v3, 3);
+    // whole-piece gets are not lent (never cached), and other buffers are ignored
+    expect(isLentView(await get(store, 4))).toBe(false);
+    returnView(new Uint8Array(8));
     await closeStore(store);
   });
 

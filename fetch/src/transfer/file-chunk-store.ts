@@ -15,8 +15,17 @@
 // are never written again — piece-verify.ts writes only into pieces being assembled).
 // Whole-piece gets (webtorrent's check of existing data at start, whose pieces may be
 // incomplete and be written later) read past the cache and are not kept. A put drops the
-// piece's windows. Buffers are never reused: a view handed out may still sit in a socket's
-// queue.
+// piece's windows.
+//
+// Window buffers are reused (`Slab`): a new 4 MiB buffer per piece served was a fresh
+// backing store each time (malloc/mmap, new pages to fault in, external memory that drives
+// V8's mark-compacts). A view handed out by `get` may still sit in a socket's queue, so a
+// buffer is reused only once it has left the cache and every view of it was given back
+// with `returnView` — which socket-output.ts calls when the socket has written the view (the
+// write's callback: the kernel holds a copy). A view that is never given back (dropped
+// unsent, copied on the stream way, a closed socket that never calls back) keeps its buffer
+// out of reuse for good: the garbage collector frees it as before. Fail-safe: only a count
+// of views given back, each at most once, can free a buffer.
 //
 // Same interface and behaviour as fs-chunk-store for a single-file torrent: the file is
 // opened lazily (created if missing, never truncated: resume), a short read is an error
@@ -40,11 +49,47 @@ export interface FileChunkStoreOptions {
   windowBytes?: number;
 }
 
+/** A window buffer and the views of it handed out and not given back yet. */
+interface Slab {
+  readonly buffer: Buffer;
+  /** views handed out by `get`, not given back with `returnView` */
+  lent: number;
+  /** still in the cache: more views may be handed out */
+  cached: boolean;
+  /** a read into it is under way */
+  reading: boolean;
+  /** where it goes once neither cached nor lent */
+  readonly store: FileChunkStore;
+}
+
+/** Views handed out by `get` from slabs, until given back (each view object at most once). */
+const lentViews = new WeakMap<Uint8Array, Slab>();
+
+/** Whether `view` is a block view the store lent out and wants back (`returnView`). */
+export function isLentView(view: Uint8Array): boolean {
+  return lentViews.has(view);
+}
+
+/**
+ * `view` (from `get`) is no longer used anywhere (written to the socket: the kernel has its
+ * bytes); its buffer may be read into again once no other view of it is out. Harmless for
+ * any other buffer and for a view given back before.
+ */
+export function returnView(view: Uint8Array): void {
+  const slab = lentViews.get(view);
+  if (!slab) return;
+  lentViews.delete(view);
+  slab.lent -= 1;
+  slab.store.settle(slab);
+}
+
 interface CachedWindow {
   /** the window's bytes, once read */
   data?: Uint8Array;
+  /** the buffer `data` is read into */
+  slab: Slab;
   /** gets waiting for the read */
-  waiters: Array<(err: Error | null, data?: Uint8Array) => void>;
+  waiters: Array<(err: Error | null, data?: Uint8Array, slab?: Slab) => void>;
 }
 
 export const DEFAULT_CACHE_SLOTS = 4;
@@ -68,6 +113,10 @@ export class FileChunkStore {
   private afterInFlight: Array<() => void> = [];
   /** callbacks waiting for the file to open */
   private opening: Array<Callback<number>> | undefined;
+  /** window buffers free to be read into again (see `Slab`) */
+  private readonly spare: Buffer[] = [];
+  /** window buffers allocated so far (the rest of the windows read reused one) */
+  buffersAllocated = 0;
 
   constructor(chunkLength: number, opts: FileChunkStoreOptions = {}) {
     if (!(Number.isInteger(chunkLength) && chunkLength > 0)) {
@@ -102,7 +151,7 @@ export class FileChunkStore {
       later(cb, new Error(`piece ${index} must be ${expected} bytes, got ${buf.length}`));
       return;
     }
-    for (let w = 0; w < this.windowsPerPiece; w++) this.cache.delete(index * this.windowsPerPiece + w);
+    for (let w = 0; w < this.windowsPerPiece; w++) this.evict(index * this.windowsPerPiece + w);
     this.withFd((err, fd) => {
       if (err || fd === undefined) {
         cb(err ?? new Error('no file'));
@@ -147,9 +196,15 @@ export class FileChunkStore {
       return;
     }
     const position = index * this.chunkLength + windowStart;
-    this.cachedWindow(index * this.windowsPerPiece + window, position, windowLength, (err, data) => {
-      if (err || !data) done(err ?? new Error(`piece ${index} not read`));
-      else done(null, data.subarray(offset - windowStart, offset - windowStart + length));
+    this.cachedWindow(index * this.windowsPerPiece + window, position, windowLength, (err, data, slab) => {
+      if (err || !data || !slab) {
+        done(err ?? new Error(`piece ${index} not read`));
+        return;
+      }
+      // the slab counted this get as lent (cachedWindow): the view now carries it
+      const view = data.subarray(offset - windowStart, offset - windowStart + length);
+      lentViews.set(view, slab);
+      done(null, view);
     });
   }
 
@@ -159,7 +214,8 @@ export class FileChunkStore {
       return;
     }
     this.closed = true;
-    this.cache.clear();
+    for (const key of [...this.cache.keys()]) this.evict(key);
+    this.spare.length = 0;
     const fd = this.fd;
     this.fd = undefined;
     if (fd === undefined) {
@@ -195,52 +251,77 @@ export class FileChunkStore {
     key: number,
     position: number,
     length: number,
-    cb: (err: Error | null, data?: Uint8Array) => void,
+    cb: (err: Error | null, data?: Uint8Array, slab?: Slab) => void,
   ): void {
     const hit = this.cache.get(key);
     if (hit) {
       this.cache.delete(key); // most recently used: to the end
       this.cache.set(key, hit);
+      // counted as lent from now: evicted before the callback runs, it is not reused
+      hit.slab.lent += 1;
       const data = hit.data;
-      if (data) queueMicrotask(() => cb(null, data));
+      if (data) queueMicrotask(() => cb(null, data, hit.slab));
       else hit.waiters.push(cb);
       return;
     }
-    const entry: CachedWindow = { waiters: [cb] };
+    let buffer = this.spare.pop();
+    if (!buffer) {
+      buffer = Buffer.allocUnsafe(this.windowBytes);
+      this.buffersAllocated += 1;
+    }
+    const slab: Slab = { buffer, lent: 1, cached: true, reading: true, store: this };
+    const entry: CachedWindow = { waiters: [cb], slab };
     this.cache.set(key, entry);
     for (const [old, value] of this.cache) {
       if (this.cache.size <= this.cacheSlots) break;
-      if (value.data) this.cache.delete(old); // a read in progress stays until it completes
+      if (value.data) this.evict(old); // a read in progress stays until it completes
     }
     // verified pieces are on disk: no size check first (a short read is still an error)
     const onRead = (err: Error | null, data?: Uint8Array): void => {
       if (err || !data) {
-        if (this.cache.get(key) === entry) this.cache.delete(key);
+        if (this.cache.get(key) === entry) this.evict(key);
       } else {
         entry.data = data;
       }
-      for (const waiter of entry.waiters.splice(0)) waiter(err, data);
+      slab.reading = false;
+      const waiters = entry.waiters.splice(0);
+      if (err || !data) slab.lent -= waiters.length;
+      for (const waiter of waiters) waiter(err, data, slab);
+      this.settle(slab); // evicted while it was read (a put), or a failed read
     };
-    this.readRange(position, length, onRead, false);
+    this.withFd((err, fd) => {
+      if (err || fd === undefined) {
+        onRead(err ?? new Error('no file'));
+        return;
+      }
+      this.readInto(fd, position, length, this.track(onRead), slab.buffer.subarray(0, length));
+    });
+  }
+
+  /** Drops a cached window; its buffer is reused once no view of it is lent out. */
+  private evict(key: number): void {
+    const entry = this.cache.get(key);
+    if (!entry) return;
+    this.cache.delete(key);
+    entry.slab.cached = false;
+    this.settle(entry.slab);
+  }
+
+  /** Takes `slab` back as a spare if it is neither cached nor lent (see `Slab`). */
+  settle(slab: Slab): void {
+    if (slab.cached || slab.reading || slab.lent > 0 || this.closed) return;
+    if (this.spare.length < this.cacheSlots && !this.spare.includes(slab.buffer))
+      this.spare.push(slab.buffer);
   }
 
   /** Reads exactly `length` bytes at `position` into a new buffer; a short file is an error. */
-  private readRange(
-    position: number,
-    length: number,
-    whenRead: Callback<Uint8Array>,
-    checkSize = true,
-  ): void {
+  private readRange(position: number, length: number, whenRead: Callback<Uint8Array>): void {
     this.withFd((err, fd) => {
       if (err || fd === undefined) {
         whenRead(err ?? new Error('no file'));
         return;
       }
       const cb = this.track(whenRead);
-      if (!checkSize) {
-        this.readInto(fd, position, length, cb);
-        return;
-      }
       // The check of existing data at the start of a new download asks for every piece of a
       // file that is still empty: answer from its size, without a piece buffer each.
       fstat(fd, (statErr, stat) => {
@@ -258,8 +339,13 @@ export class FileChunkStore {
     });
   }
 
-  private readInto(fd: number, position: number, length: number, cb: Callback<Uint8Array>): void {
-    const out = Buffer.allocUnsafe(length);
+  private readInto(
+    fd: number,
+    position: number,
+    length: number,
+    cb: Callback<Uint8Array>,
+    out: Uint8Array = Buffer.allocUnsafe(length),
+  ): void {
     const step = (done: number): void => {
       if (done === length) {
         cb(null, out);

@@ -30,6 +30,7 @@
 // cancel or a choke removes it, and a removed request is then not read at all).
 
 import type { Torrent, Wire } from 'webtorrent';
+import { isLentView, returnView } from './file-chunk-store.js';
 
 /** What may be buffered for one peer before reading more blocks for it waits. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 1 << 20;
@@ -177,17 +178,25 @@ function install(
     return ok;
   };
 
+  // A block lent by the chunk store goes back to it once the socket has written it (the
+  // write's callback, also called when the write failed or the socket was destroyed: either
+  // way the socket no longer holds it), so its buffer can be read into again.
+  const writePart = (part: Uint8Array): void => {
+    if (isLentView(part)) socketWrite(part, () => returnView(part));
+    else socketWrite(part);
+  };
+
   const writeDirect = (parts: Uint8Array[], bytes: number): void => {
     // What the counting transform does: count, and drop output for a closed peer.
     if (closed()) return;
     peer.emit('upload', bytes);
     observe?.('direct', bytes);
     if (parts.length === 1) {
-      socketWrite(parts[0] as Uint8Array);
+      writePart(parts[0] as Uint8Array);
       return;
     }
     conn.cork();
-    for (const part of parts) socketWrite(part);
+    for (const part of parts) writePart(part);
     conn.uncork();
   };
 
