@@ -65,6 +65,8 @@ const { values } = parseArgs({
      * round's CPU account then reports both halves, which downloaded the same bytes in the same swarm.
      */
     'ab-node-arg': { type: 'string', multiple: true },
+    /** A/B inside one round: JSON merged into the even-numbered agents' `transfer` settings after --agent-transfer */
+    'ab-agent-transfer': { type: 'string' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -345,6 +347,7 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
         webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 30 },
         choker: values.choker,
         ...(JSON.parse(values['agent-transfer'] ?? '{}') as object),
+        ...(i % 2 === 0 ? (JSON.parse(values['ab-agent-transfer'] ?? '{}') as object) : {}),
       },
       hooks: { available: [['sh', '-c', `date +%s.%N > ${done}`]] },
       log: { level: 'info' },
@@ -384,7 +387,8 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
     );
     const sampling = sampleTimeline(site, sockets, start);
     const pids = agents.map((a) => a.pid);
-    const halves: Record<string, Array<number | undefined>> = values['ab-node-arg']?.length
+    const halves: Record<string, Array<number | undefined>> = values['ab-node-arg']?.length ||
+    values['ab-agent-transfer']
       ? {
           'agents A (odd)': pids.filter((_, k) => k % 2 === 0),
           'agents B (even)': pids.filter((_, k) => k % 2 === 1),
