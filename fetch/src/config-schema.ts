@@ -93,5 +93,5 @@ export const transferConfigSchema = z.strictObject({
    * at most this many ms later, taking what arrived meanwhile in one read (read-batching.ts);
    * 0 reads every segment as it comes
    */
-  readBatchMs: z.number().int().min(0).max(100).default(10),
+  readBatchMs: z.number().int().min(0).max(1000).default(100),
 });

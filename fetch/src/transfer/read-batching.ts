@@ -11,6 +11,10 @@
 // (64 KiB) and are never held, so loopback and LAN transfers see no delay. The delay is
 // far below what the request pipeline covers (256 blocks in flight per peer).
 //
+// 100 ms by default: in the swarm benchmark (50 Mbit/s links, 0.3-0.6 MB/s per connection)
+// the agents' CPU fell by ~20 % from 10 to 40 ms and by ~10 % more each from 40 or 50 to
+// 100 ms (in-round A/Bs, test/README "Session 9"), with the same completion times.
+//
 // The socket's handle is stopped directly (`readStop`) and its `reading` flag left set, so
 // node's stream does not start it again on its own (Socket#_read starts a handle whose flag
 // is clear); node's own backpressure still works: a full stream buffer clears the flag and
@@ -40,7 +44,7 @@ export interface ReadBatchingOptions {
   smallBytes: number;
 }
 
-export const defaultReadBatching: ReadBatchingOptions = { intervalMs: 10, smallBytes: 32 * 1024 };
+export const defaultReadBatching: ReadBatchingOptions = { intervalMs: 100, smallBytes: 32 * 1024 };
 
 function isSocket(x: unknown): x is SocketLike {
   const s = x as Partial<SocketLike> | undefined;
