@@ -65,12 +65,21 @@ const { values } = parseArgs({
      * round's CPU account then reports both halves, which downloaded the same bytes in the same swarm.
      */
     'ab-node-arg': { type: 'string', multiple: true },
+    /**
+     * niceness of every client (agents, aria2c, curl) relative to the origin and this process: the
+     * origin stands for a server of its own, which on this shared machine must not queue behind N
+     * clients for the CPU (0: all equal)
+     */
+    'client-nice': { type: 'string', default: '5' },
     /** A/B inside one round: JSON merged into the even-numbered agents' `transfer` settings after --agent-transfer */
     'ab-agent-transfer': { type: 'string' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
 const RATE_MBIT = Number(values['rate-mbit']);
+const CLIENT_NICE = Number(values['client-nice']);
+if (!(Number.isInteger(CLIENT_NICE) && CLIENT_NICE >= 0 && CLIENT_NICE <= 19))
+  throw new Error(`--client-nice must be an integer 0..19, got ${values['client-nice']}`);
 const NS = (values.n ?? '').split(',').map(Number);
 const METHODS = (values.methods ?? '').split(',');
 const MAX_N = Math.max(...NS);
@@ -224,10 +233,11 @@ async function originBytes(site: Site): Promise<number> {
   return sum;
 }
 
-/** Runs a command inside host i's namespace. */
+/** Runs a client's command inside host i's namespace, at the clients' niceness (--client-nice). */
 function inHost(i: number, cmd: string, args: string[], opts: { log?: string } = {}): ResultPromise {
   const out = opts.log ? { file: opts.log, append: true } : 'ignore';
-  return execa('ip', ['netns', 'exec', nsOf(i), cmd, ...args], {
+  const nice = CLIENT_NICE > 0 ? ['nice', '-n', String(CLIENT_NICE)] : [];
+  return execa('ip', ['netns', 'exec', nsOf(i), ...nice, cmd, ...args], {
     reject: false,
     stdout: out,
     stderr: out,
