@@ -13,6 +13,8 @@ const IDLE_MS = 60_000;
 export interface PoolLease {
   store(task: StoreTask): Promise<StoredObject>;
   waitForCapacity(max: number, maxBytes?: number): Promise<void>;
+  /** A Buffer in the workers' shared slabs for a content stored with `{ shared }`, if one is free. */
+  sharedBuffer(size: number): Buffer | undefined;
 }
 
 interface Idle {
@@ -41,6 +43,10 @@ class Lease implements PoolLease {
 
   waitForCapacity(max: number, maxBytes?: number): Promise<void> {
     return this.released ? Promise.resolve() : this.pool.waitForCapacity(max, maxBytes);
+  }
+
+  sharedBuffer(size: number): Buffer | undefined {
+    return this.released ? undefined : this.pool.sharedBuffer(size);
   }
 }
 
