@@ -58,11 +58,11 @@ function xattrsOf(h: Header): Map<string, Buffer> | undefined {
 // staging each one to disk, then reading it back twice (hash, compress), costs more than it.
 const IN_MEMORY_FILE_BYTES = 64 * 1024 * 1024;
 
-/** A member's bytes in one Buffer (a shared slab's or its own), handed to a worker without another copy. */
-function readEntry(tx: Transaction, entry: Readable, sizeBytes: number): Promise<Buffer> {
+/** A member's bytes in one Buffer of its own (handed to a worker without another copy). */
+function readEntry(entry: Readable, sizeBytes: number): Promise<Buffer> {
   // Events rather than an async iterator per member: thousands of small members per layer.
   return new Promise((resolve, reject) => {
-    const bytes = tx.contentBuffer(sizeBytes);
+    const bytes = Buffer.allocUnsafeSlow(sizeBytes);
     let offset = 0;
     entry.on('data', (chunk: Buffer) => {
       if (offset + chunk.length > sizeBytes) {
@@ -170,7 +170,7 @@ export async function ingestLayer(
             const size = h.size ?? 0;
             const content =
               size <= IN_MEMORY_FILE_BYTES
-                ? await readEntry(tx, entry as unknown as Readable, size)
+                ? await readEntry(entry as unknown as Readable, size)
                 : (entry as unknown as Readable);
             if (isNew) await tx.addNewFile(path, content, meta);
             else await tx.addFile(path, content, meta);

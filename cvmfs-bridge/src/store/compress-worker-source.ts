@@ -89,16 +89,7 @@ async function storeLargeFile(file) {
   return { rawHash, hash, compressed: true, sizeBytes, reused: false };
 }
 
-// Slabs of shared memory the pool copies contents into (store/shared-slabs.ts), by id.
-const slabs = new Map();
-
 async function run(task) {
-  if (task.region) {
-    const slab = slabs.get(task.region.slab);
-    if (!slab) throw new Error('unknown shared slab ' + task.region.slab);
-    // Read here and now only: the pool reuses the region once this task's reply arrived.
-    return storeBuffer(Buffer.from(slab, task.region.offset, task.region.length));
-  }
   if (task.buffer) return storeBuffer(Buffer.from(task.buffer.buffer, task.buffer.byteOffset, task.buffer.byteLength));
   const stat = fs.statSync(task.file);
   const result = stat.size <= smallFileBytes ? storeBuffer(fs.readFileSync(task.file)) : await storeLargeFile(task.file);
@@ -106,10 +97,7 @@ async function run(task) {
   return result;
 }
 
-parentPort.on('message', async ({ jobs, slab, dropSlab }) => {
-  // Slab messages get no reply (the pool counts one reply per batch of jobs).
-  if (slab) { slabs.set(slab.id, slab.memory); return; }
-  if (dropSlab !== undefined) { slabs.delete(dropSlab); return; }
+parentPort.on('message', async ({ jobs }) => {
   const results = [];
   for (const task of jobs) {
     try {

@@ -13,8 +13,6 @@ const IDLE_MS = 60_000;
 export interface PoolLease {
   store(task: StoreTask): Promise<StoredObject>;
   waitForCapacity(max: number, maxBytes?: number): Promise<void>;
-  /** A Buffer in the workers' shared slabs for a content stored with `{ shared }`, if one is free. */
-  sharedBuffer(size: number): Buffer | undefined;
 }
 
 interface Idle {
@@ -43,10 +41,6 @@ class Lease implements PoolLease {
 
   waitForCapacity(max: number, maxBytes?: number): Promise<void> {
     return this.released ? Promise.resolve() : this.pool.waitForCapacity(max, maxBytes);
-  }
-
-  sharedBuffer(size: number): Buffer | undefined {
-    return this.released ? undefined : this.pool.sharedBuffer(size);
   }
 }
 

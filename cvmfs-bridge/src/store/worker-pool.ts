@@ -4,7 +4,6 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { BridgeError } from '../errors.js';
 import { COMPRESS_WORKER_SOURCE } from './compress-worker-source.js';
-import { type SharedRegion, SharedSlabs } from './shared-slabs.js';
 
 export interface StoredObject {
   /** SHA-1 of the uncompressed content (the content-hash cache key). */
@@ -33,19 +32,7 @@ export interface WorkerPoolOptions {
 
 export type StoreTask =
   | { readonly file: string; readonly deleteAfter?: boolean }
-  | { readonly buffer: Uint8Array }
-  /** Bytes from `sharedBuffer`: handed over (not read or written by the caller afterwards). */
-  | { readonly shared: Uint8Array };
-
-/** What a worker is sent for a task (a shared content travels as its region, not its bytes). */
-type WireTask =
-  | { readonly file: string; readonly deleteAfter?: boolean }
-  | { readonly buffer: Uint8Array }
-  | { readonly region: SharedRegion };
-
-const SLAB_BYTES = 16 * 1024 * 1024;
-const MAX_SLABS = 8;
-const MAX_SHARED_CONTENT_BYTES = 4 * 1024 * 1024;
+  | { readonly buffer: Uint8Array };
 
 interface WorkerReply {
   readonly results: { id: number; result?: StoredObject; error?: { message: string } }[];
@@ -53,11 +40,6 @@ interface WorkerReply {
 
 const MAX_BATCH_JOBS = 64;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
-
-/** Contents sent as bytes or a shared region travel in batches; files one by one. */
-function inMemory(task: WireTask): boolean {
-  return 'buffer' in task || 'region' in task;
-}
 
 interface Pending {
   resolve(value: StoredObject): void;
@@ -67,7 +49,7 @@ interface Pending {
 export class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: { id: number; task: WireTask }[] = [];
+  private readonly queue: { id: number; task: StoreTask }[] = [];
   private readonly pending = new Map<number, Pending>();
   /** Task id → the worker running it. */
   private readonly running = new Map<number, Worker>();
@@ -88,17 +70,6 @@ export class WorkerPool {
       sampleBytes: options.sampleBytes ?? 4 * 1024 * 1024,
       maxStoredRatio: options.maxStoredRatio ?? 1,
     };
-    this.slabs = new SharedSlabs({
-      slabBytes: SLAB_BYTES,
-      maxSlabs: MAX_SLABS,
-      maxContentBytes: MAX_SHARED_CONTENT_BYTES,
-      onSlab: (id, memory) => {
-        for (const w of this.workers) w.postMessage({ slab: { id, memory } });
-      },
-      onDrop: (id) => {
-        for (const w of this.workers) w.postMessage({ dropSlab: id });
-      },
-    });
     for (let i = 0; i < Math.max(1, options.workers); i++) {
       const worker = new Worker(COMPRESS_WORKER_SOURCE, { eval: true, workerData });
       worker.on('message', (msg: WorkerReply) => this.onMessage(worker, msg));
@@ -110,36 +81,16 @@ export class WorkerPool {
     for (let slot = 0; slot < (options.tasksPerWorker ?? 2); slot++) this.idle.push(...this.workers);
   }
 
-  private readonly slabs: SharedSlabs;
-  /** Task id → the shared region it holds until it settles. */
-  private readonly taskRegions = new Map<number, SharedRegion>();
-
-  /**
-   * A Buffer for a content to be stored with `{ shared }` (in a slab the workers share: no
-   * per-file allocation in this isolate), or undefined: then the caller makes its own.
-   */
-  sharedBuffer(size: number): Buffer | undefined {
-    return this.closed || this.crashed ? undefined : this.slabs.alloc(size);
-  }
-
   store(task: StoreTask): Promise<StoredObject> {
     if (this.closed) return Promise.reject(new BridgeError('ABORTED', 'worker pool is closed'));
-    let wire: WireTask = task as WireTask;
-    if ('shared' in task) {
-      const region = this.slabs.regionOf(task.shared);
-      // Not from sharedBuffer (or from a dropped slab): sent as a copy of its own.
-      wire = region ? { region } : { buffer: Uint8Array.prototype.slice.call(task.shared) };
-    }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const bytes = 'buffer' in wire ? wire.buffer.byteLength : 'region' in wire ? wire.region.length : 0;
-      if ('region' in wire) this.taskRegions.set(id, wire.region);
-      if (bytes > 0 || 'region' in wire) {
-        this.taskBytes.set(id, bytes);
-        this.queuedBytes += bytes;
+      if ('buffer' in task) {
+        this.taskBytes.set(id, task.buffer.byteLength);
+        this.queuedBytes += task.buffer.byteLength;
       }
-      this.queue.push({ id, task: wire });
+      this.queue.push({ id, task });
       this.scheduleDispatch();
     });
   }
@@ -179,12 +130,6 @@ export class WorkerPool {
 
   private settled(id: number): void {
     this.running.delete(id);
-    const region = this.taskRegions.get(id);
-    if (region !== undefined) {
-      // The worker replied (or died, or never got the task): nothing reads the region any more.
-      this.taskRegions.delete(id);
-      this.slabs.release(region);
-    }
     const bytes = this.taskBytes.get(id);
     if (bytes !== undefined) {
       this.taskBytes.delete(id);
@@ -215,17 +160,17 @@ export class WorkerPool {
       // queue is shared out over the idle slots, so no worker waits while another has a backlog.
       const share = Math.min(MAX_BATCH_JOBS, Math.ceil(this.queue.length / this.idle.length));
       const worker = this.idle.pop() as Worker;
-      const jobs = [this.queue.shift() as { id: number; task: WireTask }];
+      const jobs = [this.queue.shift() as { id: number; task: StoreTask }];
       let batchBytes = 0;
       while (
-        inMemory((jobs[0] as { task: WireTask }).task) &&
+        'buffer' in (jobs[0] as { task: StoreTask }).task &&
         jobs.length < share &&
         batchBytes < MAX_BATCH_BYTES &&
         this.queue[0] !== undefined &&
-        inMemory(this.queue[0].task)
+        'buffer' in this.queue[0].task
       ) {
-        const next = this.queue.shift() as { id: number; task: WireTask };
-        batchBytes += this.taskBytes.get(next.id) ?? 0;
+        const next = this.queue.shift() as { id: number; task: { buffer: Uint8Array } };
+        batchBytes += next.task.buffer.byteLength;
         jobs.push(next);
       }
       const transfer: ArrayBuffer[] = [];
@@ -287,9 +232,8 @@ export class WorkerPool {
       this.pending.delete(id);
     }
     this.wakeCapacityWaiters();
-    if (this.running.size > 0) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
-    // Regions still handed out now belong to contents never stored: their slabs are not reused.
-    if (this.running.size === 0 && this.queue.length === 0) this.slabs.dropBusy();
+    if (this.running.size === 0) return;
+    await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
   }
 
   /** Whether the worker threads keep the process alive (on while a transaction uses them). */

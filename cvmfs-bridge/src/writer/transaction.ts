@@ -286,16 +286,6 @@ export class Transaction {
     });
   }
 
-  /**
-   * A Buffer of `size` bytes for a file's content that will be handed to addFile/addNewFile:
-   * in the workers' shared slabs when one has room (no allocation per file; see
-   * store/shared-slabs.ts), else a Buffer of its own. Once handed over, the caller must not
-   * touch it again.
-   */
-  contentBuffer(size: number): Buffer {
-    return this.pool.sharedBuffer(size) ?? Buffer.allocUnsafeSlow(size);
-  }
-
   private async storeFile(
     path: string,
     content: Buffer | Readable | { file: string },
@@ -304,11 +294,7 @@ export class Transaction {
     put: (d: Dirent) => void,
   ): Promise<void> {
     let task: StoreTask;
-    if (Buffer.isBuffer(content))
-      task =
-        content.buffer instanceof SharedArrayBuffer
-          ? { shared: content } // from contentBuffer: always handed over (the pool copies a stranger)
-          : { buffer: handOver ? ownBytes(content) : copyBytes(content) };
+    if (Buffer.isBuffer(content)) task = { buffer: handOver ? ownBytes(content) : copyBytes(content) };
     else if ('file' in content && typeof content.file === 'string') task = { file: content.file };
     else task = { file: await this.stage(content as Readable), deleteAfter: true };
     const base = this.base(path, S_IFREG, meta, 0o644);
