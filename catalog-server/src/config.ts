@@ -150,6 +150,13 @@ export const configSchema = z.strictObject({
        * the origin link carries pieces nobody has yet and agents trade the rest.
        */
       superSeed: z.boolean().default(true),
+      /** Pieces shown at once to each peer while super-seeding (`@trustswarm/fetch` super-seed.ts). */
+      superSeedPiecesPerPeer: z.number().int().min(1).max(16).default(1),
+      /**
+       * Read batching of the origin's peer connections (`@trustswarm/fetch` read-batching.ts):
+       * how long a socket with a short read waits before reading again; 0 = never held.
+       */
+      readBatchMs: z.number().int().min(0).max(1000).default(100),
       /** How often stored torrents are checked for artifacts to start seeding. */
       scanIntervalSeconds: z.number().positive().default(10),
     })

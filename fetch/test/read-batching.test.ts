@@ -49,6 +49,48 @@ async function receive(socket: Socket): Promise<{ reads: number; bytes: Buffer }
   return { reads: chunks.length, bytes: Buffer.concat(chunks) };
 }
 
+/**
+ * A seeder and a leecher on loopback: the leecher keeps `pipeline` 4-byte requests in flight,
+ * the seeder answers each with a 16 KiB block; the batcher holds the seeder's socket. Returns
+ * the bytes the leecher got and how often the seeder's socket was held.
+ */
+async function serveBlocks(batcher: ReadBatcher, blocks: number, pipeline: number) {
+  const block = Buffer.alloc(16 * 1024, 7);
+  const server = createServer((seeder) => {
+    batcher.attach(seeder);
+    let pending = 0;
+    seeder.on('data', (chunk: Buffer) => {
+      pending += chunk.length;
+      for (; pending >= 4; pending -= 4) seeder.write(block);
+    });
+  });
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const leecher = connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port });
+  sockets.push(leecher);
+  await once(leecher, 'connect');
+  leecher.setNoDelay(true);
+  let asked = Math.min(pipeline, blocks);
+  leecher.write(Buffer.alloc(4 * asked));
+  let received = 0;
+  await new Promise<void>((resolve) => {
+    leecher.on('data', (chunk: Buffer) => {
+      const before = Math.floor(received / block.length);
+      received += chunk.length;
+      const done = Math.floor(received / block.length);
+      // one new request per block completed, as a leecher's pipeline refills
+      const more = Math.min(done - before, blocks - asked);
+      if (more > 0) {
+        asked += more;
+        leecher.write(Buffer.alloc(4 * more));
+      }
+      if (received >= blocks * block.length) resolve();
+    });
+  });
+  return { received, holds: batcher.holds };
+}
+
 describe('read batching', () => {
   it('gathers a trickle of small segments into few reads, bytes in order', async () => {
     const plain = await trickle(120, 1000, 2);
@@ -112,6 +154,21 @@ describe('read batching', () => {
     batcher.close();
     const { bytes } = await got;
     expect(bytes.equals(sent)).toBe(true);
+  });
+
+  it('stops holding a seeder socket once it moves more than fastBytesPerSecond', async () => {
+    // 1024 blocks, 16 in flight: held every 25 ms it would move 16 blocks per hold (~64 holds)
+    const capped = new ReadBatcher({ intervalMs: 25, fastBytesPerSecond: Number.POSITIVE_INFINITY });
+    const slowRun = await serveBlocks(capped, 1024, 16);
+    capped.close();
+    const adaptive = new ReadBatcher({ intervalMs: 25, fastBytesPerSecond: 1_000_000 });
+    const fastRun = await serveBlocks(adaptive, 1024, 16);
+    adaptive.close();
+    expect(slowRun.received).toBe(1024 * 16 * 1024);
+    expect(fastRun.received).toBe(1024 * 16 * 1024);
+    expect(slowRun.holds).toBeGreaterThan(30);
+    // the first short reads are held until one interval shows ~10 MB/s, then never again
+    expect(fastRun.holds).toBeLessThanOrEqual(3);
   });
 
   it('an interval of 0 never holds a socket', async () => {

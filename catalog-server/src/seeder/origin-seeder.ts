@@ -36,7 +36,14 @@ export class OriginSeeder {
 
   private constructor(
     private readonly engine: TransferEngine,
-    private readonly deps: { db: Db; blobs: BlobStore; blobDir: string; logger: Logger; superSeed: boolean },
+    private readonly deps: {
+      db: Db;
+      blobs: BlobStore;
+      blobDir: string;
+      logger: Logger;
+      /** pieces shown per peer while super-seeding; 0 = an ordinary seed */
+      superSeedPieces: number;
+    },
   ) {}
 
   static async start(
@@ -53,6 +60,7 @@ export class OriginSeeder {
         maxConnsPerTorrent: s.maxConnsPerTorrent,
         uploadSlots: s.uploadSlots,
         uploadLimitBytesPerSecond: s.uploadLimitBytesPerSecond,
+        readBatchMs: s.readBatchMs,
         dht: { ...defaultTransferConfig.dht, enabled: false },
         webSeed: { ...defaultTransferConfig.webSeed, enabled: false },
       },
@@ -61,7 +69,7 @@ export class OriginSeeder {
     const seeder = new OriginSeeder(engine, {
       ...deps,
       blobDir: config.blobs.directory,
-      superSeed: s.superSeed,
+      superSeedPieces: s.superSeed ? s.superSeedPiecesPerPeer : 0,
     });
     new Gauge({
       name: 'tsw_catalog_seeder_uploaded_bytes',
@@ -114,9 +122,9 @@ export class OriginSeeder {
       await this.engine.seed(
         torrentBytes,
         dir,
-        // One piece per peer: with `uploadSlots` peers served, 4 pieces are in flight at once
-        // and each reaches an agent after 4 × piece/B, not 16 × as with 8 slots × 2 pieces.
-        this.deps.superSeed ? { superSeed: { piecesPerPeer: 1 } } : {},
+        // One piece per peer by default: with `uploadSlots` peers served, 4 pieces are in flight
+        // at once and each reaches an agent after 4 × piece/B, not 16 × as with 8 slots × 2 pieces.
+        this.deps.superSeedPieces > 0 ? { superSeed: { piecesPerPeer: this.deps.superSeedPieces } } : {},
       );
       this.seeding.add(t.infoHash);
       this.deps.logger.info({ infoHash: t.infoHash, sizeBytes: info.sizeBytes }, 'seeding artifact');

@@ -139,7 +139,6 @@ export class TransferEngine {
     private readonly events: TransferEvents,
   ) {
     this.readBatcher = new ReadBatcher({
-      ...defaultReadBatching,
       intervalMs: config.readBatchMs ?? defaultReadBatching.intervalMs,
     });
   }

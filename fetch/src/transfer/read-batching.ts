@@ -15,6 +15,14 @@
 // the agents' CPU fell by ~20 % from 10 to 40 ms and by ~10 % more each from 40 or 50 to
 // 100 ms (in-round A/Bs, test/README "Session 9"), with the same completion times.
 //
+// Only slow sockets are held. A held socket moves at most what its peer has in flight per
+// hold — its request pipeline (request-pipeline.ts: 256 blocks, 4 MiB) — so holding a fast one
+// caps it: a seeder whose incoming requests (17-byte messages, every read short) were held
+// 100 ms served one leecher at ≤ 42 MB/s on loopback, where it had served 100+ MB/s
+// (node-agent README, session 10). A socket that moved more than `fastBytesPerSecond` (read
+// plus written) over its last interval is therefore not held; every connection of the swarm
+// benchmark (50 Mbit/s links: ≤ 6.25 MB/s) stays below the default and is held as before.
+//
 // The socket's handle is stopped directly (`readStop`) and its `reading` flag left set, so
 // node's stream does not start it again on its own (Socket#_read starts a handle whose flag
 // is clear); node's own backpressure still works: a full stream buffer clears the flag and
@@ -33,6 +41,8 @@ interface HandleLike {
 interface SocketLike {
   _handle?: HandleLike | null;
   destroyed: boolean;
+  bytesRead: number;
+  bytesWritten: number;
   on(event: 'data', listener: (chunk: Uint8Array) => void): unknown;
   on(event: typeof SOCKET_READ_EVENT, listener: (bytes: number) => void): unknown;
 }
@@ -42,9 +52,22 @@ export interface ReadBatchingOptions {
   intervalMs: number;
   /** reads shorter than this hold the socket */
   smallBytes: number;
+  /** a socket that moved more than this (bytes read + written per second) is not held */
+  fastBytesPerSecond: number;
 }
 
-export const defaultReadBatching: ReadBatchingOptions = { intervalMs: 100, smallBytes: 32 * 1024 };
+export const defaultReadBatching: ReadBatchingOptions = {
+  intervalMs: 100,
+  smallBytes: 32 * 1024,
+  fastBytesPerSecond: 8_000_000,
+};
+
+/** A socket's traffic at its last rate sample. */
+interface RateSample {
+  at: number;
+  bytes: number;
+  bytesPerSecond: number;
+}
 
 function isSocket(x: unknown): x is SocketLike {
   const s = x as Partial<SocketLike> | undefined;
@@ -54,12 +77,17 @@ function isSocket(x: unknown): x is SocketLike {
 /** One per engine: every held socket of every torrent is released by one timer. */
 export class ReadBatcher {
   private readonly held = new Set<SocketLike>();
+  private readonly rates = new WeakMap<SocketLike, RateSample>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** how many times a socket was held (tests) */
   holds = 0;
 
-  constructor(private readonly options: ReadBatchingOptions = defaultReadBatching) {}
+  private readonly options: ReadBatchingOptions;
+
+  constructor(options: Partial<ReadBatchingOptions> = {}) {
+    this.options = { ...defaultReadBatching, ...options };
+  }
 
   /** Holds `socket` after each short read. */
   attach(socket: unknown): boolean {
@@ -86,10 +114,28 @@ export class ReadBatcher {
     const handle = socket._handle;
     // not reading: node stopped it (backpressure) or it is closing; node will restart it
     if (this.closed || !handle?.reading || socket.destroyed || this.held.has(socket)) return;
+    if (this.isFast(socket)) return;
     if (handle.readStop() !== 0) return;
     this.held.add(socket);
     this.holds++;
     this.timer ??= setTimeout(() => this.release(), this.options.intervalMs);
+  }
+
+  /** Whether the socket moved more than `fastBytesPerSecond` over its last interval (or more). */
+  private isFast(socket: SocketLike): boolean {
+    const now = performance.now();
+    const bytes = (socket.bytesRead ?? 0) + (socket.bytesWritten ?? 0);
+    const last = this.rates.get(socket);
+    if (!last) {
+      this.rates.set(socket, { at: now, bytes, bytesPerSecond: 0 });
+      return false;
+    }
+    if (now - last.at >= this.options.intervalMs) {
+      last.bytesPerSecond = ((bytes - last.bytes) * 1000) / (now - last.at);
+      last.at = now;
+      last.bytes = bytes;
+    }
+    return last.bytesPerSecond > this.options.fastBytesPerSecond;
   }
 
   private release(): void {

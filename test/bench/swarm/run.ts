@@ -48,6 +48,7 @@ const { values } = parseArgs({
     'plain-seed': { type: 'boolean', default: false },
     /** the origin seeder's upload slots (default: the catalog server's) */
     'origin-slots': { type: 'string' },
+    'origin-seeder': { type: 'string' },
     /** JSON merged into every agent's `transfer` settings, for experiments: '{"uploadSlots":3}' */
     'agent-transfer': { type: 'string', default: '{}' },
     /** the agents' upload slot policy: cooperative (default) or tit-for-tat (for comparison) */
@@ -143,6 +144,8 @@ async function inner(): Promise<void> {
         seeder: {
           superSeed: !values['plain-seed'],
           ...(values['origin-slots'] ? { uploadSlots: Number(values['origin-slots']) } : {}),
+          // any other seeder setting of the catalog server, e.g. '{"readBatchMs":0}'
+          ...(values['origin-seeder'] ? (JSON.parse(values['origin-seeder'] as string) as object) : {}),
         },
       },
     });
