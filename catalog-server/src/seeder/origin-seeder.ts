@@ -122,8 +122,8 @@ export class OriginSeeder {
       await this.engine.seed(
         torrentBytes,
         dir,
-        // One piece per peer by default: with `uploadSlots` peers served, 4 pieces are in flight
-        // at once and each reaches an agent after 4 × piece/B, not 16 × as with 8 slots × 2 pieces.
+        // One piece per peer by default: with `uploadSlots` peers served, 8 pieces are in flight
+        // at once and each reaches an agent after 8 × piece/B, not 16 × as with 2 pieces each.
         this.deps.superSeedPieces > 0 ? { superSeed: { piecesPerPeer: this.deps.superSeedPieces } } : {},
       );
       this.seeding.add(t.infoHash);
