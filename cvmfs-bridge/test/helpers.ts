@@ -19,6 +19,26 @@ export function tempDir(prefix = 'tsw-bridge-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** A gate a transaction's callback waits at (`opened`), opened by the test (`open`). */
+export function gate(): { open: () => void; opened: Promise<void> } {
+  let open: () => void = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { open, opened };
+}
+
+/** Polls `check` every 50 ms until it returns something other than undefined. */
+export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = check();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 // RSA key generation dominates repository creation; each test file reuses one key set per name.
 const keyCache = new Map<string, RepositoryKeys>();
 function keysFor(fqrn: string): RepositoryKeys {

@@ -9,19 +9,10 @@ import { acquireLockSync } from '../src/repo/lock.js';
 import { repositoryTurns, runAs } from '../src/repo/turns.js';
 import { withTransaction } from '../src/writer/publish.js';
 import type { Transaction } from '../src/writer/transaction.js';
-import { createTestRepo, type TestRepo } from './helpers.js';
+import { createTestRepo, gate, type TestRepo } from './helpers.js';
 
 let t: TestRepo;
 afterEach(() => t?.cleanup());
-
-/** A gate a transaction's callback waits at, opened by the test. */
-function gate() {
-  let open: () => void = () => {};
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { open, opened };
-}
 
 /** A publish of one file that records when its callback ran (its turn began). */
 function publishFile(name: string, events: string[], hold?: Promise<void>) {

@@ -161,28 +161,43 @@ describe('writeSocketsDirectly', () => {
   }, 30_000);
 });
 
+/**
+ * The transfer engine seeding a copy of `data` from `dir/NAME` (tracker, PEX, DHT and web seed
+ * off), with the .torrent a webtorrent client made of it (`pieceLength` when given).
+ */
+async function seedingEngine(name: string, pieceLength?: number) {
+  const seedDir = join(dir, name);
+  await mkdir(seedDir, { recursive: true });
+  await writeFile(join(seedDir, 'image.img'), data);
+  const probe = client();
+  const seedOpts = { announce: [], ...(pieceLength ? { pieceLength } : {}) } as { announce: string[] };
+  const torrentFile = await new Promise<Uint8Array>((resolve) => {
+    const t = probe.seed(join(dir, 'seed', 'image.img'), seedOpts, () =>
+      resolve((t as unknown as { torrentFile: Uint8Array }).torrentFile),
+    );
+  });
+  const engine = await TransferEngine.start({
+    ...defaultTransferConfig,
+    torrentPort: 0,
+    listenAddress: '127.0.0.1',
+    tracker: false,
+    pex: false,
+    dht: { enabled: false, bootstrap: [], port: 0 },
+    webSeed: { enabled: false, delaySeconds: 0, noPeerGraceSeconds: 0 },
+  });
+  try {
+    await engine.seed(torrentFile, seedDir);
+  } catch (error) {
+    await engine.destroy();
+    throw error;
+  }
+  return { engine, torrentFile };
+}
+
 describe('the engine seeding through socket-output.ts', () => {
   it('reports uploaded bytes and upload rates (torrent and peer) as the stream path did', async () => {
-    const seedDir = join(dir, 'engine-seed');
-    await mkdir(seedDir, { recursive: true });
-    await writeFile(join(seedDir, 'image.img'), data);
-    const probe = client();
-    const torrentFile = await new Promise<Uint8Array>((resolve) => {
-      const t = probe.seed(join(dir, 'seed', 'image.img'), { announce: [] } as { announce: string[] }, () =>
-        resolve((t as unknown as { torrentFile: Uint8Array }).torrentFile),
-      );
-    });
-    const engine = await TransferEngine.start({
-      ...defaultTransferConfig,
-      torrentPort: 0,
-      listenAddress: '127.0.0.1',
-      tracker: false,
-      pex: false,
-      dht: { enabled: false, bootstrap: [], port: 0 },
-      webSeed: { enabled: false, delaySeconds: 0, noPeerGraceSeconds: 0 },
-    });
+    const { engine, torrentFile } = await seedingEngine('engine-seed');
     try {
-      await engine.seed(torrentFile, seedDir);
       // 256 KiB/s from the start, so that rates can be sampled during the upload
       engine.setRates({ uploadLimitBytesPerSecond: 256 * 1024 });
       const leecher = client();
@@ -231,27 +246,8 @@ describe('the engine seeding through socket-output.ts', () => {
 
 describe('the engine seeding directly, its piece buffers', () => {
   it('reads every piece into a few reused buffers: blocks go back to the store once written', async () => {
-    const seedDir = join(dir, 'engine-reuse-seed');
-    await mkdir(seedDir, { recursive: true });
-    await writeFile(join(seedDir, 'image.img'), data);
-    const probe = client();
-    const seedOpts = { announce: [], pieceLength: 32 * 1024 } as { announce: string[] };
-    const torrentFile = await new Promise<Uint8Array>((resolve) => {
-      const t = probe.seed(join(dir, 'seed', 'image.img'), seedOpts, () =>
-        resolve((t as unknown as { torrentFile: Uint8Array }).torrentFile),
-      );
-    });
-    const engine = await TransferEngine.start({
-      ...defaultTransferConfig,
-      torrentPort: 0,
-      listenAddress: '127.0.0.1',
-      tracker: false,
-      pex: false,
-      dht: { enabled: false, bootstrap: [], port: 0 },
-      webSeed: { enabled: false, delaySeconds: 0, noPeerGraceSeconds: 0 },
-    });
+    const { engine, torrentFile } = await seedingEngine('engine-reuse-seed', 32 * 1024);
     try {
-      await engine.seed(torrentFile, seedDir);
       const leecher = client();
       const torrent: Torrent = leecher.add(torrentFile, { path: join(dir, 'engine-reuse-leech') });
       torrent.once('ready', () => torrent.addPeer(`127.0.0.1:${engine.port}`));

@@ -19,7 +19,7 @@ import { FlowState } from '../../src/flows/state.js';
 import type { Repository } from '../../src/repo/repository.js';
 import { runAs } from '../../src/repo/turns.js';
 import { withTransaction } from '../../src/writer/publish.js';
-import { tempDir } from '../helpers.js';
+import { gate, tempDir, waitFor } from '../helpers.js';
 import { createRepoIn, fileAt, readRepo } from './support/bridge.js';
 import { type Site, type SnapshotArtifact, snapshotEntry, startSite } from './support/site.js';
 import { tarOf } from './support/tar.js';
@@ -46,24 +46,6 @@ let flow: ApprovedFlow | undefined;
 let flowState: FlowState | undefined;
 const metrics = new FlowMetrics();
 const logs: Record<string, unknown>[] = [];
-
-function gate() {
-  let open: () => void = () => {};
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { open, opened };
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = check();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const logFor = (entryId: string, msg: string) => () =>
   logs.find((l) => l.entryId === entryId && l.msg === msg);

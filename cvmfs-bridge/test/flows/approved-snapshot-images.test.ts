@@ -29,7 +29,7 @@ import { repositoryTurns, runAs } from '../../src/repo/turns.js';
 import { withTransaction } from '../../src/writer/publish.js';
 import { gzipLayer, pushRaw } from '../containers/images.js';
 import { type RunningRegistry, startRegistry } from '../containers/registry.js';
-import { tempDir } from '../helpers.js';
+import { gate, tempDir, waitFor } from '../helpers.js';
 import { createRepoIn, fileAt, readRepo } from './support/bridge.js';
 import { type Site, type SnapshotArtifact, snapshotEntry, startSite } from './support/site.js';
 import { tarOf } from './support/tar.js';
@@ -127,16 +127,6 @@ async function who(reader: RepositoryReader, publicPath: string): Promise<string
   const link = await reader.lookup(publicPath);
   if (link?.kind !== 'symlink' || !link.symlink) return undefined;
   return fileAt(reader, `${posix.normalize(posix.join(posix.dirname(publicPath), link.symlink))}/who`);
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = check();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const snapshotOf = (id: string) => `the repo snapshot of approved entry ${id}`;
@@ -251,10 +241,7 @@ describe('container images and the paths repo snapshots publish', () => {
 
   it('checks in the transaction: a snapshot downloaded while the image waited for its turn refuses it', async () => {
     const before = repo.manifest().revision;
-    let open: () => void = () => {};
-    const opened = new Promise<void>((resolve) => {
-      open = resolve;
-    });
+    const { open, opened } = gate();
     // another flow holds the repository; a conversion (as `container ingest` runs it) queues behind it
     const other = runAs('S3 flow', () =>
       withTransaction(repo, async (tx) => {
@@ -320,10 +307,7 @@ describe('container images and the paths repo snapshots publish', () => {
 
   it('refuses a wishlist image before claiming it: a snapshot waiting for its turn is not blocked by that claim', async () => {
     const before = repo.manifest().revision;
-    let open: () => void = () => {};
-    const opened = new Promise<void>((resolve) => {
-      open = resolve;
-    });
+    const { open, opened } = gate();
     const other = runAs('S3 flow', () =>
       withTransaction(repo, async (tx) => {
         await tx.addFile('/s3/object', Buffer.from('s3 again\n'));
