@@ -48,6 +48,7 @@ const { values } = parseArgs({
     'plain-seed': { type: 'boolean', default: false },
     /** the origin seeder's upload slots (default: the catalog server's) */
     'origin-slots': { type: 'string' },
+    /** JSON merged into the catalog server's `seeder` settings: '{"readBatchMs":0}' */
     'origin-seeder': { type: 'string' },
     /** JSON merged into every agent's `transfer` settings, for experiments: '{"uploadSlots":3}' */
     'agent-transfer': { type: 'string', default: '{}' },
@@ -81,6 +82,18 @@ const RATE_MBIT = Number(values['rate-mbit']);
 const CLIENT_NICE = Number(values['client-nice']);
 if (!(Number.isInteger(CLIENT_NICE) && CLIENT_NICE >= 0 && CLIENT_NICE <= 19))
   throw new Error(`--client-nice must be an integer 0..19, got ${values['client-nice']}`);
+/** A JSON object option, parsed before any namespace is built. */
+function jsonOption(name: 'origin-seeder' | 'agent-transfer' | 'ab-agent-transfer'): object {
+  const text = values[name] ?? '{}';
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed;
+  } catch {}
+  throw new Error(`--${name} must be a JSON object, got ${text}`);
+}
+const ORIGIN_SEEDER = jsonOption('origin-seeder');
+const AGENT_TRANSFER = jsonOption('agent-transfer');
+const AB_AGENT_TRANSFER = jsonOption('ab-agent-transfer');
 const NS = (values.n ?? '').split(',').map(Number);
 const METHODS = (values.methods ?? '').split(',');
 const MAX_N = Math.max(...NS);
@@ -145,7 +158,7 @@ async function inner(): Promise<void> {
           superSeed: !values['plain-seed'],
           ...(values['origin-slots'] ? { uploadSlots: Number(values['origin-slots']) } : {}),
           // any other seeder setting of the catalog server, e.g. '{"readBatchMs":0}'
-          ...(values['origin-seeder'] ? (JSON.parse(values['origin-seeder'] as string) as object) : {}),
+          ...ORIGIN_SEEDER,
         },
       },
     });
@@ -359,8 +372,8 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
         listenAddress: ipOf(i), // the host's own link, as on a hypervisor
         webSeed: { enabled: true, delaySeconds: 300, noPeerGraceSeconds: 30 },
         choker: values.choker,
-        ...(JSON.parse(values['agent-transfer'] ?? '{}') as object),
-        ...(i % 2 === 0 ? (JSON.parse(values['ab-agent-transfer'] ?? '{}') as object) : {}),
+        ...AGENT_TRANSFER,
+        ...(i % 2 === 0 ? AB_AGENT_TRANSFER : {}),
       },
       hooks: { available: [['sh', '-c', `date +%s.%N > ${done}`]] },
       log: { level: 'info' },
