@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebTorrent from 'webtorrent';
 import type { Torrent, Wire } from 'webtorrent';
 import { defaultTransferConfig, TransferEngine } from '../src/transfer/engine.js';
+import { limitRequestPipeline } from '../src/transfer/request-pipeline.js';
 import {
   DEFAULT_MAX_BUFFERED_BYTES,
   type WriteObserver,
@@ -45,13 +46,19 @@ afterAll(async () => {
 });
 
 /** A seeder with socket-output.ts (and wire-writer.ts, as the engine runs them). */
-async function seeder(setup: (c: WebTorrent) => void, secure = 0, file = join(dir, 'seed', 'image.img')) {
+async function seeder(
+  setup: (c: WebTorrent) => void,
+  secure = 0,
+  file = join(dir, 'seed', 'image.img'),
+  onWrite?: (ways: { direct: number; streams: number }) => void,
+) {
   const c = client(secure);
   setup(c);
   const port = await listeningPort(c);
   const ways = { direct: 0, streams: 0 };
   const observe: WriteObserver = (way, bytes) => {
     ways[way] += bytes;
+    onWrite?.(ways);
   };
   // pieceLength: not in the project's webtorrent types, passed on to create-torrent
   const seedOpts = { announce: [], pieceLength: 32 * 1024 } as { announce: string[] };
@@ -109,17 +116,22 @@ describe('writeSocketsDirectly', () => {
   it('throttles from the moment a limit is set while uploading', async () => {
     let limitedAt = 0;
     let directAtLimit = 0;
-    const s = await seeder(() => {});
+    // a quarter of the file sent unlimited, then 200 KiB/s (counted where it is sent: the
+    // leecher's requests run seconds ahead of what it has received)
+    const s = await seeder(
+      () => {},
+      0,
+      undefined,
+      (ways) => {
+        if (limitedAt || ways.direct < SIZE / 4) return;
+        limitedAt = Date.now();
+        directAtLimit = ways.direct;
+        s.client.throttleUpload(200 * 1024);
+      },
+    );
     const leecher = client();
     const torrent: Torrent = leecher.add(s.torrentFile, { path: join(dir, 'runtime') });
     torrent.once('ready', () => torrent.addPeer(`127.0.0.1:${s.port}`));
-    // a quarter of the file unlimited, then 200 KiB/s
-    torrent.on('download', () => {
-      if (limitedAt || torrent.received < SIZE / 4) return;
-      limitedAt = Date.now();
-      directAtLimit = s.ways.direct;
-      s.client.throttleUpload(200 * 1024);
-    });
     await new Promise((resolve, reject) => {
       torrent.once('done', resolve);
       torrent.once('error', reject);
@@ -250,6 +262,8 @@ describe('the engine seeding directly, its piece buffers', () => {
     try {
       const leecher = client();
       const torrent: Torrent = leecher.add(torrentFile, { path: join(dir, 'engine-reuse-leech') });
+      // as an agent asks (request-pipeline.ts), so that a few pieces are served at once, not all
+      limitRequestPipeline(torrent, 16);
       torrent.once('ready', () => torrent.addPeer(`127.0.0.1:${engine.port}`));
       await new Promise((resolve, reject) => {
         torrent.once('done', resolve);

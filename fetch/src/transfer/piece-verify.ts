@@ -69,7 +69,8 @@ export function isKnownRequest(
 }
 
 const BLOCK_LENGTH = 1 << 14;
-const PIPELINE_MAX_DURATION = 1;
+// As webtorrent's, which this project patches to 3 s (patches/webtorrent@3.0.21.patch).
+const PIPELINE_MAX_DURATION = 3;
 
 /** What checks a complete piece: SHA-1 of the piece as it is in the staged file. */
 export interface PieceChecker {
