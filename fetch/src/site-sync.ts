@@ -174,6 +174,9 @@ export class SiteSync {
     doc: SignedApproval,
     catalogs: { sha256: string; signers: string[]; catalog: SignedCatalog }[],
   ): Promise<void> {
+    // An approval may list no catalog (a new site, every entry revoked): the directory is
+    // then made here, not only as a side effect of caching a catalog.
+    await mkdir(this.cacheDir, { recursive: true });
     for (const c of catalogs) {
       const dir = join(this.cacheDir, 'catalogs', c.sha256);
       await mkdir(dir, { recursive: true });

@@ -6,11 +6,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PolicySiteVerifier } from '@trustswarm/fetch';
+import { LayoutClient, PolicySiteVerifier, SiteSync } from '@trustswarm/fetch';
 import { serializeDocument, signDetached } from '@trustswarm/policy';
 import { createTestPki, type TestIdentity, type TestPki } from '@trustswarm/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approvalDocument, catalogEntry, type EntrySpec, type PublishedCatalog } from './helpers/layout.js';
+import {
+  approvalDocument,
+  catalogEntry,
+  type EntrySpec,
+  type PublishedCatalog,
+  publishApproval,
+} from './helpers/layout.js';
+import { startStaticServer } from './helpers/static-server.js';
 import type { Artifact } from './helpers/swarm.js';
 
 let dir: string;
@@ -105,5 +112,34 @@ describe('PolicySiteVerifier', () => {
     const v1 = bundle(1);
     expect(() => v.readApproval(v1.approval, new Date())).toThrow(/older than version 2/);
     expect(() => verifier('rollback').readApproval(v1.approval, new Date())).toThrow(/older than version 2/);
+  });
+});
+
+describe('SiteSync, a fresh agent', () => {
+  it('takes and caches an approval that lists no catalog', async () => {
+    const root = join(dir, 'layout-empty');
+    await publishApproval(root, pki, { site: 'CERN-TEST', version: 3, catalogs: [] });
+    const server = await startStaticServer(root);
+    try {
+      const layout = new LayoutClient({
+        baseUrl: server.baseUrl,
+        timeoutSeconds: 5,
+        maxApprovalBytes: 1 << 20,
+        maxCatalogBytes: 1 << 20,
+        maxSignatureBytes: 1 << 16,
+        maxTorrentBytes: 1 << 20,
+      });
+      // the cache directory does not exist yet: nothing was ever cached
+      const cacheDir = join(dir, 'fresh-agent', 'cache');
+      const sync = new SiteSync('CERN-TEST', layout, verifier('fresh'), cacheDir, 16);
+      expect(await sync.refresh(new Date())).toEqual({ kind: 'updated' });
+      expect(sync.verified?.entries).toEqual([]);
+      expect(await sync.refresh(new Date())).toEqual({ kind: 'unchanged' });
+      // a restart restores it from the cache
+      const restarted = new SiteSync('CERN-TEST', layout, verifier('fresh'), cacheDir, 16);
+      expect(await restarted.restore(new Date())).toEqual({ kind: 'restored' });
+    } finally {
+      await server.close();
+    }
   });
 });
