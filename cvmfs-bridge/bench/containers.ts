@@ -7,7 +7,6 @@
 //   flock /tmp/tsw-bench.lock setsid -w nice -n -10 \
 //     pnpm --filter @trustswarm/cvmfs-bridge exec tsx --conditions=@trustswarm/source bench/containers.ts \
 //     [-- --layers usr/lib/x86_64-linux-gnu,usr/include,usr/lib/gcc --top usr/lib/python3.11 --top2 usr/lib/python3]
-import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,7 +16,7 @@ import { convertImage } from '../src/containers/convert.js';
 import { type EventSink, jsonLinesSink, type ProgressEvent } from '../src/containers/events.js';
 import { DEFAULT_REPO_SETTINGS, Repository } from '../src/index.js';
 import { startRegistry } from '../test/containers/registry.js';
-import { autogroupPriority, freshScratchDir } from './bench-env.js';
+import { autogroupPriority, BenchShell, freshScratchDir } from './bench-env.js';
 import { type LayerBlob, OciLayout, tarOf } from './oci-layout.js';
 
 const { values } = parseArgs({
@@ -40,12 +39,23 @@ const work = freshScratchDir(values.work as string);
 const layout = join(work, 'oci');
 
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+/** CPU seconds (all threads, user + system) and minor page faults of this process so far. */
+const usage = () => {
+  const u = process.resourceUsage();
+  return { cpu: (u.userCPUTime + u.systemCPUTime) / 1e6, faults: u.minorPageFault };
+};
+const since = (a: { cpu: number; faults: number }) => {
+  const b = usage();
+  return { cpuSeconds: round(b.cpu - a.cpu), minorFaults: b.faults - a.faults };
+};
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 async function main() {
   const oci = new OciLayout(layout);
   const loadBefore = loadavg();
   const autogroupNice = autogroupPriority();
+  // Commands run from a shell started now, while this process is small: see BenchShell.
+  const shell = new BenchShell();
   process.stdout.write('building layers from real files…\n');
   const base: LayerBlob[] = [];
   for (const dir of (values.layers as string).split(',')) base.push(await oci.layer(tarOf(dir)));
@@ -63,7 +73,8 @@ async function main() {
   const registry = await startRegistry({ dir: join(work, 'registry') });
   try {
     for (const tag of ['v1', 'v2'])
-      execFileSync('skopeo', [
+      await shell.run([
+        'skopeo',
         'copy',
         '--quiet',
         '--dest-tls-verify=false',
@@ -79,9 +90,9 @@ async function main() {
     // Each timed phase starts with no dirty pages of the phases before it: without `sync` the
     // kernel writes the layers' and umoci's ~1.5 GB back (30 s after they were written) while
     // the next phase runs, and that phase pays for another one's I/O.
-    execFileSync('sync');
+    await shell.run(['sync']);
     let start = process.hrtime.bigint();
-    execFileSync('umoci', ['unpack', '--image', `${layout}:v1`, join(work, 'umoci-unpack')]);
+    await shell.run(['umoci', 'unpack', '--image', `${layout}:v1`, join(work, 'umoci-unpack')]);
     const umociSeconds = seconds(start);
 
     const settings = {
@@ -105,20 +116,24 @@ async function main() {
         if ('seconds' in e && e.event !== 'image.end') sum[e.event] = round((sum[e.event] ?? 0) + e.seconds);
       return sum;
     };
-    execFileSync('sync');
+    await shell.run(['sync']);
     start = process.hrtime.bigint();
+    let used = usage();
     const first = await convertImage(
       { reference: `${registry.host}/bench/usr:v1`, digest: v1.digest },
       { repo, config, onEvent },
     );
     const firstSeconds = seconds(start);
-    execFileSync('sync');
+    const firstUsage = since(used);
+    await shell.run(['sync']);
     start = process.hrtime.bigint();
+    used = usage();
     const second = await convertImage(
       { reference: `${registry.host}/bench/usr:v2`, digest: v2.digest },
       { repo, config, onEvent },
     );
     const secondSeconds = seconds(start);
+    const secondUsage = since(used);
     const secondStart = events.findIndex((e, i) => i > 0 && e.event === 'image.start');
     // Sums of the events' own seconds (layers overlap: layerConcurrency).
     const firstPhases = phases(0, secondStart);
@@ -137,11 +152,13 @@ async function main() {
       firstIngest: {
         seconds: round(firstSeconds),
         gbPerMinute: round((gb / firstSeconds) * 60),
+        ...firstUsage,
         layersIngested: first.layersIngested,
         chainsBuilt: first.chainsBuilt,
       },
       sharedBaseIngest: {
         seconds: round(secondSeconds),
+        ...secondUsage,
         topLayerBytes: top2.uncompressed,
         layersIngested: second.layersIngested,
         chainsBuilt: second.chainsBuilt,
@@ -161,9 +178,9 @@ async function main() {
     process.stdout.write(
       [
         `image: ${result.image.layers} layers, ${round(gb, 3)} GB uncompressed, ${round(compressedBytes / 1e9, 3)} GB gzip`,
-        `first ingest:        ${result.firstIngest.seconds} s = ${result.firstIngest.gbPerMinute} GB/min (goal ≥ 4)`,
+        `first ingest:        ${result.firstIngest.seconds} s = ${result.firstIngest.gbPerMinute} GB/min (goal ≥ 4); ${firstUsage.cpuSeconds} CPU-s, ${firstUsage.minorFaults} minor faults`,
         `  phases (sum of event seconds): ${JSON.stringify(firstPhases)}`,
-        `shared-base ingest:  ${result.sharedBaseIngest.seconds} s (${second.layersIngested} layer, ${second.chainsBuilt} chain) → ${result.speedupSharedBase}× faster (goal ≥ 10×)`,
+        `shared-base ingest:  ${result.sharedBaseIngest.seconds} s (${second.layersIngested} layer, ${second.chainsBuilt} chain) → ${result.speedupSharedBase}× faster (goal ≥ 10×); ${secondUsage.cpuSeconds} CPU-s, ${secondUsage.minorFaults} minor faults`,
         `  phases (sum of event seconds): ${JSON.stringify(secondPhases)}`,
         `reference umoci unpack: ${result.reference.seconds} s = ${result.reference.gbPerMinute} GB/min`,
         `load average before ${result.loadAverage.before.join(' ')}, after ${result.loadAverage.after.join(' ')} (${result.cpus} CPUs, ${result.workers} workers, autogroup nice ${autogroupNice ?? '-'})`,
@@ -173,6 +190,7 @@ async function main() {
     writeFileSync(values.out as string, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`wrote ${values.out}\n`);
   } finally {
+    shell.close();
     await registry.stop();
     rmSync(work, { recursive: true, force: true });
   }

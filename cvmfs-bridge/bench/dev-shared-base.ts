@@ -20,7 +20,7 @@ import { convertImage } from '../src/containers/convert.js';
 import type { ProgressEvent } from '../src/containers/events.js';
 import { DEFAULT_REPO_SETTINGS, Repository } from '../src/index.js';
 import { startRegistry } from '../test/containers/registry.js';
-import { autogroupPriority, freshScratchDir } from './bench-env.js';
+import { autogroupPriority, BenchShell, freshScratchDir } from './bench-env.js';
 import { type LayerBlob, OciLayout, tarOf } from './oci-layout.js';
 
 const { values } = parseArgs({
@@ -207,6 +207,8 @@ async function measured<T>(
 
 async function main() {
   const n = Number(values.variants);
+  // Commands run from a shell started now, while this process is small: see BenchShell.
+  const shell = new BenchShell();
   process.stdout.write(`autogroup nice ${autogroupPriority() ?? '-'}\n`);
   if (values.inTmp) rmSync(work, { recursive: true, force: true });
   process.stdout.write(`work ${work}\n`);
@@ -236,7 +238,8 @@ async function main() {
   );
   try {
     for (const [tag] of tags)
-      execFileSync('skopeo', [
+      await shell.run([
+        'skopeo',
         'copy',
         '--quiet',
         '--dest-tls-verify=false',
@@ -256,11 +259,11 @@ async function main() {
         { reference: `${registry.host}/bench/usr:${tag}`, digest },
         { repo, config, onEvent: (e) => events.push(e) },
       );
-    execFileSync('sync');
+    await shell.run(['sync']);
     const [, v1] = tags[0] as [string, { digest: string }];
     await measured('v1 (first ingest)', registryPid, convert('v1', v1.digest), events);
     for (const [tag, m] of tags.slice(1)) {
-      execFileSync('sync');
+      await shell.run(['sync']);
       const pause = Number(values.pause);
       if (pause > 0) await sleep(pause * 1000);
       const session = values.profile ? new Session() : undefined;
@@ -287,6 +290,7 @@ async function main() {
     if (values.events)
       writeFileSync(values.events as string, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
   } finally {
+    shell.close();
     await registry.stop();
     rmSync(work, { recursive: true, force: true });
   }
