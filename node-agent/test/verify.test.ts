@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LayoutClient, PolicySiteVerifier, SiteSync } from '@trustswarm/fetch';
+import { LayoutClient, PolicySiteVerifier, pollConfigSchema, SiteSync } from '@trustswarm/fetch';
 import { serializeDocument, signDetached } from '@trustswarm/policy';
 import { createTestPki, type TestIdentity, type TestPki } from '@trustswarm/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,22 +121,29 @@ describe('SiteSync, a fresh agent', () => {
     await publishApproval(root, pki, { site: 'CERN-TEST', version: 3, catalogs: [] });
     const server = await startStaticServer(root);
     try {
-      const layout = new LayoutClient({
-        baseUrl: server.baseUrl,
-        timeoutSeconds: 5,
-        maxApprovalBytes: 1 << 20,
-        maxCatalogBytes: 1 << 20,
-        maxSignatureBytes: 1 << 16,
-        maxTorrentBytes: 1 << 20,
-      });
+      // wired as the daemon wires it, with the default poll limits
+      const poll = pollConfigSchema.parse({});
+      const layout = new LayoutClient({ baseUrl: server.baseUrl, ...poll });
       // the cache directory does not exist yet: nothing was ever cached
       const cacheDir = join(dir, 'fresh-agent', 'cache');
-      const sync = new SiteSync('CERN-TEST', layout, verifier('fresh'), cacheDir, 16);
+      const sync = new SiteSync(
+        'CERN-TEST',
+        layout,
+        verifier('fresh'),
+        cacheDir,
+        poll.maxSignaturesPerCatalog,
+      );
       expect(await sync.refresh(new Date())).toEqual({ kind: 'updated' });
       expect(sync.verified?.entries).toEqual([]);
       expect(await sync.refresh(new Date())).toEqual({ kind: 'unchanged' });
       // a restart restores it from the cache
-      const restarted = new SiteSync('CERN-TEST', layout, verifier('fresh'), cacheDir, 16);
+      const restarted = new SiteSync(
+        'CERN-TEST',
+        layout,
+        verifier('fresh'),
+        cacheDir,
+        poll.maxSignaturesPerCatalog,
+      );
       expect(await restarted.restore(new Date())).toEqual({ kind: 'restored' });
     } finally {
       await server.close();
