@@ -79,9 +79,11 @@ interface Row {
   aria2cSeconds: number;
   agentCpuSecondsPerGiB: number;
   aria2cCpuSecondsPerGiB: number;
-  /** CPU seconds of the agent seeder during the agent's download (0 for aria2c) */
+  /** CPU seconds of the seeder (agent or aria2c) during the agent's download */
   seederCpuSeconds: number;
-  /** CPU seconds the machine spent on anything but the agent leecher and the agent seeder meanwhile */
+  /** CPU seconds of the seeder during aria2c's download: what serving each leecher costs it */
+  seederCpuSecondsForAria2c: number;
+  /** CPU seconds the machine spent on anything but the agent leecher and the seeder meanwhile */
   othersCpuSeconds: number;
 }
 
@@ -173,18 +175,18 @@ async function main(): Promise<void> {
       process.stdout.write(`seeder ${seederName} ready\n`);
       for (let round = 1; round <= repeat; round++) {
         const ariaDir = join(dir, `leech-aria2-${seederName}`);
+        const seederBeforeAria = seeder.pid ? await cpuOf(seeder.pid) : undefined;
         const aria = await leechWithAria2(ariaDir, torrentPath);
+        const seederAfterAria = seeder.pid ? await cpuOf(seeder.pid) : undefined;
+        const seederCpuSecondsForAria2c =
+          seederBeforeAria && seederAfterAria
+            ? seederAfterAria.user + seederAfterAria.system - seederBeforeAria.user - seederBeforeAria.system
+            : 0;
         await rm(ariaDir, { recursive: true, force: true });
         for (const build of builds) {
           const loadBefore = loadavg()[0] ?? 0;
           const agentDir = join(dir, `leech-agent-${seederName}`);
-          const agent = await leechAgent(
-            build.cli,
-            agentDir,
-            torrentPath,
-            sha256,
-            seederName === 'agent' ? seeder.pid : undefined,
-          );
+          const agent = await leechAgent(build.cli, agentDir, torrentPath, sha256, seeder.pid);
           await rm(agentDir, { recursive: true, force: true });
           const mbps = (s: number) => sizeBytes / s / 1e6;
           const row: Row = {
@@ -204,6 +206,7 @@ async function main(): Promise<void> {
             agentCpuSecondsPerGiB: agent.cpuSeconds / gib,
             aria2cCpuSecondsPerGiB: aria.cpuSeconds / gib,
             seederCpuSeconds: agent.seederCpuSeconds,
+            seederCpuSecondsForAria2c,
             othersCpuSeconds: agent.othersCpuSeconds,
           };
           results.push(row);
@@ -212,7 +215,8 @@ async function main(): Promise<void> {
               `(to installed, sha256 included: ${row.agentInstallMBps.toFixed(1)} MB/s), aria2c ${row.aria2cDownloadMBps.toFixed(1)} MB/s, ` +
               `ratio ${row.ratio.toFixed(2)}x / installed ${row.installRatio.toFixed(2)}x (goal ≥ 2), agent peak RSS ${row.agentPeakRssMB.toFixed(0)} MB (goal ≤ 150); ` +
               `CPU s/GiB agent ${row.agentCpuSecondsPerGiB.toFixed(2)} vs aria2c ${row.aria2cCpuSecondsPerGiB.toFixed(2)}; ` +
-              `meanwhile seeder ${row.seederCpuSeconds.toFixed(2)} s, other processes ${row.othersCpuSeconds.toFixed(2)} s of CPU\n`,
+              `seeder CPU s serving agent ${row.seederCpuSeconds.toFixed(2)} / aria2c ${row.seederCpuSecondsForAria2c.toFixed(2)}, ` +
+              `other processes ${row.othersCpuSeconds.toFixed(2)} s of CPU\n`,
           );
         }
       }
