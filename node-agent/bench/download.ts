@@ -87,6 +87,13 @@ interface Row {
   othersCpuSeconds: number;
 }
 
+type CpuSample = Awaited<ReturnType<typeof cpuOf>>;
+
+/** A process's CPU seconds between two samples (0 without both). */
+function cpuBetween(before?: CpuSample, after?: CpuSample): number {
+  return before && after ? after.user + after.system - before.user - before.system : 0;
+}
+
 async function leechAgent(
   cli: string,
   dataDir: string,
@@ -124,10 +131,7 @@ async function leechAgent(
   const ended = process.hrtime.bigint();
   const machine = (await machineBusySeconds()) - machineBefore;
   const seederAfter = seederPid ? await cpuOf(seederPid) : undefined;
-  const seederCpuSeconds =
-    seederBefore && seederAfter
-      ? seederAfter.user + seederAfter.system - seederBefore.user - seederBefore.system
-      : 0;
+  const seederCpuSeconds = cpuBetween(seederBefore, seederAfter);
   return {
     seederCpuSeconds,
     othersCpuSeconds: Math.max(0, machine - cpuSeconds - seederCpuSeconds),
@@ -178,10 +182,7 @@ async function main(): Promise<void> {
         const seederBeforeAria = seeder.pid ? await cpuOf(seeder.pid) : undefined;
         const aria = await leechWithAria2(ariaDir, torrentPath);
         const seederAfterAria = seeder.pid ? await cpuOf(seeder.pid) : undefined;
-        const seederCpuSecondsForAria2c =
-          seederBeforeAria && seederAfterAria
-            ? seederAfterAria.user + seederAfterAria.system - seederBeforeAria.user - seederBeforeAria.system
-            : 0;
+        const seederCpuSecondsForAria2c = cpuBetween(seederBeforeAria, seederAfterAria);
         await rm(ariaDir, { recursive: true, force: true });
         for (const build of builds) {
           const loadBefore = loadavg()[0] ?? 0;
