@@ -94,4 +94,14 @@ export const transferConfigSchema = z.strictObject({
    * 0 reads every segment as it comes
    */
   readBatchMs: z.number().int().min(0).max(1000).default(100),
+  /**
+   * block data buffered in user space for one peer before reading more blocks for it waits
+   * (socket-output.ts); our requests and other messages to that peer queue behind it
+   */
+  sendBufferBytes: z
+    .number()
+    .int()
+    .min(16 * 1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
 });

@@ -22,6 +22,7 @@ import {
   type WriteObserver,
   writeSocketsDirectly,
 } from '../src/transfer/socket-output.js';
+import { readTorrentInfo } from '../src/transfer/torrent-file.js';
 import { gatherWireWrites } from '../src/transfer/wire-writer.js';
 import { bareClient, listeningPort, seedFile } from './helpers/bare-client.js';
 
@@ -355,6 +356,36 @@ async function rawPeer(port: number, infoHash: string) {
   return { socket, blocks };
 }
 
+/**
+ * A request for every block of the BIG file (2048 of 16 KiB, 32 MiB, pieces of 32 KiB), the
+ * socket paused first so that none of it is read until the seeder has had time to buffer it.
+ */
+function requestEveryBlock(socket: Socket): Buffer[] {
+  socket.pause();
+  const requests: Buffer[] = [];
+  for (let b = 0; b < BIG / BLOCK; b++) {
+    const m = Buffer.alloc(17);
+    m.writeUInt32BE(13, 0);
+    m[4] = 6;
+    m.writeUInt32BE(Math.floor((b * BLOCK) / (32 * 1024)), 5);
+    m.writeUInt32BE((b * BLOCK) % (32 * 1024), 9);
+    m.writeUInt32BE(BLOCK, 13);
+    requests.push(m);
+  }
+  socket.write(Buffer.concat(requests));
+  return requests;
+}
+
+/** The most the seeder buffered in userland for its peers, sampled over 2 s. */
+async function mostBuffered(torrent: Torrent): Promise<number> {
+  let most = 0;
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    most = Math.max(most, bufferedFor(torrent));
+  }
+  return most;
+}
+
 describe('writeSocketsDirectly, a peer that stops reading', () => {
   for (const limited of [false, true]) {
     it(`keeps what is buffered for it bounded${limited ? ' (upload limit on: the stream way)' : ''}, and serves every request once it reads`, async () => {
@@ -370,25 +401,8 @@ describe('writeSocketsDirectly, a peer that stops reading', () => {
         join(big, 'big.img'),
       );
       const peer = await rawPeer(s.port, s.torrent.infoHash);
-      // A request for every block (2048 of 16 KiB, 32 MiB), none of it read until the seeder
-      // has had time to buffer all of it.
-      peer.socket.pause();
-      const requests: Buffer[] = [];
-      for (let b = 0; b < BIG / BLOCK; b++) {
-        const m = Buffer.alloc(17);
-        m.writeUInt32BE(13, 0);
-        m[4] = 6;
-        m.writeUInt32BE(Math.floor((b * BLOCK) / (32 * 1024)), 5);
-        m.writeUInt32BE((b * BLOCK) % (32 * 1024), 9);
-        m.writeUInt32BE(BLOCK, 13);
-        requests.push(m);
-      }
-      peer.socket.write(Buffer.concat(requests));
-      let most = 0;
-      for (let i = 0; i < 40; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        most = Math.max(most, bufferedFor(s.torrent));
-      }
+      const requests = requestEveryBlock(peer.socket);
+      const most = await mostBuffered(s.torrent);
       const wire = s.torrent.wires[0] as unknown as { uploaded: number };
       // Without the gate, the seeder reads and queues whatever it can (20+ MiB in these 2 s);
       // with it, what the kernel's socket buffers took and about 1 MiB more.
@@ -411,6 +425,45 @@ describe('writeSocketsDirectly, a peer that stops reading', () => {
       peer.socket.destroy();
     }, 40_000);
   }
+});
+
+describe('the engine, a peer that stops reading', () => {
+  it('buffers for it no more than transfer.sendBufferBytes (1 MiB by default)', async () => {
+    const big = join(dir, 'engine-big');
+    await mkdir(big, { recursive: true });
+    await writeFile(join(big, 'big.img'), randomBytes(BIG));
+    const { torrentFile } = await seeder(() => {}, 0, join(big, 'big.img'));
+    const mostFor = async (sendBufferBytes?: number): Promise<number> => {
+      const engine = await TransferEngine.start({
+        ...defaultTransferConfig,
+        torrentPort: 0,
+        listenAddress: '127.0.0.1',
+        tracker: false,
+        pex: false,
+        dht: { enabled: false, bootstrap: [], port: 0 },
+        webSeed: { enabled: false, delaySeconds: 0, noPeerGraceSeconds: 0 },
+        ...(sendBufferBytes ? { sendBufferBytes } : {}),
+      });
+      try {
+        await engine.seed(torrentFile, big);
+        const seeding = (engine as unknown as { client: { torrents: Torrent[] } }).client.torrents[0];
+        if (!seeding) throw new Error('not seeding');
+        const peer = await rawPeer(engine.port, (await readTorrentInfo(torrentFile)).infoHash);
+        requestEveryBlock(peer.socket);
+        const most = await mostBuffered(seeding);
+        peer.socket.destroy();
+        return most;
+      } finally {
+        await engine.destroy();
+      }
+    };
+    const small = await mostFor(64 * 1024);
+    const byDefault = await mostFor();
+    expect(small).toBeGreaterThan(0);
+    expect(small).toBeLessThan(2 * 64 * 1024);
+    expect(byDefault).toBeGreaterThan(512 * 1024);
+    expect(byDefault).toBeLessThan(2 * DEFAULT_MAX_BUFFERED_BYTES);
+  }, 40_000);
 });
 
 // ---------------------------------------------------------------------------------------

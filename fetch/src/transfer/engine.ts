@@ -19,7 +19,7 @@ import { defaultReadBatching, ReadBatcher } from './read-batching.js';
 import { limitRequestPipeline } from './request-pipeline.js';
 import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
 import { readSocketsDirectly } from './socket-input.js';
-import { writeSocketsDirectly } from './socket-output.js';
+import { DEFAULT_MAX_BUFFERED_BYTES, writeSocketsDirectly } from './socket-output.js';
 import { type SuperSeedOptions, superSeed } from './super-seed.js';
 import { readTorrentInfo, type TorrentInfo } from './torrent-file.js';
 import { deferWebSeeds } from './web-seed.js';
@@ -51,6 +51,8 @@ export interface TransferConfig {
   choker?: 'cooperative' | 'tit-for-tat';
   /** longest a socket waits to read again after a short read (read-batching.ts); 0 = off */
   readBatchMs?: number;
+  /** block data buffered in user space per peer before reading more for it waits (socket-output.ts) */
+  sendBufferBytes?: number;
 }
 
 export const defaultTransferConfig: TransferConfig = {
@@ -71,6 +73,7 @@ export const defaultTransferConfig: TransferConfig = {
   maxRequestsPerPeer: 256,
   choker: 'cooperative',
   readBatchMs: defaultReadBatching.intervalMs,
+  sendBufferBytes: DEFAULT_MAX_BUFFERED_BYTES,
 };
 
 export interface TransferEvents {
@@ -433,7 +436,7 @@ export class TransferEngine {
     readSocketsDirectly(torrent);
     this.readBatcher.batchTorrent(torrent);
     gatherWireWrites(torrent);
-    writeSocketsDirectly(torrent);
+    writeSocketsDirectly(torrent, { maxBufferedBytes: this.config.sendBufferBytes });
     limitRequestPipeline(
       torrent,
       this.config.maxRequestsPerPeer ?? defaultTransferConfig.maxRequestsPerPeer ?? 256,

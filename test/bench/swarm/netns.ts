@@ -62,7 +62,13 @@ export async function removeStale(): Promise<void> {
   for (const n of stale) await deleteNs(n);
 }
 
-export async function createTopology(hosts: number, rateMbit: number, tcpCc = 'cubic'): Promise<Topology> {
+export async function createTopology(
+  hosts: number,
+  rateMbit: number,
+  tcpCc = 'cubic',
+  /** `key=value` sysctls set in every host's namespace (e.g. net.ipv4.tcp_notsent_lowat=65536) */
+  sysctls: string[] = [],
+): Promise<Topology> {
   if (process.getuid?.() !== 0) throw new Error('the swarm benchmark needs root (network namespaces)');
   if (hosts > 250) throw new Error('at most 250 hosts on one /24');
   await removeStale();
@@ -101,6 +107,10 @@ export async function createTopology(hosts: number, rateMbit: number, tcpCc = 'c
           tcpCc,
         ]),
       );
+      for (const setting of sysctls) {
+        const r = await execa('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', setting], { reject: false });
+        if (r.exitCode !== 0) throw new Error(`sysctl ${setting} in ${ns}: ${String(r.stderr).trim()}`);
+      }
       await ip(['-n', hub, 'link', 'set', port, 'master', 'br0']);
       await ip(['-n', hub, 'link', 'set', port, 'up']);
       await tc(ns, 'eth0', rateMbit); // the host's upload

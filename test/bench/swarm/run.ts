@@ -56,6 +56,8 @@ const { values } = parseArgs({
     choker: { type: 'string', default: 'cooperative' },
     /** every host's TCP congestion control (the hosts' distributions default to cubic) */
     'tcp-cc': { type: 'string', default: 'cubic' },
+    /** a `key=value` sysctl for every host's namespace (repeatable), e.g. net.ipv4.tcp_notsent_lowat=65536 */
+    sysctl: { type: 'string', multiple: true, default: [] },
     /** profiling: the first two agents of each round write V8 CPU profiles into DIR/hvK */
     'profile-dir': { type: 'string' },
     /** a node flag for every agent (repeatable), e.g. --perf-basic-prof for a `perf record` of the round */
@@ -110,8 +112,12 @@ async function outer(): Promise<void> {
     const r = await execa('sh', ['-c', `command -v ${tool}`], { reject: false });
     if (r.exitCode !== 0) throw new Error(`${tool} is missing (iproute2, curl, aria2 from Debian)`);
   }
-  log(`building ${MAX_N + 1} namespaces, every link ${RATE_MBIT} Mbit/s each way, TCP ${values['tcp-cc']}`);
-  const topology = await createTopology(MAX_N + 1, RATE_MBIT, values['tcp-cc']);
+  const sysctls = values.sysctl ?? [];
+  log(
+    `building ${MAX_N + 1} namespaces, every link ${RATE_MBIT} Mbit/s each way, TCP ${values['tcp-cc']}` +
+      (sysctls.length ? `, ${sysctls.join(' ')}` : ''),
+  );
+  const topology = await createTopology(MAX_N + 1, RATE_MBIT, values['tcp-cc'], sysctls);
   const cleanup = async () => {
     await topology.destroy();
     await removeStale();
