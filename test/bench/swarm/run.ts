@@ -224,6 +224,8 @@ async function inner(): Promise<void> {
       date: new Date().toISOString(),
       sizeMiB: SIZE_MIB,
       rateMbit: RATE_MBIT,
+      tcpCc: values['tcp-cc'],
+      sysctls: values.sysctl ?? [],
       boundSeconds: Number(BOUND_S.toFixed(3)),
       cpus: cpus().length,
       loadAverageAtEnd: loadavg().map((l) => Number(l.toFixed(2))),
