@@ -6,7 +6,7 @@
 // best use on these links, the reference for the swarm rounds' "links busy" figures.
 //
 //   sudo pnpm exec tsx test/bench/swarm/tcp-mesh.ts [--n 16] [--k 1,2,5,9] [--rate-mbit 50] \
-//       [--origin-flows 8] [--seconds 30] [--tcp-cc cubic] [--read-hold-ms 0] [--out FILE]
+//       [--origin-flows 8] [--seconds 30] [--tcp-cc cubic] [--read-hold-ms 0] [--both-ways] [--out FILE]
 
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -24,6 +24,8 @@ const { values } = parseArgs({
     'tcp-cc': { type: 'string', default: 'cubic' },
     /** receivers stop reading this long after a short read, as the agents' read batching */
     'read-hold-ms': { type: 'string', default: '0' },
+    /** every connection carries data both ways (each end uploads to the other), as in a swarm */
+    'both-ways': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -34,6 +36,7 @@ const ORIGIN_FLOWS = Number(values['origin-flows']);
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values['warmup-seconds']);
 const HOLD_MS = Number(values['read-hold-ms']);
+const BOTH_WAYS = values['both-ways'] ?? false;
 const PORT = 7000;
 const log = (text: string) => console.log(`[tcp-mesh] ${text}`);
 
@@ -41,7 +44,7 @@ const log = (text: string) => console.log(`[tcp-mesh] ${text}`);
 // kept full from a 1 MiB buffer (Nagle off, as the agents' sockets).
 const HOST_SCRIPT = `
 const net = require('node:net');
-const [self, port, holdMs, ...targets] = process.argv.slice(1);
+const [self, port, holdMs, both, origin, ...targets] = process.argv.slice(1);
 // As the agents' read batching: after a short read the socket stops reading for holdMs.
 const hold = (s) => (chunk) => {
   if (Number(holdMs) > 0 && chunk.length < 32768 && s._handle && s._handle.reading) {
@@ -49,15 +52,26 @@ const hold = (s) => (chunk) => {
     setTimeout(() => { if (s._handle && s._handle.reading) s._handle.readStart(); }, Number(holdMs));
   }
 };
-net.createServer((s) => { s.on('data', hold(s)); s.on('error', () => {}); }).listen(Number(port), self);
 const buf = Buffer.alloc(1 << 20, 7);
+const fill = (c) => {
+  const pump = () => { while (c.write(buf)); };
+  c.on('drain', pump);
+  return pump;
+};
+// both = 1: the accepting end sends too, so every connection between clients carries data both
+// ways, as a BitTorrent connection between two peers that each upload to the other.
+net.createServer((s) => {
+  s.setNoDelay(true);
+  s.on('data', hold(s));
+  s.on('error', () => {});
+  if (both === '1' && s.remoteAddress !== origin) fill(s)(); // the origin only uploads
+}).listen(Number(port), self);
 setTimeout(() => {
   for (const t of targets) {
     const c = net.connect({ host: t, port: Number(port), localAddress: self });
     c.setNoDelay(true);
-    const pump = () => { while (c.write(buf)); };
-    c.on('connect', pump);
-    c.on('drain', pump);
+    c.on('data', hold(c));
+    c.on('connect', fill(c));
     c.on('error', () => {});
   }
 }, 1000);
@@ -65,6 +79,7 @@ setTimeout(() => {
 
 function startHost(i: number, targets: number[]): ResultPromise {
   const args = ['netns', 'exec', nsOf(i), 'node', '-e', HOST_SCRIPT, ipOf(i), String(PORT), String(HOLD_MS)];
+  args.push(BOTH_WAYS ? '1' : '0', ipOf(0));
   return execa('ip', [...args, ...targets.map(ipOf)], { reject: false });
 }
 
