@@ -6,7 +6,7 @@
 // best use on these links, the reference for the swarm rounds' "links busy" figures.
 //
 //   sudo pnpm exec tsx test/bench/swarm/tcp-mesh.ts [--n 16] [--k 1,2,5,9] [--rate-mbit 50] \
-//       [--origin-flows 8] [--seconds 30] [--tcp-cc cubic] [--read-hold-ms 0] [--both-ways] [--out FILE]
+//       [--origin-flows 8] [--seconds 30] [--tcp-cc cubic] [--read-hold-ms 0] [--both-ways] [--write-bytes N] [--out FILE]
 
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -26,6 +26,8 @@ const { values } = parseArgs({
     'read-hold-ms': { type: 'string', default: '0' },
     /** every connection carries data both ways (each end uploads to the other), as in a swarm */
     'both-ways': { type: 'boolean', default: false },
+    /** bytes per socket write (16397: one block message, as an agent answering requests) */
+    'write-bytes': { type: 'string', default: String(1 << 20) },
     out: { type: 'string' },
   },
 });
@@ -37,14 +39,15 @@ const SECONDS = Number(values.seconds);
 const WARMUP = Number(values['warmup-seconds']);
 const HOLD_MS = Number(values['read-hold-ms']);
 const BOTH_WAYS = values['both-ways'] ?? false;
+const WRITE_BYTES = Number(values['write-bytes']);
 const PORT = 7000;
 const log = (text: string) => console.log(`[tcp-mesh] ${text}`);
 
 // One process per host: a server that discards what it reads, and one connection per target
-// kept full from a 1 MiB buffer (Nagle off, as the agents' sockets).
+// kept full with writes of `--write-bytes` (1 MiB; Nagle off, as the agents' sockets).
 const HOST_SCRIPT = `
 const net = require('node:net');
-const [self, port, holdMs, both, origin, ...targets] = process.argv.slice(1);
+const [self, port, holdMs, both, origin, writeBytes, ...targets] = process.argv.slice(1);
 // As the agents' read batching: after a short read the socket stops reading for holdMs.
 const hold = (s) => (chunk) => {
   if (Number(holdMs) > 0 && chunk.length < 32768 && s._handle && s._handle.reading) {
@@ -52,7 +55,7 @@ const hold = (s) => (chunk) => {
     setTimeout(() => { if (s._handle && s._handle.reading) s._handle.readStart(); }, Number(holdMs));
   }
 };
-const buf = Buffer.alloc(1 << 20, 7);
+const buf = Buffer.alloc(Number(writeBytes), 7);
 const fill = (c) => {
   const pump = () => { while (c.write(buf)); };
   c.on('drain', pump);
@@ -79,7 +82,7 @@ setTimeout(() => {
 
 function startHost(i: number, targets: number[]): ResultPromise {
   const args = ['netns', 'exec', nsOf(i), 'node', '-e', HOST_SCRIPT, ipOf(i), String(PORT), String(HOLD_MS)];
-  args.push(BOTH_WAYS ? '1' : '0', ipOf(0));
+  args.push(BOTH_WAYS ? '1' : '0', ipOf(0), String(WRITE_BYTES));
   return execa('ip', [...args, ...targets.map(ipOf)], { reject: false });
 }
 
