@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebTorrent from 'webtorrent';
 import type { Torrent, Wire } from 'webtorrent';
-import { defaultTransferConfig, TransferEngine } from '../src/transfer/engine.js';
+import { defaultTransferConfig, type TransferConfig, TransferEngine } from '../src/transfer/engine.js';
 import { limitRequestPipeline } from '../src/transfer/request-pipeline.js';
 import {
   DEFAULT_MAX_BUFFERED_BYTES,
@@ -178,6 +178,20 @@ describe('writeSocketsDirectly', () => {
  * The transfer engine seeding a copy of `data` from `dir/NAME` (tracker, PEX, DHT and web seed
  * off), with the .torrent a webtorrent client made of it (`pieceLength` when given).
  */
+/** An engine that only seeds, on 127.0.0.1, found by nobody but the test's peers. */
+function loopbackSeedConfig(extra: Partial<TransferConfig> = {}): TransferConfig {
+  return {
+    ...defaultTransferConfig,
+    torrentPort: 0,
+    listenAddress: '127.0.0.1',
+    tracker: false,
+    pex: false,
+    dht: { enabled: false, bootstrap: [], port: 0 },
+    webSeed: { enabled: false, delaySeconds: 0, noPeerGraceSeconds: 0 },
+    ...extra,
+  };
+}
+
 async function seedingEngine(name: string, pieceLength?: number) {
   const seedDir = join(dir, name);
   await mkdir(seedDir, { recursive: true });
@@ -189,15 +203,7 @@ async function seedingEngine(name: string, pieceLength?: number) {
       resolve((t as unknown as { torrentFile: Uint8Array }).torrentFile),
     );
   });
-  const engine = await TransferEngine.start({
-    ...defaultTransferConfig,
-    torrentPort: 0,
-    listenAddress: '127.0.0.1',
-    tracker: false,
-    pex: false,
-    dht: { enabled: false, bootstrap: [], port: 0 },
-    webSeed: { enabled: false, delaySeconds: 0, noPeerGraceSeconds: 0 },
-  });
+  const engine = await TransferEngine.start(loopbackSeedConfig());
   try {
     await engine.seed(torrentFile, seedDir);
   } catch (error) {
@@ -434,16 +440,9 @@ describe('the engine, a peer that stops reading', () => {
     await writeFile(join(big, 'big.img'), randomBytes(BIG));
     const { torrentFile } = await seeder(() => {}, 0, join(big, 'big.img'));
     const mostFor = async (sendBufferBytes?: number): Promise<number> => {
-      const engine = await TransferEngine.start({
-        ...defaultTransferConfig,
-        torrentPort: 0,
-        listenAddress: '127.0.0.1',
-        tracker: false,
-        pex: false,
-        dht: { enabled: false, bootstrap: [], port: 0 },
-        webSeed: { enabled: false, delaySeconds: 0, noPeerGraceSeconds: 0 },
-        ...(sendBufferBytes ? { sendBufferBytes } : {}),
-      });
+      const engine = await TransferEngine.start(
+        loopbackSeedConfig(sendBufferBytes ? { sendBufferBytes } : {}),
+      );
       try {
         await engine.seed(torrentFile, big);
         const seeding = (engine as unknown as { client: { torrents: Torrent[] } }).client.torrents[0];
