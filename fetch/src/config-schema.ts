@@ -102,6 +102,6 @@ export const transferConfigSchema = z.strictObject({
     .number()
     .int()
     .min(16 * 1024)
-    .max(64 * 1024 * 1024)
-    .default(1024 * 1024),
+    .max(64 * MiB)
+    .default(1 * MiB),
 });

@@ -2,11 +2,11 @@
 // the start, so agents can find the seeder and each other only through the site's DHT node
 // (their configured bootstrap, never a public router). Every agent installs the image.
 
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { sha256File } from '@trustswarm/fetch';
 import DHT from 'bittorrent-dht';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../bench/harness.js';
 import { buildAgent } from './helpers/build.js';
 import {
   closeSwarm,
@@ -20,16 +20,6 @@ import {
 let dir: string;
 let siteNode: DHT;
 const procs: FetchProcess[] = [];
-
-/** A loopback port nothing listens on: the tracker is down for the whole test. */
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return `http://127.0.0.1:${address.port}/announce`;
-}
 
 beforeAll(async () => {
   await buildAgent();
@@ -45,7 +35,8 @@ afterAll(async () => {
 
 describe('tracker down', () => {
   it('agents find the seeder and each other through the site DHT node and install the image', async () => {
-    const deadTracker = await closedPortUrl();
+    // a loopback port nothing listens on: the tracker is down for the whole test
+    const deadTracker = `http://127.0.0.1:${await freePort()}/announce`;
     const artifact = await makeArtifact(join(dir, 'origin'), {
       fileName: 'image.qcow2',
       sizeBytes: 8 * 1024 * 1024,

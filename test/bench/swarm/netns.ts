@@ -149,18 +149,22 @@ export async function linkCounters(i: number): Promise<LinkCounters> {
     qdiscStats(hub, `p${i}`),
     execa('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'], { reject: false }),
   ]);
-  const tcp = String(snmp.stdout)
-    .split('\n')
-    .filter((l) => l.startsWith('Tcp:'));
-  const names = (tcp[0] ?? '').split(/\s+/);
-  const values = (tcp[1] ?? '').split(/\s+/).map(Number);
-  const field = (name: string) => values[names.indexOf(name)] ?? 0;
+  const tcp = tcpSegments(String(snmp.stdout));
   return {
     upBytes: up.bytes,
     upDrops: up.drops,
     downBytes: down.bytes,
     downDrops: down.drops,
-    tcpOutSegs: field('OutSegs'),
-    tcpRetransSegs: field('RetransSegs'),
+    tcpOutSegs: tcp.outSegs,
+    tcpRetransSegs: tcp.retransSegs,
   };
+}
+
+/** TCP segments sent and retransmitted, from the text of a namespace's /proc/net/snmp. */
+export function tcpSegments(snmp: string): { outSegs: number; retransSegs: number } {
+  const tcp = snmp.split('\n').filter((l) => l.startsWith('Tcp:'));
+  const names = (tcp[0] ?? '').split(/\s+/);
+  const values = (tcp[1] ?? '').split(/\s+/).map(Number);
+  const field = (name: string) => values[names.indexOf(name)] ?? 0;
+  return { outSegs: field('OutSegs'), retransSegs: field('RetransSegs') };
 }

@@ -11,7 +11,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { execa, type ResultPromise } from 'execa';
-import { createTopology, ipOf, nsOf, removeStale } from './netns.js';
+import { createTopology, ipOf, nsOf, removeStale, tcpSegments } from './netns.js';
 
 const { values } = parseArgs({
   options: {
@@ -116,16 +116,7 @@ async function readCounters(hosts: number[]): Promise<{ at: number; hosts: HostC
           .split(':')[1]
           ?.trim()
           .split(/\s+/);
-        const tcp = lines.filter((l) => l.startsWith('Tcp:'));
-        const names = (tcp[0] ?? '').split(/\s+/);
-        const values = (tcp[1] ?? '').split(/\s+/).map(Number);
-        const field = (name: string) => values[names.indexOf(name)] ?? 0;
-        return {
-          rx: Number(dev?.[0] ?? 0),
-          tx: Number(dev?.[8] ?? 0),
-          outSegs: field('OutSegs'),
-          retransSegs: field('RetransSegs'),
-        };
+        return { rx: Number(dev?.[0] ?? 0), tx: Number(dev?.[8] ?? 0), ...tcpSegments(text) };
       }),
   };
 }
