@@ -174,10 +174,6 @@ describe('writeSocketsDirectly', () => {
   }, 30_000);
 });
 
-/**
- * The transfer engine seeding a copy of `data` from `dir/NAME` (tracker, PEX, DHT and web seed
- * off), with the .torrent a webtorrent client made of it (`pieceLength` when given).
- */
 /** An engine that only seeds, on 127.0.0.1, found by nobody but the test's peers. */
 function loopbackSeedConfig(extra: Partial<TransferConfig> = {}): TransferConfig {
   return {
@@ -192,6 +188,10 @@ function loopbackSeedConfig(extra: Partial<TransferConfig> = {}): TransferConfig
   };
 }
 
+/**
+ * The transfer engine seeding a copy of `data` from `dir/NAME` (tracker, PEX, DHT and web seed
+ * off), with the .torrent a webtorrent client made of it (`pieceLength` when given).
+ */
 async function seedingEngine(name: string, pieceLength?: number) {
   const seedDir = join(dir, name);
   await mkdir(seedDir, { recursive: true });

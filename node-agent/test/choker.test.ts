@@ -65,11 +65,11 @@ describe('cooperative choker', () => {
       await peers[0]?.until(() => peers.some((p) => p.unchoked));
       const idle = peers.find((p) => p.unchoked) as RawPeer;
       const busy = peers.find((p) => p !== idle) as RawPeer;
-      // The idle peer never requests: it loses the one slot well within the 6 s hold.
+      // The idle peer never requests: it loses the one slot well within the 20 s hold.
       await busy.until(() => busy.unchoked, 5_000);
       expect(idle.unchoked).toBe(false);
       expect(idle.chokedAt - idle.unchokedAt).toBeLessThan(4_000);
-      // The busy peer keeps asking for blocks and keeps the slot for the whole hold.
+      // The busy peer keeps asking for blocks and keeps the slot (5 s of its 20 s hold).
       let block = 0;
       asking = setInterval(() => {
         // the test artifact's pieces are 256 KiB: 16 blocks each

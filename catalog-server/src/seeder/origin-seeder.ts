@@ -79,6 +79,14 @@ export class OriginSeeder {
         this.set(engine.stats().reduce((sum, t) => sum + t.uploadedBytes, 0));
       },
     });
+    new Gauge({
+      name: 'tsw_catalog_seeder_repeat_bytes',
+      help: 'Of the seeder uploaded bytes, those repeating blocks it had already sent to some peer',
+      registers: [deps.metrics.registry],
+      collect() {
+        this.set(engine.stats().reduce((sum, t) => sum + t.repeatUploadBytes, 0));
+      },
+    });
     await seeder.scan();
     seeder.timer = setInterval(() => void seeder.scan(), s.scanIntervalSeconds * 1000);
     seeder.timer.unref();

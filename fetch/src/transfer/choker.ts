@@ -10,11 +10,17 @@
 // that hold the fewest pieces (they need the most and, holding little, are asked for little,
 // so their upload capacity is idle), ties to the peer that waited longest. A peer keeps its
 // slot for at least `holdMs` so that it can finish the pieces it started, unless it leaves
-// the slot idle: a peer that has asked for nothing for `idleMs` (interested means "you have a
-// piece I lack", not "I will ask you now": its other peers may already be sending it every
+// the slot idle: a peer that has asked for nothing for `idleMs` (interested means "you have
+// a piece I lack", not "I will ask you now": its other peers may already be sending it every
 // such piece) loses the slot to one that may use it, and waits behind the others for a
 // while. The swarm benchmark's timeline showed a third of the unchoked, interested wires
 // with no request in flight while the uploaders' links ran at 60 % of their rate.
+//
+// The hold is 20 s. At 6 s the 16-agent swarm benchmark took 1.46–1.50 × S/B; at 20 s (or
+// 60) 1.39–1.41 ×, with its links 2–4 points busier; with the agents at 20 s and the origin
+// at 6 s, 1.48 × again (test/README, "Session 13"). The origin shows each agent one 4 MiB
+// piece at a time and serves 8 at ~6 Mbit/s each, ~5.6 s a piece, so a 6 s hold choked
+// agents in the middle of a piece only they had been shown.
 // The cap on unchoked peers itself stays in peer-limits.ts.
 
 import type { Torrent, Wire } from 'webtorrent';
@@ -31,7 +37,7 @@ export interface ChokerOptions {
   idlePenaltyMs: number;
 }
 
-export const defaultChokerTiming = { intervalMs: 1000, holdMs: 6000, idleMs: 1500, idlePenaltyMs: 5000 };
+export const defaultChokerTiming = { intervalMs: 1000, holdMs: 20_000, idleMs: 1500, idlePenaltyMs: 5000 };
 
 /** Replaces webtorrent's rechoke on this torrent; stops with the torrent. */
 export function cooperativeChoker(torrent: Torrent, options: ChokerOptions): void {

@@ -16,6 +16,7 @@ import { type PeerStats, peerStats } from './peer-stats.js';
 import { linearRarestFirst } from './piece-picker.js';
 import { BlockFile, writeBlocksToFile } from './piece-verify.js';
 import { defaultReadBatching, ReadBatcher } from './read-batching.js';
+import { countRepeatUploads, type UploadRepeats } from './repeat-uploads.js';
 import { limitRequestPipeline } from './request-pipeline.js';
 import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
 import { readSocketsDirectly } from './socket-input.js';
@@ -94,6 +95,8 @@ export interface TransferStats extends PeerLimitCounters {
   conns: number;
   unchoked: number;
   webSeedUsed: boolean;
+  /** seeding: uploaded block bytes that repeat blocks already sent to some peer (repeat-uploads.ts) */
+  repeatUploadBytes: number;
   /** one line per connected peer: who it is, what it holds, who chokes whom, rates */
   peers: PeerStats[];
 }
@@ -102,6 +105,7 @@ interface Active {
   torrent: Torrent;
   state: 'downloading' | 'seeding';
   counters: PeerLimitCounters;
+  repeats?: UploadRepeats;
   webSeedUsed: boolean;
   stop: () => Promise<void>;
 }
@@ -328,7 +332,9 @@ export class TransferEngine {
     await this.close(info.infoHash);
     const torrent = this.addTorrent(torrentFile, { path: dir, skipVerify: true });
     if (options.superSeed) superSeed(torrent, options.superSeed);
-    this.track(torrent, info.infoHash, 'seeding');
+    const repeats = countRepeatUploads(torrent);
+    const entry = this.track(torrent, info.infoHash, 'seeding');
+    entry.repeats = repeats;
     torrent.on('error', (err: unknown) => this.events.onWarning?.(info.infoHash, errorMessage(err)));
     return info;
   }
@@ -357,6 +363,7 @@ export class TransferEngine {
       conns: a.torrent.wires ? countConns(a.torrent) : 0,
       unchoked: a.torrent.wires ? countUnchoked(a.torrent) : 0,
       webSeedUsed: a.webSeedUsed,
+      repeatUploadBytes: a.repeats?.repeatBytes ?? 0,
       peers: a.torrent.wires ? peerStats(a.torrent) : [],
       ...a.counters,
     }));

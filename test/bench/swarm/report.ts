@@ -17,6 +17,8 @@ export interface RoundResult {
   computed?: boolean;
   /** bytes that left the origin, in copies of the image */
   originCopies?: number;
+  /** of the origin's seeder bytes, those repeating blocks it had sent before (× S) */
+  originRepeats?: number;
   /** what the links carried during the round (netns.ts linkCounters) */
   network?: NetworkUse;
   /** where the machine's CPU went from the start signal to the last completion */

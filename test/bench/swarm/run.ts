@@ -181,7 +181,7 @@ async function inner(): Promise<void> {
         await mkdir(roundDir, { recursive: true });
         const load = loadavg()[0]?.toFixed(1);
         log(`${method}, N = ${n} (load ${load})`);
-        const originBefore = await originBytes(site);
+        const originBefore = await originCounters(site);
         const hosts = Array.from({ length: n }, (_, k) => k + 1);
         const linksBefore = await Promise.all(hosts.map(linkCounters));
         const roundStart = nowSeconds();
@@ -200,8 +200,11 @@ async function inner(): Promise<void> {
           Math.max(...result.completions, 0) || nowSeconds() - roundStart,
         );
         // What left the origin (seeder + web seed) per image delivered: 1.0 is ideal.
-        if (method !== 'http') result.originCopies = (await originBytes(site)) - originBefore;
-        else result.originCopies = n * SIZE_MIB * 1024 * 1024;
+        const originAfter = await originCounters(site);
+        if (method !== 'http') {
+          result.originCopies = originAfter.sent - originBefore.sent;
+          result.originRepeats = (originAfter.repeats - originBefore.repeats) / (SIZE_MIB * 1024 * 1024);
+        } else result.originCopies = n * SIZE_MIB * 1024 * 1024;
         result.originCopies /= SIZE_MIB * 1024 * 1024;
         const s = summarize(result, BOUND_S);
         const net = result.network;
@@ -209,7 +212,7 @@ async function inner(): Promise<void> {
           `  links: upload ${(net.uploadBusy * 100).toFixed(0)} %, download ${(net.downloadBusy * 100).toFixed(0)} % busy until the last client finished; ${(net.retransmitted * 100).toFixed(1)} % of TCP segments retransmitted, ${net.drops} packets dropped`,
         );
         log(
-          `  origin sent ${result.originCopies.toFixed(2)} × S;  p50 ${s.p50.toFixed(2)} s  p99 ${s.p99.toFixed(2)} s  max ${s.max.toFixed(2)} s  p99/(S/B) ${s.p99OverBound.toFixed(2)}${result.failed ? `  FAILED ${result.failed}` : ''}`,
+          `  origin sent ${result.originCopies.toFixed(2)} × S${result.originRepeats !== undefined ? ` (blocks sent before: ${result.originRepeats.toFixed(2)} × S)` : ''};  p50 ${s.p50.toFixed(2)} s  p99 ${s.p99.toFixed(2)} s  max ${s.max.toFixed(2)} s  p99/(S/B) ${s.p99OverBound.toFixed(2)}${result.failed ? `  FAILED ${result.failed}` : ''}`,
         );
         if (result.cpu) log(`  ${describeCpu(result.cpu, n * SIZE_MIB * 1024 * 1024)}`);
         rounds.push(result);
@@ -246,15 +249,20 @@ async function inner(): Promise<void> {
   }
 }
 
-/** Bytes the catalog server sent as origin so far: BitTorrent seeder plus web seed. */
-async function originBytes(site: Site): Promise<number> {
+/**
+ * Bytes the catalog server sent as origin so far (BitTorrent seeder plus web seed) and, of the
+ * seeder's, those repeating blocks it had already sent to some agent.
+ */
+async function originCounters(site: Site): Promise<{ sent: number; repeats: number }> {
   const text = await (await fetch(`${site.server.url}/metrics`)).text();
-  let sum = 0;
-  for (const name of ['tsw_catalog_seeder_uploaded_bytes', 'tsw_catalog_origin_bytes_total']) {
+  const metric = (name: string): number => {
     const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-    sum += m ? Number(m[1]) : 0;
-  }
-  return sum;
+    return m ? Number(m[1]) : 0;
+  };
+  return {
+    sent: metric('tsw_catalog_seeder_uploaded_bytes') + metric('tsw_catalog_origin_bytes_total'),
+    repeats: metric('tsw_catalog_seeder_repeat_bytes'),
+  };
 }
 
 /** Runs a client's command inside host i's namespace, at the clients' niceness (--client-nice). */
@@ -450,6 +458,8 @@ async function trustswarmRound(site: Site, n: number, roundDir: string): Promise
 interface TimelineSample {
   t: number;
   originBytes: number;
+  /** of those, the seeder's bytes repeating blocks it had sent before */
+  originRepeatBytes: number;
   /** the machine's busy CPU seconds so far (all cores) */
   cpuBusy: number;
   cpuTotal: number;
@@ -474,7 +484,7 @@ function sampleTimeline(site: Site, sockets: string[], start: number) {
   const loop = (async () => {
     while (running) {
       const [originSent, statuses, cpu] = await Promise.all([
-        originBytes(site).catch(() => Number.NaN),
+        originCounters(site).catch(() => ({ sent: Number.NaN, repeats: Number.NaN })),
         Promise.all(
           sockets.map(async (s) => {
             const asked = performance.now();
@@ -486,7 +496,8 @@ function sampleTimeline(site: Site, sockets: string[], start: number) {
       ]);
       samples.push({
         t: Number((nowSeconds() - start).toFixed(2)),
-        originBytes: originSent,
+        originBytes: originSent.sent,
+        originRepeatBytes: originSent.repeats,
         cpuBusy: cpu.busy,
         cpuTotal: cpu.total,
         statusMs: statuses.map((r) => Math.round(r.ms)),
@@ -571,9 +582,10 @@ function logTimeline(samples: TimelineSample[]): void {
     const active = s.agents.filter((a): a is NonNullable<typeof a> => a !== null);
     const mean = (k: number) => active.reduce((sum, a) => sum + (a[k] ?? 0), 0) / Math.max(1, active.length);
     const originRate = last ? (s.originBytes - last.originBytes) / (s.t - last.t) : 0;
+    const repeatRate = last ? (s.originRepeatBytes - last.originRepeatBytes) / (s.t - last.t) : 0;
     const cpu = last ? (100 * (s.cpuBusy - last.cpuBusy)) / Math.max(0.01, s.cpuTotal - last.cpuTotal) : 0;
     log(
-      `  t=${s.t.toFixed(0).padStart(4)} s origin ${mbit(originRate)} Mbit/s; agents: ${active.length} active, progress ${(mean(0) * 100).toFixed(0)}%, down ${mbit(mean(1))}, up ${mbit(mean(2))} Mbit/s, conns ${mean(4).toFixed(1)}, unchoked ${mean(5).toFixed(1)}; CPU ${cpu.toFixed(0)} % busy; status answered in ${percentile(
+      `  t=${s.t.toFixed(0).padStart(4)} s origin ${mbit(originRate)} Mbit/s (repeats ${mbit(repeatRate)}); agents: ${active.length} active, progress ${(mean(0) * 100).toFixed(0)}%, down ${mbit(mean(1))}, up ${mbit(mean(2))} Mbit/s, conns ${mean(4).toFixed(1)}, unchoked ${mean(5).toFixed(1)}; CPU ${cpu.toFixed(0)} % busy; status answered in ${percentile(
         [...s.statusMs].sort((a, b) => a - b),
         50,
       ).toFixed(0)}/${Math.max(0, ...s.statusMs)} ms (median/max)`,
