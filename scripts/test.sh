@@ -14,8 +14,12 @@ status=0
 # A plain closing line that any CI reads: "N passed, N failed".
 node -e '
   const r = JSON.parse(require("fs").readFileSync("test-results/vitest.json", "utf8"));
-  // A file whose setup failed counts as failed even when none of its tests ran.
-  const failed = r.numFailedTests + r.numFailedTestSuites;
+  // A file whose setup failed counts once even when none of its tests ran; describe blocks
+  // around a failed test do not count again (numFailedTestSuites would).
+  const failedFiles = r.testResults.filter(
+    (f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed"),
+  ).length;
+  const failed = r.numFailedTests + failedFiles;
   console.log(`${r.numPassedTests} passed, ${failed} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
 ' || true
 exit $status

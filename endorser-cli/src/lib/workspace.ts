@@ -2,11 +2,12 @@
 // bytes that get signed; every change raises the version and archives the previous
 // version (with its signatures) under history/<version>/ so `diff` and audits can see it.
 
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Catalog, parseCatalog, serializeDocument, TrustError } from '@trustswarm/policy';
 import { writeFileAtomicSync } from './atomic.js';
 import { CliError, fsError } from './errors.js';
+import { acquireFileLock } from './file-lock.js';
 
 export interface ArtifactSource {
   path: string;
@@ -24,19 +25,6 @@ export function isoSeconds(date: Date): string {
 }
 
 const LOCK_WAIT_MS = 15_000;
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class Workspace {
   private lockDepth = 0;
@@ -62,32 +50,17 @@ export class Workspace {
       }
     }
     mkdirSync(this.dir, { recursive: true });
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    for (;;) {
-      try {
-        writeFileSync(this.lockPath, String(process.pid), { flag: 'wx' });
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, this.lockPath);
-        const holder = Number(readFileSync(this.lockPath, 'utf8').trim() || '0');
-        if (holder > 0 && !processAlive(holder)) {
-          rmSync(this.lockPath, { force: true });
-          continue;
-        }
-        if (Date.now() > deadline)
-          throw new CliError(
-            'WORKSPACE_INVALID',
-            `${this.dir} is busy: another tsw-endorse (pid ${holder}) holds ${this.lockPath}`,
-          );
-        sleepSync(100);
-      }
-    }
+    const release = acquireFileLock(
+      this.lockPath,
+      LOCK_WAIT_MS,
+      (pid) => `${this.dir} is busy: another tsw-endorse (pid ${pid}) holds ${this.lockPath}`,
+    );
     this.lockDepth = 1;
     try {
       return fn();
     } finally {
       this.lockDepth = 0;
-      rmSync(this.lockPath, { force: true });
+      release();
     }
   }
 
