@@ -48,6 +48,8 @@ export const transferConfigSchema = z.strictObject({
   listenAddress: z.union([z.literal(''), z.ipv4(), z.ipv6()]).default(''),
   maxConnsPerTorrent: z.number().int().min(1).default(10),
   uploadSlots: z.number().int().min(1).default(5),
+  /** most peers feeding a download at once (source-limits.ts); unset: uploadSlots + 1; 0: no cap */
+  maxSources: z.number().int().min(0).optional(),
   uploadLimitBytesPerSecond: z.number().int().nonnegative().default(0),
   downloadLimitBytesPerSecond: z.number().int().nonnegative().default(0),
   tracker: z.boolean().default(true),

@@ -21,6 +21,7 @@ import { limitRequestPipeline } from './request-pipeline.js';
 import { loadBitfield, persistBitfield, RESUME_FILE } from './resume.js';
 import { readSocketsDirectly } from './socket-input.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, writeSocketsDirectly } from './socket-output.js';
+import { limitSources, type SourceLimitCounters } from './source-limits.js';
 import { type SuperSeedOptions, superSeed } from './super-seed.js';
 import { readTorrentInfo, type TorrentInfo } from './torrent-file.js';
 import { deferWebSeeds } from './web-seed.js';
@@ -33,6 +34,9 @@ export interface TransferConfig {
   listenAddress?: string;
   maxConnsPerTorrent: number;
   uploadSlots: number;
+  /** most peers feeding a download at once, more are told `not interested` (source-limits.ts);
+   * unset: uploadSlots + 1; 0: no cap */
+  maxSources?: number;
   /** bytes per second; 0 means unlimited */
   uploadLimitBytesPerSecond: number;
   downloadLimitBytesPerSecond: number;
@@ -97,6 +101,8 @@ export interface TransferStats extends PeerLimitCounters {
   webSeedUsed: boolean;
   /** seeding: uploaded block bytes that repeat blocks already sent to some peer (repeat-uploads.ts) */
   repeatUploadBytes: number;
+  /** downloading: peers told `not interested` because enough others fed us (source-limits.ts) */
+  declinedSources: number;
   /** one line per connected peer: who it is, what it holds, who chokes whom, rates */
   peers: PeerStats[];
 }
@@ -106,6 +112,7 @@ interface Active {
   state: 'downloading' | 'seeding';
   counters: PeerLimitCounters;
   repeats?: UploadRepeats;
+  sources?: SourceLimitCounters;
   webSeedUsed: boolean;
   stop: () => Promise<void>;
 }
@@ -364,6 +371,7 @@ export class TransferEngine {
       unchoked: a.torrent.wires ? countUnchoked(a.torrent) : 0,
       webSeedUsed: a.webSeedUsed,
       repeatUploadBytes: a.repeats?.repeatBytes ?? 0,
+      declinedSources: a.sources?.declinedSources ?? 0,
       peers: a.torrent.wires ? peerStats(a.torrent) : [],
       ...a.counters,
     }));
@@ -465,7 +473,13 @@ export class TransferEngine {
     if (this.config.choker !== 'tit-for-tat') {
       cooperativeChoker(torrent, { uploadSlots: this.config.uploadSlots, ...defaultChokerTiming });
     }
-    const entry: Active = { torrent, state, counters, webSeedUsed: false, stop: async () => {} };
+    // Each agent is fed by uploadSlots peers on average; one more leaves room for the origin.
+    const maxSources = this.config.maxSources ?? this.config.uploadSlots + 1;
+    const sources =
+      state === 'downloading' && maxSources > 0
+        ? limitSources(torrent, { maxSources, intervalMs: 1000 })
+        : undefined;
+    const entry: Active = { torrent, state, counters, sources, webSeedUsed: false, stop: async () => {} };
     this.active.set(infoHash, entry);
     return entry;
   }

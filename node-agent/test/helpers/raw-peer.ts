@@ -19,6 +19,11 @@ export class RawPeer {
   unchokedAt = 0;
   /** blocks received (message 7, PIECE) */
   blocks = 0;
+  /** whether the other side says it wants to download from us (INTERESTED / NOT INTERESTED) */
+  wanted = false;
+  /** how often the other side said INTERESTED, and NOT INTERESTED */
+  interestedCount = 0;
+  notInterestedCount = 0;
   private readonly reader = new MessageReader(
     () => true,
     (id, payload) => this.onMessage(id, payload),
@@ -45,6 +50,19 @@ export class RawPeer {
   /** Says we have no piece, as most clients do (message 5, BITFIELD, all zero). */
   emptyBitfield(pieceCount: number): void {
     this.socket.write(bitfield(pieceCount, () => false));
+  }
+
+  /** Says which pieces we hold (message 5, BITFIELD). */
+  bitfield(pieceCount: number, has: (index: number) => boolean): void {
+    this.socket.write(bitfield(pieceCount, has));
+  }
+
+  /** Lets the other side download from us (message 1, UNCHOKE), or stops it (message 0, CHOKE). */
+  unchoke(): void {
+    this.socket.write(message(1));
+  }
+  choke(): void {
+    this.socket.write(message(0));
   }
 
   /** Says we want to download (message 2, INTERESTED). */
@@ -85,6 +103,14 @@ export class RawPeer {
     if (id === 1) {
       this.unchoked = this.everUnchoked = true;
       this.unchokedAt = Date.now();
+    }
+    if (id === 2) {
+      this.wanted = true;
+      this.interestedCount += 1;
+    }
+    if (id === 3) {
+      this.wanted = false;
+      this.notInterestedCount += 1;
     }
     if (id === 7) this.blocks += 1;
     if (id === 4) this.shown.add(payload.readUInt32BE(0));
