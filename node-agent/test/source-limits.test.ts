@@ -5,10 +5,17 @@
 // pieces and unchoke but never send a block, so the counts stay still while the test looks.
 
 import { join } from 'node:path';
-import { defaultTransferConfig, TransferEngine } from '@trustswarm/fetch';
+import { TransferEngine } from '@trustswarm/fetch';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RawPeer } from './helpers/raw-peer.js';
-import { type Artifact, closeSwarm, makeArtifact, openSwarm, type Tracker } from './helpers/swarm.js';
+import {
+  type Artifact,
+  closeSwarm,
+  loopbackTransferConfig,
+  makeArtifact,
+  openSwarm,
+  type Tracker,
+} from './helpers/swarm.js';
 
 const PIECE = 32 * 1024;
 const PIECES = 8;
@@ -37,16 +44,9 @@ async function downloadFrom(name: string, maxSources: number, holdings: Array<(i
     announce: [tracker.announceUrl],
     pieceLengthBytes: PIECE,
   });
-  const started = await TransferEngine.start({
-    ...defaultTransferConfig,
-    torrentPort: 0,
-    listenAddress: '127.0.0.1',
-    tracker: false,
-    pex: false,
-    dht: { enabled: false, bootstrap: [], port: 0 },
-    webSeed: { ...defaultTransferConfig.webSeed, enabled: false },
-    maxSources,
-  });
+  const started = await TransferEngine.start(
+    loopbackTransferConfig({ tracker: false, pex: false, maxSources }),
+  );
   engine = started;
   // never completes: the peers send no block; afterEach destroys the engine
   void started

@@ -211,6 +211,18 @@ export async function closeSwarm(
   if (swarm.dir) await rm(swarm.dir, { recursive: true, force: true });
 }
 
+/** Transfer settings for an in-process engine on 127.0.0.1, any port, no DHT, no web seed. */
+export function loopbackTransferConfig(config: Partial<TransferConfig> = {}): TransferConfig {
+  return {
+    ...defaultTransferConfig,
+    torrentPort: 0,
+    listenAddress: '127.0.0.1',
+    dht: { ...defaultTransferConfig.dht, enabled: false, port: 0 },
+    webSeed: { ...defaultTransferConfig.webSeed, enabled: false },
+    ...config,
+  };
+}
+
 /**
  * An in-process engine seeding `artifact` as the catalog server's origin does (no DHT, no web
  * seed, any port); `config` overrides the transfer settings. The caller destroys it.
@@ -220,14 +232,7 @@ export async function startSeedingEngine(
   config: Partial<TransferConfig> = {},
   seed: { superSeed?: SuperSeedOptions } = {},
 ): Promise<TransferEngine> {
-  const engine = await TransferEngine.start({
-    ...defaultTransferConfig,
-    torrentPort: 0,
-    listenAddress: '127.0.0.1',
-    dht: { ...defaultTransferConfig.dht, enabled: false, port: 0 },
-    webSeed: { ...defaultTransferConfig.webSeed, enabled: false },
-    ...config,
-  });
+  const engine = await TransferEngine.start(loopbackTransferConfig(config));
   await engine.seed(artifact.torrentFile, dirname(artifact.path), seed);
   return engine;
 }
