@@ -339,9 +339,7 @@ export class TransferEngine {
     await this.close(info.infoHash);
     const torrent = this.addTorrent(torrentFile, { path: dir, skipVerify: true });
     if (options.superSeed) superSeed(torrent, options.superSeed);
-    const repeats = countRepeatUploads(torrent);
-    const entry = this.track(torrent, info.infoHash, 'seeding');
-    entry.repeats = repeats;
+    this.track(torrent, info.infoHash, 'seeding');
     torrent.on('error', (err: unknown) => this.events.onWarning?.(info.infoHash, errorMessage(err)));
     return info;
   }
@@ -479,7 +477,16 @@ export class TransferEngine {
       state === 'downloading' && maxSources > 0
         ? limitSources(torrent, { maxSources, intervalMs: 1000 })
         : undefined;
-    const entry: Active = { torrent, state, counters, sources, webSeedUsed: false, stop: async () => {} };
+    const repeats = state === 'seeding' ? countRepeatUploads(torrent) : undefined;
+    const entry: Active = {
+      torrent,
+      state,
+      counters,
+      sources,
+      repeats,
+      webSeedUsed: false,
+      stop: async () => {},
+    };
     this.active.set(infoHash, entry);
     return entry;
   }

@@ -44,9 +44,6 @@ export function limitSources(torrent: Torrent, options: SourceLimitOptions): Sou
     wire.once('close', () => declined.delete(wire));
   });
 
-  const needed = (index: number): boolean =>
-    (torrent.pieces as unknown as Array<unknown>)[index] != null && !torrent.bitfield.get(index);
-
   const ask = (wire: Wire): void => {
     declined.delete(wire);
     if (!wire.destroyed) updateInterest(wire);
@@ -62,21 +59,18 @@ export function limitSources(torrent: Torrent, options: SourceLimitOptions): Sou
       return;
     }
     // How many sources offer each piece we still need: a peer that is the only one is kept.
+    const pieces = torrent.pieces as unknown as Array<unknown>;
+    const needed: number[] = [];
+    for (let i = 0; i < pieceCount; i++) if (pieces[i] != null && !torrent.bitfield.get(i)) needed.push(i);
     const offers = new Uint16Array(pieceCount);
     for (const w of sources)
-      for (let i = 0; i < pieceCount; i++)
-        if (w.peerPieces.get(i) && needed(i)) offers[i] = (offers[i] ?? 0) + 1;
-    const onlySource = (w: Wire): boolean => {
-      for (let i = 0; i < pieceCount; i++)
-        if (offers[i] === 1 && w.peerPieces.get(i) && needed(i)) return true;
-      return false;
-    };
+      for (const i of needed) if (w.peerPieces.get(i)) offers[i] = (offers[i] ?? 0) + 1;
+    const onlySource = (w: Wire): boolean => needed.some((i) => offers[i] === 1 && w.peerPieces.get(i));
     let extra = sources.length - options.maxSources;
     for (const w of [...sources].sort((a, b) => downloadSpeed(a) - downloadSpeed(b))) {
       if (extra <= 0) break;
       if (onlySource(w)) continue;
-      for (let i = 0; i < pieceCount; i++)
-        if (w.peerPieces.get(i) && needed(i)) offers[i] = (offers[i] ?? 1) - 1;
+      for (const i of needed) if (w.peerPieces.get(i)) offers[i] = (offers[i] ?? 1) - 1;
       declined.add(w);
       sendUninterested(w);
       counters.declinedSources += 1;

@@ -49,7 +49,7 @@ export class RawPeer {
 
   /** Says we have no piece, as most clients do (message 5, BITFIELD, all zero). */
   emptyBitfield(pieceCount: number): void {
-    this.socket.write(bitfield(pieceCount, () => false));
+    this.bitfield(pieceCount, () => false);
   }
 
   /** Says which pieces we hold (message 5, BITFIELD). */
