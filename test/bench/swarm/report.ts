@@ -146,6 +146,13 @@ function escapeXml(text: string): string {
   );
 }
 
+/**
+ * The share of a link's rate that can be payload: `tbf` counts whole frames, and a full frame
+ * on the benchmark's links (MTU 1500, TCP timestamps on) carries 1448 of its 1514 bytes. No
+ * client can receive S in less than S/B divided by this.
+ */
+export const FRAME_PAYLOAD_SHARE = 1448 / 1514;
+
 export function markdownTable(summaries: Summary[], boundSeconds: number): string {
   const rows = [
     '| method | N | p50 (s) | p99 (s) | max (s) | p99 / (S/B) | origin sent (× S) | failed |',
@@ -156,7 +163,12 @@ export function markdownTable(summaries: Summary[], boundSeconds: number): strin
       `| ${s.method}${s.computed ? ' (computed N·S/B)' : ''} | ${s.n} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.max.toFixed(2)} | ${s.p99OverBound.toFixed(2)} | ${s.originCopies?.toFixed(2) ?? '–'} | ${s.failed} |`,
     );
   }
-  rows.push('', `Bound S/B = ${boundSeconds.toFixed(2)} s.`);
+  const framed = boundSeconds / FRAME_PAYLOAD_SHARE;
+  rows.push(
+    '',
+    `Bound S/B = ${boundSeconds.toFixed(2)} s; with the frames' headers, no client can finish before ` +
+      `${framed.toFixed(2)} s (${(1 / FRAME_PAYLOAD_SHARE).toFixed(3)} × S/B).`,
+  );
   return rows.join('\n');
 }
 
