@@ -1,14 +1,20 @@
 // read-batching.ts on real TCP sockets on 127.0.0.1: a sender that trickles small writes (a
 // slow link's segments) reaches a held socket in far fewer reads, every byte in order; a
 // socket whose stream is paused by node (backpressure) is left to node and still delivers
-// everything; close() lets held sockets read again at once; interval 0 never holds. A socket
+// everything; close() lets held sockets read again at once; interval 0 never holds, nor does a
+// socket whose connection has too little queued to stay busy through a hold. A socket
 // that socket-input.ts reads into its own buffer (no `data` events) is held the same way.
 
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ReadBatcher } from '../src/transfer/read-batching.js';
+import {
+  busyThroughHold,
+  HOLD_MIN_QUEUED_BLOCKS,
+  type QueuedWork,
+  ReadBatcher,
+} from '../src/transfer/read-batching.js';
 import { readIntoOwnBuffer, SOCKET_READ_EVENT } from '../src/transfer/socket-input.js';
 
 const servers: Server[] = [];
@@ -178,5 +184,51 @@ describe('read batching', () => {
     const { bytes } = await receive(socket);
     expect(bytes.equals(sent)).toBe(true);
     expect(batcher.holds).toBe(0);
+  });
+
+  it('never holds a socket while its mayHold says no, bytes in order', async () => {
+    const batcher = new ReadBatcher({ intervalMs: 25, smallBytes: 32 * 1024 });
+    let allowed = false;
+    const { socket, sent } = await trickle(120, 1000, 2);
+    expect(batcher.attach(socket, () => allowed)).toBe(true);
+    const first = receive(socket);
+    await sleep(100);
+    expect(batcher.holds).toBe(0);
+    allowed = true; // the same socket is held once the connection has work queued
+    const { bytes } = await first;
+    batcher.close();
+    expect(bytes.equals(sent)).toBe(true);
+    expect(batcher.holds).toBeGreaterThan(0);
+  });
+
+  it('a connection is held only when each direction that may carry blocks has enough queued', () => {
+    const queued = (n: number) => Array.from({ length: n }, () => ({}));
+    const wire = (w: Partial<QueuedWork>): QueuedWork => ({
+      requests: [],
+      peerRequests: [],
+      peerChoking: true,
+      amInterested: false,
+      amChoking: true,
+      peerInterested: false,
+      ...w,
+    });
+    const full = HOLD_MIN_QUEUED_BLOCKS;
+    // nothing can flow either way: holding starves nothing
+    expect(busyThroughHold(wire({}))).toBe(true);
+    // downloading (unchoked by an interesting peer): our requests in flight decide
+    const down = { peerChoking: false, amInterested: true };
+    expect(busyThroughHold(wire({ ...down, requests: queued(2) }))).toBe(false);
+    expect(busyThroughHold(wire({ ...down, requests: queued(full) }))).toBe(true);
+    // uploading (we unchoke an interested peer): its requests waiting at us decide
+    const up = { amChoking: false, peerInterested: true };
+    expect(busyThroughHold(wire({ ...up, peerRequests: queued(full - 1) }))).toBe(false);
+    expect(busyThroughHold(wire({ ...up, peerRequests: queued(full) }))).toBe(true);
+    // both ways: both must be busy
+    expect(busyThroughHold(wire({ ...down, ...up, requests: queued(full), peerRequests: queued(3) }))).toBe(
+      false,
+    );
+    expect(
+      busyThroughHold(wire({ ...down, ...up, requests: queued(full), peerRequests: queued(full) })),
+    ).toBe(true);
   });
 });
