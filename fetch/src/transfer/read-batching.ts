@@ -21,7 +21,8 @@
 // 100 ms served one leecher at ≤ 42 MB/s on loopback, where it had served 100+ MB/s
 // (node-agent README, session 10). A socket that moved more than `fastBytesPerSecond` (read
 // plus written) over its last interval is therefore not held; every connection of the swarm
-// benchmark (50 Mbit/s links: ≤ 6.25 MB/s) stays below the default and is held as before.
+// benchmark (50 Mbit/s links: ≤ 6.25 MB/s) stays below the default, so this rule never
+// applies there (the next one does).
 //
 // Only connections with work queued are held. A connection just unchoked has 2 requests in
 // flight (webtorrent sizes the pipeline from a 5 s rate meter), and a seeder that holds the
